@@ -1,1 +1,86 @@
-fn main() {}
+//! The `s3mend` binary: parse, run, map the outcome to an exit code.
+
+use std::io::{self, IsTerminal};
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use s3mend::cli::{Cli, Command, LogFormat};
+use s3mend::config::ScanConfig;
+use s3mend::exit_codes::ExitCode;
+use s3mend::{app, demo};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.log_format);
+    let verbose = cli.verbose;
+    let outcome = run(cli);
+    match outcome {
+        Ok(code) => code.into(),
+        Err(err) if is_broken_pipe(&err) => ExitCode::Clean.into(),
+        Err(err) => {
+            if verbose > 0 {
+                eprintln!("s3mend: error: {err:?}");
+            } else {
+                eprintln!("s3mend: error: {err:#}");
+            }
+            ExitCode::Error.into()
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let cancel = CancellationToken::new();
+        tokio::spawn({
+            let cancel = cancel.clone();
+            async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    cancel.cancel();
+                }
+            }
+        });
+        match cli.command {
+            Command::Scan(args) => {
+                let cfg = ScanConfig::from_args(&args).map_err(anyhow::Error::msg)?;
+                app::scan(cfg, cancel).await
+            }
+            Command::Demo(args) => demo::run(&args, cancel).await,
+        }
+    })
+}
+
+fn init_logging(verbose: u8, format: LogFormat) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    // Our own crate at the chosen level; the SDK's chatter one step quieter below -vvv.
+    let default = match verbose {
+        0 | 1 => format!("{level},aws=warn,hyper=warn"),
+        _ => format!("{level},aws_smithy_runtime=info,hyper=info"),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("S3MEND_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal());
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,0 +1,127 @@
+//! Wiring: client, pipeline, progress and report for one run, and the run's exit code.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::sync::Arc;
+
+use anyhow::Context;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{OutputConfig, ScanConfig};
+use crate::exit_codes::ExitCode;
+use crate::pipeline::{self, Counters};
+use crate::progress::Progress;
+use crate::report::{self, ObjectRow, RunInfo, Summary};
+use crate::s3;
+
+/// Runs a scan to the end, an interruption or a listing failure, and writes its report.
+pub async fn scan(cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+    // The report file must be writable before the first request is sent.
+    let (out, color) = open_output(&cfg.output)?;
+    let client = s3::connect(&cfg.connect, &cfg.target.bucket).await?;
+    let mut info = RunInfo {
+        target: cfg.target.to_string(),
+        rules: cfg.job.rules.clone(),
+        stopped: None,
+    };
+    let mut writer = report::writer(cfg.output.format, out, color);
+    let counters = Arc::new(Counters::default());
+    let progress = Progress::start(counters.clone(), cfg.output.progress);
+
+    let mut summary = Summary::default();
+    let mut listing_failed = None;
+    let mut results = std::pin::pin!(pipeline::scan(client, cfg.job, counters, cancel.clone()));
+    while let Some(item) = results.next().await {
+        match item {
+            Ok(inspected) => {
+                summary.record(&inspected);
+                if let Some(row) = ObjectRow::from_inspected(&inspected) {
+                    writer.object(&row).context("writing the report")?;
+                }
+            }
+            // Stop taking new keys; HEADs already in flight still arrive and are recorded.
+            Err(failed) => {
+                cancel.cancel();
+                listing_failed.get_or_insert(failed.0);
+            }
+        }
+    }
+    progress.finish();
+
+    let interrupted = cancel.is_cancelled() && listing_failed.is_none();
+    if let Some(failure) = &listing_failed {
+        info.stopped = Some(format!("listing failed ({failure})"));
+    } else if interrupted {
+        info.stopped = Some("interrupted".to_owned());
+    }
+    summary.complete = info.stopped.is_none();
+    writer
+        .finish(&summary, &info)
+        .context("writing the report")?;
+
+    if let Some(failure) = listing_failed {
+        anyhow::bail!("listing {} failed: {failure}", info.target);
+    }
+    Ok(exit_code(&summary, interrupted))
+}
+
+/// The exit code a scan's summary calls for.
+pub fn exit_code(summary: &Summary, interrupted: bool) -> ExitCode {
+    let mut code = ExitCode::Clean;
+    if summary.with_findings > 0 {
+        code = code.merge(ExitCode::Findings);
+    }
+    if summary.errors > 0 {
+        code = code.merge(ExitCode::Error);
+    }
+    if interrupted {
+        code = code.merge(ExitCode::Interrupted);
+    }
+    code
+}
+
+/// The report's destination, and whether the table may use colour (a terminal, and NO_COLOR
+/// unset).
+pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<(Box<dyn Write + Send>, bool)> {
+    match &cfg.path {
+        Some(path) => {
+            let file = File::create(path)
+                .with_context(|| format!("cannot write --output {}", path.display()))?;
+            Ok((Box::new(BufWriter::new(file)), false))
+        }
+        None => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let color = io::stdout().is_terminal() && !no_color;
+            Ok((Box::new(BufWriter::new(io::stdout())), color))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_code_follows_the_summary() {
+        let clean = Summary {
+            listed: 3,
+            inspected: 3,
+            clean: 3,
+            ..Summary::default()
+        };
+        assert_eq!(exit_code(&clean, false), ExitCode::Clean);
+        let findings = Summary {
+            with_findings: 1,
+            ..clean.clone()
+        };
+        assert_eq!(exit_code(&findings, false), ExitCode::Findings);
+        let errors = Summary {
+            errors: 1,
+            ..findings.clone()
+        };
+        assert_eq!(exit_code(&errors, false), ExitCode::Error);
+        assert_eq!(exit_code(&errors, true), ExitCode::Interrupted);
+        assert_eq!(exit_code(&Summary::default(), false), ExitCode::Clean);
+    }
+}

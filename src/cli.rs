@@ -1,0 +1,151 @@
+//! Command-line arguments (clap derive only). Doc comments become the help text; flag names follow
+//! the AWS CLI where one exists. Validation into working settings happens in `config`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::report::Format;
+use crate::s3::Addressing;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    no findings
+  1    findings reported
+  2    error: bad usage, no access, or an object that could not be inspected
+  130  interrupted (Ctrl-C); the partial report is written and marked incomplete";
+
+/// Find and losslessly repair bad S3 object metadata in place.
+///
+/// s3mend walks a bucket, HEADs every object and reports metadata that is wrong, such as the charset
+/// names s3cmd 1.5.0-alpha wrote into Content-Encoding.
+#[derive(Debug, Parser)]
+#[command(name = "s3mend", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// More log output on stderr: -v info, -vv debug, -vvv trace.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Format of log lines on stderr.
+    #[arg(long, value_enum, default_value_t, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Report objects whose metadata is wrong (read-only).
+    #[command(after_help = EXIT_CODES)]
+    Scan(ScanArgs),
+    /// Start an embedded S3 server seeded with a broken static site and scan it. No AWS account or
+    /// network needed.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// What to scan: s3://BUCKET or s3://BUCKET/PREFIX.
+    #[arg(value_name = "S3_URL")]
+    pub target: String,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// How many HEAD requests to keep in flight.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    /// Only keys matching this glob (repeatable; matched against the whole key, `*` crosses `/`).
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+
+    /// Skip keys matching this glob (repeatable; wins over --include).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Rules to run, comma-separated: content-encoding, content-type, or all.
+    #[arg(long, value_name = "LIST", default_value = "all")]
+    pub rules: Vec<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// S3 endpoint, for S3-compatible stores and local servers. Implies path-style addressing.
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Region to sign for. Against AWS the bucket's own region is discovered anyway.
+    #[arg(long)]
+    pub region: Option<String>,
+
+    /// Named profile from the AWS config and credentials files.
+    #[arg(long)]
+    pub profile: Option<String>,
+
+    /// Bucket addressing: path style with --endpoint-url, virtual-hosted against AWS.
+    #[arg(long, value_enum, default_value_t)]
+    pub addressing_style: Addressing,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "PATH")]
+    pub output: Option<PathBuf>,
+
+    /// No progress bar and no notes on stderr; errors are still printed.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// No progress bar (it is also hidden when stderr is not a terminal).
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the embedded server running and print its endpoint and credentials, so s3mend, the
+    /// AWS CLI or s3cmd can be pointed at it. Stop with Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
+
+    /// Port for the embedded server (default: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("130"), "{help}");
+    }
+}

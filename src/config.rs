@@ -1,0 +1,126 @@
+//! Validated settings built from the command line. No I/O here except checking that the report
+//! file can be created, which must fail before the first request.
+
+use std::path::PathBuf;
+
+use crate::cli::{ConnectArgs, OutputArgs, ScanArgs};
+use crate::pipeline::{KeyFilter, ScanJob};
+use crate::report::Format;
+use crate::rules::RuleSet;
+use crate::s3::{ConnectOptions, S3Uri};
+
+/// Everything a scan needs.
+#[derive(Clone, Debug)]
+pub struct ScanConfig {
+    pub target: S3Uri,
+    pub connect: ConnectOptions,
+    pub job: ScanJob,
+    pub output: OutputConfig,
+}
+
+/// Where and how the report goes, and whether to show progress.
+#[derive(Clone, Debug)]
+pub struct OutputConfig {
+    pub format: Format,
+    pub path: Option<PathBuf>,
+    pub quiet: bool,
+    pub progress: bool,
+}
+
+impl ScanConfig {
+    pub fn from_args(args: &ScanArgs) -> Result<Self, String> {
+        let target: S3Uri = args.target.parse()?;
+        let rules = RuleSet::parse(&args.rules)?;
+        let filter = KeyFilter::new(&args.include, &args.exclude)?;
+        Ok(ScanConfig {
+            job: ScanJob {
+                bucket: target.bucket.clone(),
+                prefix: target.prefix.clone(),
+                filter,
+                rules,
+                concurrency: usize::from(args.concurrency),
+            },
+            target,
+            connect: ConnectOptions::from(&args.connect),
+            output: OutputConfig::from(&args.output),
+        })
+    }
+}
+
+impl From<&ConnectArgs> for ConnectOptions {
+    fn from(args: &ConnectArgs) -> Self {
+        ConnectOptions {
+            endpoint_url: args.endpoint_url.clone().filter(|e| !e.is_empty()),
+            region: args.region.clone(),
+            profile: args.profile.clone(),
+            addressing: args.addressing_style,
+            static_credentials: None,
+        }
+    }
+}
+
+impl From<&OutputArgs> for OutputConfig {
+    fn from(args: &OutputArgs) -> Self {
+        OutputConfig {
+            format: args.format,
+            path: args.output.clone(),
+            quiet: args.quiet,
+            progress: !args.quiet && !args.no_progress,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<ScanConfig, String> {
+        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Scan(scan) => ScanConfig::from_args(&scan),
+            other => panic!("not a scan: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        let cfg = parse(&["s3mend", "scan", "s3://bucket/pre/"]).unwrap();
+        assert_eq!(cfg.target.bucket, "bucket");
+        assert_eq!(cfg.job.prefix, "pre/");
+        assert_eq!(cfg.job.concurrency, 64);
+        assert_eq!(cfg.job.rules, RuleSet::all());
+        assert_eq!(cfg.output.format, Format::Table);
+        assert!(cfg.output.progress);
+    }
+
+    #[test]
+    fn concurrency_is_bounded() {
+        for bad in ["0", "1025", "-1", "many"] {
+            let flag = format!("--concurrency={bad}");
+            let err = parse(&["s3mend", "scan", "s3://bucket", &flag]).unwrap_err();
+            assert!(err.contains("concurrency"), "{bad}: {err}");
+        }
+        let cfg = parse(&["s3mend", "scan", "s3://bucket", "--concurrency", "1024"]).unwrap();
+        assert_eq!(cfg.job.concurrency, 1024);
+    }
+
+    #[test]
+    fn bad_values_name_the_culprit() {
+        let err = parse(&["s3mend", "scan", "bucket"]).unwrap_err();
+        assert!(err.contains("not an S3 URL"), "{err}");
+        let err = parse(&["s3mend", "scan", "s3://bucket", "--include", "[x"]).unwrap_err();
+        assert!(err.contains("bad glob '[x'"), "{err}");
+        let err = parse(&["s3mend", "scan", "s3://bucket", "--rules", "nope"]).unwrap_err();
+        assert!(err.contains("unknown rule 'nope'"), "{err}");
+    }
+
+    #[test]
+    fn quiet_hides_progress() {
+        let cfg = parse(&["s3mend", "scan", "s3://bucket", "--quiet"]).unwrap();
+        assert!(!cfg.output.progress);
+        let cfg = parse(&["s3mend", "scan", "s3://bucket", "--no-progress"]).unwrap();
+        assert!(!cfg.output.progress && !cfg.output.quiet);
+    }
+}

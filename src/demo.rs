@@ -1,0 +1,150 @@
+//! `s3mend demo`: the lab, seeded from `fixtures/` (compiled into the binary), and a scan of it.
+
+use std::collections::BTreeMap;
+
+use anyhow::Context;
+use include_dir::{include_dir, Dir};
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::app;
+use crate::cli::DemoArgs;
+use crate::config::{OutputConfig, ScanConfig};
+use crate::exit_codes::ExitCode;
+use crate::lab::{Lab, LabConfig, ObjectSeed, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use crate::pipeline::{KeyFilter, ScanJob};
+use crate::rules::RuleSet;
+use crate::s3::{Addressing, ConnectOptions, S3Uri};
+
+static FIXTURES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
+
+/// `fixtures/manifest.json`: each object's metadata as s3cmd 1.5.0-alpha uploaded it.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Manifest {
+    pub bucket: String,
+    pub objects: Vec<FixtureObject>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct FixtureObject {
+    pub key: String,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub cache_control: Option<String>,
+    pub acl: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub storage_class: Option<String>,
+    pub website_redirect_location: Option<String>,
+    /// Test data: each rule that must flag the object, with the value it must propose.
+    #[serde(default)]
+    pub expect: BTreeMap<String, Option<String>>,
+}
+
+impl FixtureObject {
+    /// The object's bytes, from `fixtures/site/<key>`.
+    pub fn body(&self) -> anyhow::Result<&'static [u8]> {
+        FIXTURES
+            .get_file(format!("site/{}", self.key))
+            .map(|f| f.contents())
+            .with_context(|| format!("fixtures/site/{} is missing", self.key))
+    }
+}
+
+pub fn manifest() -> anyhow::Result<Manifest> {
+    let file = FIXTURES
+        .get_file("manifest.json")
+        .context("fixtures/manifest.json is missing")?;
+    serde_json::from_slice(file.contents()).context("fixtures/manifest.json is malformed")
+}
+
+/// Creates the manifest's bucket in `lab` and uploads every fixture object as s3cmd did.
+pub fn seed(lab: &Lab, manifest: &Manifest) -> anyhow::Result<()> {
+    lab.create_bucket(&manifest.bucket);
+    for object in &manifest.objects {
+        let seed = ObjectSeed {
+            body: bytes::Bytes::from_static(object.body()?),
+            content_type: object.content_type.clone(),
+            content_encoding: object.content_encoding.clone(),
+            cache_control: object.cache_control.clone(),
+            metadata: object.metadata.clone(),
+            storage_class: object.storage_class.clone(),
+            website_redirect_location: object.website_redirect_location.clone(),
+            acl: object.acl.clone(),
+            ..ObjectSeed::default()
+        };
+        lab.put_object(&manifest.bucket, &object.key, seed);
+    }
+    Ok(())
+}
+
+/// How to reach a lab as a client.
+pub fn lab_connection(lab: &Lab) -> ConnectOptions {
+    ConnectOptions {
+        endpoint_url: Some(lab.endpoint()),
+        region: Some(LAB_REGION.to_owned()),
+        profile: None,
+        addressing: Addressing::Path,
+        static_credentials: Some((LAB_ACCESS_KEY.to_owned(), LAB_SECRET_KEY.to_owned())),
+    }
+}
+
+pub async fn run(args: &DemoArgs, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+    let lab = Lab::start(LabConfig {
+        port: args.port,
+        ..LabConfig::default()
+    })
+    .await
+    .context("cannot start the embedded S3 server")?;
+    let manifest = manifest()?;
+    seed(&lab, &manifest)?;
+
+    if args.serve {
+        println!("Embedded S3 server at {}", lab.endpoint());
+        println!("  bucket             {}", manifest.bucket);
+        println!("  access key id      {LAB_ACCESS_KEY}");
+        println!("  secret access key  {LAB_SECRET_KEY}");
+        println!("  region             {LAB_REGION}");
+        println!();
+        println!("Try, in another terminal:");
+        println!("  export AWS_ACCESS_KEY_ID={LAB_ACCESS_KEY} AWS_SECRET_ACCESS_KEY={LAB_SECRET_KEY} AWS_REGION={LAB_REGION}");
+        println!(
+            "  s3mend scan s3://{}/ --endpoint-url {}",
+            manifest.bucket,
+            lab.endpoint()
+        );
+        println!(
+            "  aws s3api head-object --endpoint-url {} --bucket {} --key index.html",
+            lab.endpoint(),
+            manifest.bucket
+        );
+        println!("Stop with Ctrl-C.");
+        cancel.cancelled().await;
+        lab.shutdown().await;
+        return Ok(ExitCode::Clean);
+    }
+
+    let target = S3Uri {
+        bucket: manifest.bucket.clone(),
+        prefix: String::new(),
+    };
+    let cfg = ScanConfig {
+        job: ScanJob {
+            bucket: target.bucket.clone(),
+            prefix: String::new(),
+            filter: KeyFilter::default(),
+            rules: RuleSet::all(),
+            concurrency: 16,
+        },
+        target,
+        connect: lab_connection(&lab),
+        output: OutputConfig::from(&args.output),
+    };
+    let code = app::scan(cfg, cancel).await;
+    lab.shutdown().await;
+    // Findings are what the demo is meant to show; only errors and interruptions are failures.
+    Ok(match code? {
+        ExitCode::Findings => ExitCode::Clean,
+        other => other,
+    })
+}

@@ -1,0 +1,105 @@
+//! The scan pipeline: walk → inspect → detect, with bounded concurrency and cancellation.
+//!
+//! The walker lists keys into a small bounded channel (one page of prefetch), the inspect stage
+//! HEADs up to `concurrency` objects at once and runs the rules on each snapshot. Data flows one
+//! way; one object's failure is an item in the stream, never the end of the run. Cancelling stops
+//! listing and taking new keys, while HEADs already in flight finish.
+
+mod detect;
+mod inspect;
+mod walk;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+use futures::{Stream, StreamExt};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
+
+pub use detect::Inspected;
+pub use walk::KeyFilter;
+
+use crate::rules::RuleSet;
+use crate::s3::S3Failure;
+
+/// What a scan needs to know, already validated.
+#[derive(Clone, Debug)]
+pub struct ScanJob {
+    pub bucket: String,
+    pub prefix: String,
+    pub filter: KeyFilter,
+    pub rules: RuleSet,
+    pub concurrency: usize,
+}
+
+/// Live counts, shared with whoever shows progress.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub listed: AtomicU64,
+    pub inspected: AtomicU64,
+    pub with_findings: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl Counters {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// An item of the scan stream: an inspected object, or the listing failing (which ends the stream).
+pub type ScanItem = Result<Inspected, ListingFailed>;
+
+/// Listing the bucket failed: nothing after this point can be known.
+#[derive(Debug, Clone)]
+pub struct ListingFailed(pub S3Failure);
+
+/// Streams every listed object of the job through HEAD and the rules. Results arrive in completion
+/// order. Ends when the listing ends, fails, or `cancel` fires.
+pub fn scan(
+    client: Client,
+    job: ScanJob,
+    counters: Arc<Counters>,
+    cancel: CancellationToken,
+) -> impl Stream<Item = ScanItem> {
+    // One page of prefetch: enough to keep HEADs busy while the next page is fetched, small
+    // enough that memory does not depend on the bucket.
+    let (tx, rx) = tokio::sync::mpsc::channel(walk::PAGE_SIZE as usize);
+    tokio::spawn(walk::list(
+        client.clone(),
+        job.bucket.clone(),
+        job.prefix.clone(),
+        job.filter.clone(),
+        tx,
+        cancel.clone(),
+    ));
+    let bucket: Arc<str> = job.bucket.into();
+    let rules = Arc::new(job.rules);
+    ReceiverStream::new(rx)
+        .take_until(cancel.cancelled_owned())
+        .map(move |listed| {
+            let client = client.clone();
+            let bucket = bucket.clone();
+            let rules = rules.clone();
+            let counters = counters.clone();
+            async move {
+                let listed = listed.map_err(ListingFailed)?;
+                counters.listed.fetch_add(1, Ordering::Relaxed);
+                let result = inspect::head(&client, &bucket, listed).await;
+                let inspected = detect::detect(result, &rules);
+                match &inspected.outcome {
+                    Err(_) => counters.errors.fetch_add(1, Ordering::Relaxed),
+                    Ok(_) if inspected.findings.is_empty() => {
+                        counters.inspected.fetch_add(1, Ordering::Relaxed)
+                    }
+                    Ok(_) => {
+                        counters.with_findings.fetch_add(1, Ordering::Relaxed);
+                        counters.inspected.fetch_add(1, Ordering::Relaxed)
+                    }
+                };
+                Ok(inspected)
+            }
+        })
+        .buffer_unordered(job.concurrency)
+}

@@ -1,0 +1,168 @@
+//! The walker: ListObjectsV2 through the SDK paginator, filtered by include/exclude globs, into a
+//! bounded channel so listing runs at most one page ahead of inspection.
+
+use aws_sdk_s3::types::EncodingType;
+use aws_sdk_s3::Client;
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use percent_encoding::percent_decode_str;
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+
+use crate::s3::{ListedObject, S3Failure};
+
+/// S3's maximum page size.
+pub const PAGE_SIZE: i32 = 1000;
+
+/// `--include` / `--exclude` globs over the whole key. `*` also matches `/`, as in the AWS CLI.
+#[derive(Clone, Debug, Default)]
+pub struct KeyFilter {
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+impl KeyFilter {
+    pub fn new<S: AsRef<str>>(include: &[S], exclude: &[S]) -> Result<Self, String> {
+        Ok(KeyFilter {
+            include: build_set(include)?,
+            exclude: build_set(exclude)?,
+        })
+    }
+
+    /// A key passes if it matches some include (or none were given) and no exclude.
+    pub fn accepts(&self, key: &str) -> bool {
+        self.include.as_ref().is_none_or(|set| set.is_match(key))
+            && !self.exclude.as_ref().is_some_and(|set| set.is_match(key))
+    }
+}
+
+fn build_set<S: AsRef<str>>(patterns: &[S]) -> Result<Option<GlobSet>, String> {
+    if patterns.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let pattern = pattern.as_ref();
+        let glob = Glob::new(pattern).map_err(|e| format!("bad glob '{pattern}': {}", e.kind()))?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .map(Some)
+        .map_err(|e| format!("bad glob: {e}"))
+}
+
+/// Lists `bucket` under `prefix` into `tx` until the listing ends, fails (the failure is sent as
+/// the last item) or `cancel` fires.
+pub async fn list(
+    client: Client,
+    bucket: String,
+    prefix: String,
+    filter: KeyFilter,
+    tx: Sender<Result<ListedObject, S3Failure>>,
+    cancel: CancellationToken,
+) {
+    // encoding-type=url lets S3 return keys that XML 1.0 cannot carry (control characters).
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(&prefix)
+        .encoding_type(EncodingType::Url)
+        .into_paginator()
+        .page_size(PAGE_SIZE)
+        .send();
+    loop {
+        let page = tokio::select! {
+            _ = cancel.cancelled() => return,
+            page = pages.next() => page,
+        };
+        let page = match page {
+            None => return,
+            Some(Ok(page)) => page,
+            Some(Err(err)) => {
+                let _ = tx.send(Err(S3Failure::from_sdk(&err))).await;
+                return;
+            }
+        };
+        let encoded = page.encoding_type() == Some(&EncodingType::Url);
+        for object in page.contents() {
+            let Some(raw) = object.key() else { continue };
+            let key = if encoded {
+                decode_key(raw)
+            } else {
+                raw.to_owned()
+            };
+            if !filter.accepts(&key) {
+                continue;
+            }
+            let listed = ListedObject {
+                key,
+                size: object.size().unwrap_or(0),
+                etag: object.e_tag().map(str::to_owned),
+            };
+            // A closed channel means the consumer stopped (cancelled): stop listing.
+            if tx.send(Ok(listed)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Decodes a key from an `encoding-type=url` listing. S3 encodes like an HTML form (a space is
+/// `+`, a literal `+` is `%2B`), as botocore's `unquote_plus` expects.
+pub fn decode_key(raw: &str) -> String {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encoded_keys_decode_like_a_form() {
+        let cases = [
+            ("plain/key.html", "plain/key.html"),
+            ("a+b", "a b"),
+            ("a%2Bb", "a+b"),
+            ("100%25", "100%"),
+            ("q%3Fx%23y", "q?x#y"),
+            ("caf%C3%A9", "café"),
+            ("tab%09key", "tab\tkey"),
+        ];
+        for (raw, key) in cases {
+            assert_eq!(decode_key(raw), key, "{raw}");
+        }
+    }
+
+    #[test]
+    fn filter_includes_and_excludes_whole_keys() {
+        let none: [&str; 0] = [];
+        let all = KeyFilter::new(&none, &none).unwrap();
+        assert!(all.accepts("anything/at/all"));
+
+        let html = KeyFilter::new(&["*.html"], &none).unwrap();
+        assert!(html.accepts("index.html"));
+        assert!(
+            html.accepts("deep/dir/page.html"),
+            "* crosses '/' as in the AWS CLI"
+        );
+        assert!(!html.accepts("style.css"));
+
+        let some = KeyFilter::new(&["*.html", "*.css"], &["drafts/*", "*/old.*"]).unwrap();
+        assert!(some.accepts("site.css"));
+        assert!(!some.accepts("drafts/page.html"));
+        assert!(!some.accepts("a/old.html"));
+        assert!(!some.accepts("app.js"));
+
+        let only_exclude = KeyFilter::new(&none, &["*.png"]).unwrap();
+        assert!(only_exclude.accepts("a.html"));
+        assert!(!only_exclude.accepts("img/a.png"));
+    }
+
+    #[test]
+    fn bad_globs_name_the_pattern() {
+        let none: [&str; 0] = [];
+        let err = KeyFilter::new(&["a[b"], &none).unwrap_err();
+        assert!(err.contains("bad glob 'a[b'"), "{err}");
+    }
+}

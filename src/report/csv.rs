@@ -1,0 +1,82 @@
+//! CSV: one row per finding, or one per object that could not be inspected.
+
+use std::io::{self, Write};
+
+use super::{ObjectRow, ReportWriter, RunInfo, Status, Summary};
+
+pub struct CsvWriter {
+    out: csv::Writer<Box<dyn Write + Send>>,
+    header_written: bool,
+}
+
+const HEADER: [&str; 10] = [
+    "key",
+    "version_id",
+    "etag",
+    "status",
+    "rule",
+    "header",
+    "current",
+    "proposed",
+    "error_code",
+    "error_message",
+];
+
+impl CsvWriter {
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        CsvWriter {
+            out: csv::Writer::from_writer(out),
+            header_written: false,
+        }
+    }
+
+    /// The header goes out with the first row, or at the end of an empty report.
+    fn header(&mut self) -> io::Result<()> {
+        if !self.header_written {
+            self.out.write_record(HEADER)?;
+            self.header_written = true;
+        }
+        Ok(())
+    }
+}
+
+impl ReportWriter for CsvWriter {
+    fn object(&mut self, row: &ObjectRow) -> io::Result<()> {
+        self.header()?;
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let base = [
+            row.key.clone(),
+            opt(&row.version_id),
+            opt(&row.etag),
+            match row.status {
+                Status::Finding => "finding",
+                Status::Error => "error",
+            }
+            .to_owned(),
+        ];
+        if let Some(error) = &row.error {
+            let mut record = base.to_vec();
+            record.extend(["", "", "", ""].map(str::to_owned));
+            record.extend([error.code.clone(), error.message.clone()]);
+            self.out.write_record(&record)?;
+        }
+        for finding in &row.findings {
+            let mut record = base.to_vec();
+            record.extend([
+                finding.rule.as_str().to_owned(),
+                finding.header.to_owned(),
+                opt(&finding.current),
+                opt(&finding.proposed),
+                String::new(),
+                String::new(),
+            ]);
+            self.out.write_record(&record)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, _summary: &Summary, _info: &RunInfo) -> io::Result<()> {
+        self.header()?;
+        self.out.flush()
+    }
+}

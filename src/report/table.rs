@@ -1,0 +1,202 @@
+//! The table: summary counts, then findings grouped by rule with a few example keys, for people.
+//! Examples are the alphabetically first keys, so the table does not depend on timing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+
+use console::Style;
+
+use super::{ObjectRow, ReportWriter, RunInfo, Summary};
+use crate::rules::RuleId;
+
+/// Example keys shown per group.
+const EXAMPLES: usize = 10;
+
+pub struct TableWriter {
+    out: Box<dyn Write + Send>,
+    color: bool,
+    by_rule: HashMap<RuleId, Group>,
+    errors: Group,
+}
+
+/// A count and the alphabetically first few keys with a line of detail each.
+#[derive(Default)]
+struct Group {
+    count: u64,
+    examples: BTreeMap<String, String>,
+}
+
+impl Group {
+    fn add(&mut self, key: &str, detail: impl FnOnce() -> String) {
+        self.count += 1;
+        let full = self.examples.len() >= EXAMPLES;
+        if full
+            && self
+                .examples
+                .keys()
+                .next_back()
+                .is_some_and(|last| key >= last.as_str())
+        {
+            return;
+        }
+        self.examples.insert(key.to_owned(), detail());
+        if self.examples.len() > EXAMPLES {
+            self.examples.pop_last();
+        }
+    }
+}
+
+impl TableWriter {
+    pub fn new(out: Box<dyn Write + Send>, color: bool) -> Self {
+        TableWriter {
+            out,
+            color,
+            by_rule: HashMap::new(),
+            errors: Group::default(),
+        }
+    }
+
+    fn style(&self, style: Style) -> Style {
+        style.force_styling(self.color)
+    }
+
+    fn write_group(&mut self, title: &str, about: &str, group: &Group) -> io::Result<()> {
+        let bold = self.style(Style::new().bold());
+        let dim = self.style(Style::new().dim());
+        let noun = if group.count == 1 {
+            "object"
+        } else {
+            "objects"
+        };
+        writeln!(self.out)?;
+        writeln!(
+            self.out,
+            "{} — {} {noun}",
+            bold.apply_to(title),
+            group.count
+        )?;
+        writeln!(self.out, "  {}", dim.apply_to(about))?;
+        let width = group
+            .examples
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(60);
+        for (key, detail) in &group.examples {
+            writeln!(self.out, "    {key:<width$}  {detail}")?;
+        }
+        if group.count > group.examples.len() as u64 {
+            let more = group.count - group.examples.len() as u64;
+            writeln!(
+                self.out,
+                "    {}",
+                dim.apply_to(format!("… and {more} more"))
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn shown(value: &Option<String>, absent: &str) -> String {
+    match value.as_deref() {
+        None => absent.to_owned(),
+        Some("") => "\"\"".to_owned(),
+        Some(v) => v.to_owned(),
+    }
+}
+
+impl ReportWriter for TableWriter {
+    fn object(&mut self, row: &ObjectRow) -> io::Result<()> {
+        for finding in &row.findings {
+            self.by_rule
+                .entry(finding.rule)
+                .or_default()
+                .add(&row.key, || {
+                    format!(
+                        "{}  →  {}",
+                        shown(&finding.current, "(absent)"),
+                        shown(&finding.proposed, "(remove)")
+                    )
+                });
+        }
+        if let Some(error) = &row.error {
+            self.errors.add(&row.key, || error.to_string());
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, summary: &Summary, info: &RunInfo) -> io::Result<()> {
+        let bold = self.style(Style::new().bold());
+        let red = self.style(Style::new().red().bold());
+        let yellow = self.style(Style::new().yellow().bold());
+        let green = self.style(Style::new().green().bold());
+        let rules: Vec<&str> = info.rules.ids().iter().map(|r| r.as_str()).collect();
+        writeln!(
+            self.out,
+            "{} {}  (rules: {})",
+            bold.apply_to("s3mend scan"),
+            info.target,
+            rules.join(", ")
+        )?;
+        writeln!(
+            self.out,
+            "  listed {}  clean {}  with findings {}  errors {}",
+            summary.listed,
+            summary.clean,
+            if summary.with_findings > 0 {
+                yellow.apply_to(summary.with_findings)
+            } else {
+                green.apply_to(summary.with_findings)
+            },
+            if summary.errors > 0 {
+                red.apply_to(summary.errors)
+            } else {
+                green.apply_to(summary.errors)
+            },
+        )?;
+        for rule in info.rules.ids() {
+            if let Some(group) = self.by_rule.remove(rule) {
+                self.write_group(rule.as_str(), rule.explanation(), &group)?;
+            }
+        }
+        if self.errors.count > 0 {
+            let errors = std::mem::take(&mut self.errors);
+            self.write_group("errors", "these objects could not be inspected", &errors)?;
+        }
+        writeln!(self.out)?;
+        if let Some(why) = &info.stopped {
+            writeln!(
+                self.out,
+                "{} {why}: the counts above cover only part of the bucket.",
+                red.apply_to("INCOMPLETE:")
+            )?;
+        } else if summary.with_findings == 0 && summary.errors == 0 {
+            writeln!(self.out, "{}", green.apply_to("No findings."))?;
+        } else if summary.with_findings > 0 {
+            writeln!(
+                self.out,
+                "{} objects need repair.",
+                yellow.apply_to(summary.with_findings)
+            )?;
+        }
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_keep_the_first_keys_in_order() {
+        let mut group = Group::default();
+        for i in (0..25).rev() {
+            group.add(&format!("k{i:02}"), || format!("d{i}"));
+        }
+        assert_eq!(group.count, 25);
+        let keys: Vec<_> = group.examples.keys().cloned().collect();
+        let expected: Vec<_> = (0..EXAMPLES).map(|i| format!("k{i:02}")).collect();
+        assert_eq!(keys, expected);
+    }
+}

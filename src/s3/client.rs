@@ -1,0 +1,135 @@
+//! All S3 client construction: the credential and region chain, custom endpoints, addressing style
+//! and the bucket's region.
+//!
+//! One `Client` serves the whole run: its connection pool keeps connections alive, which is most of
+//! what makes a HEAD-bound scan fast.
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::Credentials;
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::Client;
+use clap::ValueEnum;
+
+use super::S3Failure;
+
+/// Region assumed for a custom endpoint when none is configured.
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// How the bucket appears in request URLs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Addressing {
+    /// Path style with a custom endpoint, virtual-hosted style against AWS.
+    #[default]
+    Auto,
+    /// `https://endpoint/BUCKET/KEY`.
+    Path,
+    /// `https://BUCKET.endpoint/KEY`.
+    Virtual,
+}
+
+/// Where and as whom to connect.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    pub endpoint_url: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub addressing: Addressing,
+    /// Fixed credentials instead of the aws-config chain (the demo's lab).
+    pub static_credentials: Option<(String, String)>,
+}
+
+/// Builds the run's client for `bucket`, checking on the way that the bucket exists and is
+/// reachable. Against AWS the bucket's own region is discovered, because aws-sdk-rust does not
+/// follow a 301 to it.
+pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Client> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build(),
+    );
+    if let Some(profile) = &opts.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &opts.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(endpoint) = &opts.endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if let Some((key, secret)) = &opts.static_credentials {
+        loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "s3mend"));
+    }
+    let sdk_config = loader.load().await;
+    let path_style = match opts.addressing {
+        Addressing::Auto => opts.endpoint_url.is_some(),
+        Addressing::Path => true,
+        Addressing::Virtual => false,
+    };
+    let build = |region: Option<Region>| {
+        let mut builder = aws_sdk_s3::config::Builder::from(&sdk_config)
+            .force_path_style(path_style)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(region) = region {
+            builder = builder.region(region);
+        } else if sdk_config.region().is_none() {
+            builder = builder.region(Region::from_static(DEFAULT_REGION));
+        }
+        Client::from_conf(builder.build())
+    };
+
+    let client = build(None);
+    let probe = client.head_bucket().bucket(bucket).send().await;
+    let discovered = match &probe {
+        Ok(out) => out.bucket_region().map(str::to_owned),
+        Err(err) => err
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amz-bucket-region"))
+            .map(str::to_owned),
+    };
+    let configured = opts
+        .region
+        .clone()
+        .or_else(|| sdk_config.region().map(|r| r.to_string()));
+    // Only AWS redirects between regions; a custom endpoint is taken at its word.
+    if opts.endpoint_url.is_none() {
+        if let Some(region) = discovered.filter(|d| Some(d) != configured.as_ref()) {
+            tracing::info!(%region, "bucket lives in another region; switching");
+            let client = build(Some(Region::new(region.clone())));
+            check_bucket(&client, bucket)
+                .await
+                .with_context(|| format!("bucket '{bucket}' in region {region}"))?;
+            return Ok(client);
+        }
+    }
+    match probe {
+        Ok(_) => Ok(client),
+        Err(err) => Err(bucket_error(bucket, &S3Failure::from_sdk(&err), opts)),
+    }
+}
+
+async fn check_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {
+    match client.head_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(err) => bail!("{}", S3Failure::from_sdk(&err)),
+    }
+}
+
+fn bucket_error(bucket: &str, failure: &S3Failure, opts: &ConnectOptions) -> anyhow::Error {
+    let place = opts
+        .endpoint_url
+        .as_deref()
+        .map(|e| format!(" at {e}"))
+        .unwrap_or_default();
+    match failure.code.as_str() {
+        "NotFound" | "NoSuchBucket" => anyhow::anyhow!("bucket '{bucket}' does not exist{place}"),
+        "AccessDenied" | "Forbidden" => anyhow::anyhow!(
+            "access denied to bucket '{bucket}'{place}: check the credentials and that they allow s3:ListBucket"
+        ),
+        _ => anyhow::anyhow!("cannot reach bucket '{bucket}'{place}: {failure}"),
+    }
+}

@@ -1,0 +1,127 @@
+//! What went wrong with one S3 request, reduced to what a report and an exit code need.
+
+use std::fmt;
+
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use serde::Serialize;
+
+/// A failed S3 request: the S3 error code (or a code we derive from the HTTP status or the kind
+/// of transport failure), a message, and the HTTP status when there was a response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct S3Failure {
+    pub code: String,
+    pub message: String,
+    pub http_status: Option<u16>,
+}
+
+impl S3Failure {
+    pub fn from_sdk<E>(err: &SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let http_status = err.raw_response().map(|r| r.status().as_u16());
+        let (code, message) = match err {
+            SdkError::ServiceError(ctx) => {
+                let e = ctx.err();
+                let code = e
+                    .code()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| code_for_status(http_status));
+                let message = e
+                    .message()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| default_message(&code).to_owned());
+                (code, message)
+            }
+            SdkError::TimeoutError(_) => ("Timeout".to_owned(), "the request timed out".to_owned()),
+            SdkError::DispatchFailure(d) => {
+                let code = if d.is_timeout() {
+                    "Timeout"
+                } else {
+                    "NetworkError"
+                };
+                (
+                    code.to_owned(),
+                    one_line(&DisplayErrorContext(err).to_string()),
+                )
+            }
+            _ => (
+                code_for_status(http_status),
+                one_line(&DisplayErrorContext(err).to_string()),
+            ),
+        };
+        S3Failure {
+            code,
+            message,
+            http_status,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "NotFound" | "NoSuchKey" | "NoSuchBucket"
+        )
+    }
+}
+
+impl fmt::Display for S3Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// HEAD responses have no body, so S3 sends no error code: derive one from the status.
+fn code_for_status(status: Option<u16>) -> String {
+    match status {
+        Some(301) => "PermanentRedirect",
+        Some(400) => "BadRequest",
+        Some(403) => "AccessDenied",
+        Some(404) => "NotFound",
+        Some(405) => "MethodNotAllowed",
+        Some(409) => "Conflict",
+        Some(412) => "PreconditionFailed",
+        Some(500) => "InternalError",
+        Some(501) => "NotImplemented",
+        Some(503) => "SlowDown",
+        Some(_) => "HttpError",
+        None => "Unknown",
+    }
+    .to_owned()
+}
+
+fn default_message(code: &str) -> &'static str {
+    match code {
+        "BadRequest" => "the server rejected the request (for HEAD: an SSE-C object needs its key)",
+        "AccessDenied" => "access denied",
+        "NotFound" => "not found",
+        "PreconditionFailed" => "the object changed",
+        "PermanentRedirect" => "the bucket is in another region",
+        _ => "request failed",
+    }
+}
+
+/// SDK error chains span lines; reports and the one-line errors want one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_map_to_s3_error_codes() {
+        assert_eq!(code_for_status(Some(403)), "AccessDenied");
+        assert_eq!(code_for_status(Some(404)), "NotFound");
+        assert_eq!(code_for_status(Some(412)), "PreconditionFailed");
+        assert_eq!(code_for_status(Some(418)), "HttpError");
+        assert_eq!(code_for_status(None), "Unknown");
+    }
+
+    #[test]
+    fn one_line_collapses_whitespace() {
+        assert_eq!(one_line("a\n  b\tc "), "a b c");
+    }
+}

@@ -1,0 +1,12 @@
+//! Everything that talks to S3: client construction, our own owned snapshot of a HEAD, and the
+//! classification of S3 errors. Nothing outside this module touches SDK output types.
+
+mod client;
+mod error;
+mod head;
+mod uri;
+
+pub use client::{connect, Addressing, ConnectOptions};
+pub use error::S3Failure;
+pub use head::{ListedObject, ObjectHead};
+pub use uri::S3Uri;

@@ -1,0 +1,105 @@
+//! `s3://BUCKET[/PREFIX]` targets.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A bucket and an optional key prefix.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct S3Uri {
+    pub bucket: String,
+    pub prefix: String,
+}
+
+impl FromStr for S3Uri {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let rest = s
+            .strip_prefix("s3://")
+            .ok_or_else(|| format!("'{s}' is not an S3 URL: expected s3://BUCKET[/PREFIX]"))?;
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        validate_bucket(bucket)
+            .map_err(|why| format!("invalid bucket name '{bucket}' in '{s}': {why}"))?;
+        Ok(S3Uri {
+            bucket: bucket.to_owned(),
+            prefix: prefix.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for S3Uri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// S3's bucket naming rules (general purpose buckets), with the legacy upper case and underscore
+/// still accepted because old buckets and S3-compatible stores use them.
+fn validate_bucket(bucket: &str) -> Result<(), &'static str> {
+    if bucket.is_empty() {
+        return Err("the name is empty");
+    }
+    if bucket.len() < 3 || bucket.len() > 255 {
+        return Err("a bucket name has 3 to 255 characters");
+    }
+    if !bucket
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+    {
+        return Err("only letters, digits, '.', '-' and '_' are allowed");
+    }
+    let first = bucket.as_bytes()[0];
+    let last = bucket.as_bytes()[bucket.len() - 1];
+    if !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return Err("it must begin and end with a letter or digit");
+    }
+    if bucket.contains("..") {
+        return Err("it must not contain '..'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bucket_and_prefix() {
+        let cases = [
+            ("s3://bucket", "bucket", ""),
+            ("s3://bucket/", "bucket", ""),
+            ("s3://my.bucket-1/a/b/", "my.bucket-1", "a/b/"),
+            ("s3://bucket/a b+c", "bucket", "a b+c"),
+        ];
+        for (input, bucket, prefix) in cases {
+            let uri: S3Uri = input.parse().unwrap();
+            assert_eq!(
+                (uri.bucket.as_str(), uri.prefix.as_str()),
+                (bucket, prefix),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_urls_with_the_culprit_named() {
+        let cases = [
+            ("bucket/prefix", "not an S3 URL"),
+            ("https://bucket/x", "not an S3 URL"),
+            ("s3://", "the name is empty"),
+            ("s3:///prefix", "the name is empty"),
+            ("s3://ab", "3 to 255"),
+            ("s3://bad*name", "only letters"),
+            ("s3://-bucket", "begin and end"),
+            ("s3://a..b", "'..'"),
+        ];
+        for (input, why) in cases {
+            let err = input.parse::<S3Uri>().unwrap_err();
+            assert!(err.contains(why), "{input}: {err}");
+            assert!(
+                err.contains(input.trim_start_matches("s3://")) || err.contains(input),
+                "{err}"
+            );
+        }
+    }
+}
