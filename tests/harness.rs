@@ -1,0 +1,140 @@
+//! A small harness so tests read like sentences: start a lab, seed it, run s3mend, look at the
+//! report.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use s3mend::lab::{Lab, LabConfig, ObjectSeed, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use serde_json::Value;
+
+pub const BUCKET: &str = "test-bucket";
+
+pub struct TestEnv {
+    pub lab: Lab,
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The stdout as one JSON document (`--format json`).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+
+    /// The stdout as JSON Lines.
+    pub fn jsonl(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line {l:?}: {e}")))
+            .collect()
+    }
+}
+
+impl TestEnv {
+    pub async fn new() -> Self {
+        Self::with_config(LabConfig::default()).await
+    }
+
+    pub async fn with_config(config: LabConfig) -> Self {
+        let lab = Lab::start(config).await.expect("lab starts");
+        lab.create_bucket(BUCKET);
+        TestEnv { lab }
+    }
+
+    /// Puts an object with only a body and a Content-Type.
+    pub fn put(&self, key: &str, content_type: &str, content_encoding: Option<&str>) {
+        self.lab.put_object(
+            BUCKET,
+            key,
+            ObjectSeed {
+                body: bytes::Bytes::from(format!("body of {key}")),
+                content_type: Some(content_type.to_owned()),
+                content_encoding: content_encoding.map(str::to_owned),
+                ..ObjectSeed::default()
+            },
+        );
+    }
+
+    /// Runs `s3mend ARGS` with credentials and endpoint for the lab in the environment.
+    pub async fn s3mend(&self, args: &[&str]) -> Run {
+        self.s3mend_with(args, &[]).await
+    }
+
+    pub async fn s3mend_with(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let child = self.spawn(args, env);
+        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .expect("s3mend finishes within 2 minutes")
+            .expect("s3mend runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
+        let mut cmd = s3mend_command();
+        cmd.args(args)
+            .env("AWS_ENDPOINT_URL", self.lab.endpoint())
+            .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", LAB_SECRET_KEY)
+            .env("AWS_REGION", LAB_REGION);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.spawn().expect("s3mend starts")
+    }
+}
+
+/// The s3mend binary with an environment that cannot reach anything but what a test gives it.
+pub fn s3mend_command() -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_s3mend"));
+    for var in [
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "NO_COLOR",
+        "S3MEND_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/s3mend-test/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/s3mend-test/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// `key → rule → proposed` for every finding in a JSON report's objects.
+pub type Proposals = BTreeMap<String, BTreeMap<String, Option<String>>>;
+
+pub fn proposals<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Proposals {
+    let mut map = Proposals::new();
+    for object in objects {
+        let key = object["key"].as_str().expect("key").to_owned();
+        let entry = map.entry(key).or_default();
+        for finding in object["findings"].as_array().expect("findings") {
+            entry.insert(
+                finding["rule"].as_str().expect("rule").to_owned(),
+                finding["proposed"].as_str().map(str::to_owned),
+            );
+        }
+    }
+    map
+}

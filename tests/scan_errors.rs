@@ -1,0 +1,104 @@
+//! Failures: each a one-line message and exit 2; a failed HEAD is a row, not the end of the walk.
+
+use s3mend::lab::ObjectSeed;
+
+use crate::harness::{TestEnv, BUCKET};
+
+fn one_line_error(stderr: &str, needle: &str) {
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr:?}");
+    assert!(lines[0].starts_with("s3mend: error: "), "{stderr:?}");
+    assert!(lines[0].contains(needle), "{needle:?} in {stderr:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_bucket_is_a_one_line_error() {
+    let env = TestEnv::new().await;
+    let run = env.s3mend(&["scan", "s3://no-such-bucket/"]).await;
+    assert_eq!(run.code, 2);
+    one_line_error(&run.stderr, "bucket 'no-such-bucket' does not exist");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_secret_is_access_denied() {
+    let env = TestEnv::new().await;
+    let run = env
+        .s3mend_with(
+            &["scan", &format!("s3://{BUCKET}/")],
+            &[("AWS_SECRET_ACCESS_KEY", "not-the-secret")],
+        )
+        .await;
+    assert_eq!(run.code, 2);
+    one_line_error(&run.stderr, "access denied");
+    assert!(!run.stderr.contains("not-the-secret"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn usage_errors_exit_2() {
+    let env = TestEnv::new().await;
+    for (args, needle) in [
+        (vec!["scan", "bucket/prefix"], "not an S3 URL"),
+        (vec!["scan", "s3://"], "the name is empty"),
+        (vec!["scan", "s3://b/", "--concurrency", "0"], "concurrency"),
+        (vec!["scan", "s3://test-bucket/", "--include", "a[b"], "bad glob 'a[b'"),
+        (vec!["scan", "s3://test-bucket/", "--rules", "nope"], "unknown rule 'nope'"),
+    ] {
+        let run = env.s3mend(&args).await;
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
+    assert_eq!(env.lab.stats().total(), 0, "no request for bad usage");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unwritable_output_fails_before_any_request() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    let run = env
+        .s3mend(&["scan", &format!("s3://{BUCKET}/"), "--output", "/nonexistent/dir/report.json"])
+        .await;
+    assert_eq!(run.code, 2);
+    one_line_error(&run.stderr, "cannot write --output /nonexistent/dir/report.json");
+    assert_eq!(env.lab.stats().total(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    env.put("z.html", "text/html", None);
+    // S3 refuses to HEAD an SSE-C object without its key (400).
+    env.lab.put_object(
+        BUCKET,
+        "m-secret.bin",
+        ObjectSeed {
+            body: bytes::Bytes::from_static(b"secret"),
+            sse_customer_algorithm: Some("AES256".into()),
+            sse_customer_key_md5: Some("bWQ1b2Z0aGVrZXk=".into()),
+            ..ObjectSeed::default()
+        },
+    );
+    let run = env.s3mend(&["scan", &format!("s3://{BUCKET}/"), "--format", "json"]).await;
+    assert_eq!(run.code, 2, "an object that could not be inspected: {run:?}");
+    let report = run.json();
+    assert_eq!(
+        report["summary"],
+        serde_json::json!({"listed": 3, "inspected": 2, "clean": 1, "with_findings": 1,
+                           "errors": 1, "complete": true, "stopped": null})
+    );
+    let error_row = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == "m-secret.bin")
+        .expect("error row");
+    assert_eq!(error_row["status"], "error");
+    assert_eq!(error_row["error"]["code"], "BadRequest");
+    assert_eq!(error_row["error"]["http_status"], 400);
+    assert_eq!(error_row["findings"], serde_json::json!([]));
+
+    let table = env.s3mend(&["scan", &format!("s3://{BUCKET}/")]).await;
+    assert_eq!(table.code, 2);
+    assert!(table.stdout.contains("errors — 1 object"), "{}", table.stdout);
+    assert!(table.stdout.contains("m-secret.bin"), "{}", table.stdout);
+}

@@ -1,0 +1,9 @@
+//! Integration tests: one binary, each test starting its own in-process lab S3 server on
+//! 127.0.0.1 and running the real `s3mend` executable against it.
+
+mod harness;
+
+mod demo;
+mod scan_errors;
+mod scan_formats;
+mod scan_walk;
