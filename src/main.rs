@@ -37,9 +37,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         let cancel = CancellationToken::new();
         tokio::spawn({
             let cancel = cancel.clone();
+            // The first Ctrl-C stops gracefully; a second one does not wait for in-flight work.
             async move {
                 if tokio::signal::ctrl_c().await.is_ok() {
                     cancel.cancel();
+                }
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("s3mend: interrupted again, exiting at once");
+                    std::process::exit(ExitCode::Interrupted as i32);
                 }
             }
         });

@@ -9,7 +9,12 @@ async fn demo_scans_the_fixture_site() {
         .output()
         .await
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let manifest = s3mend::demo::manifest().unwrap();
     let expected = manifest
@@ -26,7 +31,10 @@ async fn demo_prints_a_table_by_default() {
     let out = s3mend_command().arg("demo").output().await.unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("s3mend scan s3://fieldnotes-site/"), "{stdout}");
+    assert!(
+        stdout.contains("s3mend scan s3://fieldnotes-site/"),
+        "{stdout}"
+    );
     assert!(stdout.contains("content-encoding — "), "{stdout}");
     assert!(stdout.contains("ANSI_X3.4-1968  →  (remove)"), "{stdout}");
 }

@@ -112,7 +112,10 @@ pub fn s3mend_command() -> tokio::process::Command {
         cmd.env_remove(var);
     }
     cmd.env("AWS_CONFIG_FILE", "/nonexistent/s3mend-test/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/s3mend-test/credentials")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/s3mend-test/credentials",
+        )
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

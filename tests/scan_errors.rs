@@ -40,8 +40,14 @@ async fn usage_errors_exit_2() {
         (vec!["scan", "bucket/prefix"], "not an S3 URL"),
         (vec!["scan", "s3://"], "the name is empty"),
         (vec!["scan", "s3://b/", "--concurrency", "0"], "concurrency"),
-        (vec!["scan", "s3://test-bucket/", "--include", "a[b"], "bad glob 'a[b'"),
-        (vec!["scan", "s3://test-bucket/", "--rules", "nope"], "unknown rule 'nope'"),
+        (
+            vec!["scan", "s3://test-bucket/", "--include", "a[b"],
+            "bad glob 'a[b'",
+        ),
+        (
+            vec!["scan", "s3://test-bucket/", "--rules", "nope"],
+            "unknown rule 'nope'",
+        ),
     ] {
         let run = env.s3mend(&args).await;
         assert_eq!(run.code, 2, "{args:?}: {run:?}");
@@ -55,10 +61,18 @@ async fn an_unwritable_output_fails_before_any_request() {
     let env = TestEnv::new().await;
     env.put("a.html", "text/html", Some("UTF-8"));
     let run = env
-        .s3mend(&["scan", &format!("s3://{BUCKET}/"), "--output", "/nonexistent/dir/report.json"])
+        .s3mend(&[
+            "scan",
+            &format!("s3://{BUCKET}/"),
+            "--output",
+            "/nonexistent/dir/report.json",
+        ])
         .await;
     assert_eq!(run.code, 2);
-    one_line_error(&run.stderr, "cannot write --output /nonexistent/dir/report.json");
+    one_line_error(
+        &run.stderr,
+        "cannot write --output /nonexistent/dir/report.json",
+    );
     assert_eq!(env.lab.stats().total(), 0);
 }
 
@@ -78,8 +92,13 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
             ..ObjectSeed::default()
         },
     );
-    let run = env.s3mend(&["scan", &format!("s3://{BUCKET}/"), "--format", "json"]).await;
-    assert_eq!(run.code, 2, "an object that could not be inspected: {run:?}");
+    let run = env
+        .s3mend(&["scan", &format!("s3://{BUCKET}/"), "--format", "json"])
+        .await;
+    assert_eq!(
+        run.code, 2,
+        "an object that could not be inspected: {run:?}"
+    );
     let report = run.json();
     assert_eq!(
         report["summary"],
@@ -99,6 +118,10 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
 
     let table = env.s3mend(&["scan", &format!("s3://{BUCKET}/")]).await;
     assert_eq!(table.code, 2);
-    assert!(table.stdout.contains("errors — 1 object"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("errors — 1 object"),
+        "{}",
+        table.stdout
+    );
     assert!(table.stdout.contains("m-secret.bin"), "{}", table.stdout);
 }

@@ -69,7 +69,10 @@ async fn fixture_site_reports_exactly_the_bad_objects_with_the_right_proposals()
         assert_eq!(object["status"], "finding");
         assert_eq!(object["error"], Value::Null);
         assert_eq!(object["version_id"], Value::Null);
-        assert!(object["etag"].as_str().unwrap().starts_with('"'), "{object}");
+        assert!(
+            object["etag"].as_str().unwrap().starts_with('"'),
+            "{object}"
+        );
         for finding in object["findings"].as_array().unwrap() {
             let (header, current) = match finding["rule"].as_str().unwrap() {
                 "content-encoding" => ("Content-Encoding", &fixture.content_encoding),
@@ -98,7 +101,10 @@ async fn every_format_agrees() {
     let (summary_line, rows) = lines.split_last().unwrap();
     assert_eq!(summary_line["summary"], json.json()["summary"]);
     assert_eq!(proposals(rows), expected);
-    assert_eq!(proposals(json.json()["objects"].as_array().unwrap()), expected);
+    assert_eq!(
+        proposals(json.json()["objects"].as_array().unwrap()),
+        expected
+    );
     let (csv_map, csv_errors) = csv_proposals(&csv.stdout);
     assert_eq!(csv_map, expected);
     assert!(csv_errors.is_empty());
@@ -128,7 +134,11 @@ async fn every_format_agrees() {
         );
     }
     assert!(table.stdout.contains("js/analytics.js"), "{}", table.stdout);
-    assert!(table.stdout.contains("gzip, UTF-8  →  gzip"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("gzip, UTF-8  →  gzip"),
+        "{}",
+        table.stdout
+    );
     assert!(!table.stdout.contains('\u{1b}'), "no colour when piped");
 }
 
@@ -153,7 +163,10 @@ async fn clean_and_empty_buckets_exit_zero_in_every_format() {
 
     let jsonl = env.s3mend(&["scan", &target, "--format", "jsonl"]).await;
     assert_eq!(jsonl.code, 0);
-    assert_eq!(jsonl.jsonl(), vec![serde_json::json!({"summary": report["summary"]})]);
+    assert_eq!(
+        jsonl.jsonl(),
+        vec![serde_json::json!({"summary": report["summary"]})]
+    );
 
     let csv = env.s3mend(&["scan", &target, "--format", "csv"]).await;
     assert_eq!(csv.code, 0);
@@ -170,11 +183,21 @@ async fn output_goes_to_the_given_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("report.jsonl");
     let run = env
-        .s3mend(&["scan", &target, "--format", "jsonl", "--output", path.to_str().unwrap()])
+        .s3mend(&[
+            "scan",
+            &target,
+            "--format",
+            "jsonl",
+            "--output",
+            path.to_str().unwrap(),
+        ])
         .await;
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(proposals(&lines[..lines.len() - 1]), expected);
 }

@@ -19,7 +19,9 @@ async fn more_than_one_page_of_keys_is_walked_completely() {
             env.put(&key, "text/html", None);
         }
     }
-    let run = env.s3mend(&["scan", &format!("s3://{BUCKET}/"), "--format", "json"]).await;
+    let run = env
+        .s3mend(&["scan", &format!("s3://{BUCKET}/"), "--format", "json"])
+        .await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
     assert_eq!(report["summary"]["listed"], 2500);
@@ -28,7 +30,10 @@ async fn more_than_one_page_of_keys_is_walked_completely() {
         .into_keys()
         .collect();
     assert_eq!(found, bad);
-    assert!(env.lab.stats().count("ListObjectsV2") >= 3, "three pages of 1000");
+    assert!(
+        env.lab.stats().count("ListObjectsV2") >= 3,
+        "three pages of 1000"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -52,15 +57,38 @@ async fn prefix_include_and_exclude_select_keys() {
     let all = env.s3mend(&["scan", &target, "--format", "json"]).await;
     assert_eq!(
         keys(&all),
-        ["site/about.html", "site/css/a.css", "site/drafts/wip.html", "site/index.html"]
+        [
+            "site/about.html",
+            "site/css/a.css",
+            "site/drafts/wip.html",
+            "site/index.html"
+        ]
     );
     let html = env
-        .s3mend(&["scan", &target, "--format", "json", "--include", "*.html", "--exclude", "*/drafts/*"])
+        .s3mend(&[
+            "scan",
+            &target,
+            "--format",
+            "json",
+            "--include",
+            "*.html",
+            "--exclude",
+            "*/drafts/*",
+        ])
         .await;
     assert_eq!(keys(&html), ["site/about.html", "site/index.html"]);
     assert_eq!(html.json()["summary"]["listed"], 2);
     let two = env
-        .s3mend(&["scan", &target, "--format", "json", "--include", "*.css", "--include", "*/index.*"])
+        .s3mend(&[
+            "scan",
+            &target,
+            "--format",
+            "json",
+            "--include",
+            "*.css",
+            "--include",
+            "*/index.*",
+        ])
         .await;
     assert_eq!(keys(&two), ["site/css/a.css", "site/index.html"]);
 }
@@ -85,7 +113,9 @@ async fn awkward_keys_are_listed_and_inspected_exactly() {
     for key in keys {
         env.put(key, "text/html", Some("UTF-8"));
     }
-    let run = env.s3mend(&["scan", &format!("s3://{BUCKET}"), "--format", "json"]).await;
+    let run = env
+        .s3mend(&["scan", &format!("s3://{BUCKET}"), "--format", "json"])
+        .await;
     assert_eq!(run.code, 1, "{run:?}");
     let report = run.json();
     assert_eq!(report["summary"]["errors"], 0, "{report}");
@@ -124,7 +154,11 @@ async fn progress_is_hidden_when_stderr_is_not_a_terminal() {
     }
     let run = env.s3mend(&["scan", &format!("s3://{BUCKET}/")]).await;
     assert_eq!(run.code, 1);
-    assert!(run.stderr.is_empty(), "nothing on a piped stderr: {:?}", run.stderr);
+    assert!(
+        run.stderr.is_empty(),
+        "nothing on a piped stderr: {:?}",
+        run.stderr
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -138,7 +172,14 @@ async fn interrupt_writes_a_partial_report_and_exits_130() {
         env.put(&format!("k{i:05}.html"), "text/html", Some("UTF-8"));
     }
     let child = env.spawn(
-        &["scan", &format!("s3://{BUCKET}/"), "--format", "json", "--concurrency", "4"],
+        &[
+            "scan",
+            &format!("s3://{BUCKET}/"),
+            "--format",
+            "json",
+            "--concurrency",
+            "4",
+        ],
         &[],
     );
     // Let it get going: a few hundred HEADs, far from the 3000 it would need.
@@ -148,7 +189,10 @@ async fn interrupt_writes_a_partial_report_and_exits_130() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     let pid = child.id().unwrap().to_string();
-    let killed = std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(130));

@@ -19,7 +19,9 @@ pub struct ObjectSeed {
     pub metadata: BTreeMap<String, String>,
     pub storage_class: Option<String>,
     pub website_redirect_location: Option<String>,
-    pub acl: Option<String>, pub sse_customer_algorithm: Option<String>, pub sse_customer_key_md5: Option<String>,
+    pub acl: Option<String>,
+    pub sse_customer_algorithm: Option<String>,
+    pub sse_customer_key_md5: Option<String>,
 }
 impl Lab {
     pub async fn start(c: LabConfig) -> std::io::Result<Lab> {
@@ -35,12 +37,20 @@ impl Lab {
         todo!()
     }
     pub async fn shutdown(self) {}
-    pub fn stats(&self) -> LabStats { todo!() }
+    pub fn stats(&self) -> LabStats {
+        todo!()
+    }
     pub fn reset_stats(&self) {}
 }
 #[derive(Default)]
-pub struct LabStats { pub connections: u64 }
+pub struct LabStats {
+    pub connections: u64,
+}
 impl LabStats {
-    pub fn count(&self, op: &str) -> u64 { 0 }
-    pub fn total(&self) -> u64 { 0 }
+    pub fn count(&self, op: &str) -> u64 {
+        0
+    }
+    pub fn total(&self) -> u64 {
+        0
+    }
 }

@@ -1,0 +1,148 @@
+//! Scan benchmark: the release binary against the in-process lab with injected latency.
+//!
+//! ```sh
+//! cargo bench --bench scan -- [--objects N] [--latency-ms MS] [--concurrency N] [--format F]
+//! ```
+//! Reports objects/s, the ratio to the physical limit (concurrency ÷ latency), client CPU per
+//! object (user + sys of the s3mend process), its peak RSS, and TCP connections versus requests
+//! as the lab counted them. Targets are checked here, never in timed tests.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use s3mend::lab::{Lab, LabConfig, ObjectSeed, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+
+struct Args {
+    objects: usize,
+    latency_ms: u64,
+    concurrency: usize,
+    format: String,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        objects: 5000,
+        latency_ms: 10,
+        concurrency: 64,
+        format: "jsonl".to_owned(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--objects" => args.objects = value().parse().expect("--objects N"),
+            "--latency-ms" => args.latency_ms = value().parse().expect("--latency-ms MS"),
+            "--concurrency" => args.concurrency = value().parse().expect("--concurrency N"),
+            "--format" => args.format = value(),
+            "--bench" => {}
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    args
+}
+
+/// Runs a child to completion and returns its wall time, user+sys CPU and peak RSS (KiB).
+fn run_measured(cmd: &mut Command) -> (i32, Duration, Duration, i64) {
+    let start = Instant::now();
+    let child = cmd.spawn().expect("s3mend starts");
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our own child, not yet waited for; both pointers are valid for the call.
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "wait4 failed");
+    std::mem::forget(child);
+    let wall = start.elapsed();
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, wall, cpu, usage.ru_maxrss)
+}
+
+fn main() {
+    let args = parse_args();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let lab = runtime
+        .block_on(Lab::start(LabConfig {
+            latency: Duration::from_millis(args.latency_ms),
+            ..LabConfig::default()
+        }))
+        .unwrap();
+    lab.create_bucket("bench");
+    for i in 0..args.objects {
+        let bad = i % 10 == 0;
+        lab.put_object(
+            "bench",
+            &format!("site/{:03}/page-{i:07}.html", i % 997),
+            ObjectSeed {
+                body: bytes::Bytes::from_static(b"<html></html>"),
+                content_type: Some("text/html".into()),
+                content_encoding: bad.then(|| "UTF-8".into()),
+                ..ObjectSeed::default()
+            },
+        );
+    }
+    lab.reset_stats();
+
+    let output = std::env::temp_dir().join(format!("s3mend-bench-{}.out", std::process::id()));
+    let (code, wall, cpu, rss_kib) = run_measured(
+        Command::new(env!("CARGO_BIN_EXE_s3mend"))
+            .args([
+                "scan",
+                "s3://bench/",
+                "--no-progress",
+                "--format",
+                &args.format,
+            ])
+            .args(["--concurrency", &args.concurrency.to_string()])
+            .args(["--output", output.to_str().unwrap()])
+            .env("AWS_ENDPOINT_URL", lab.endpoint())
+            .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", LAB_SECRET_KEY)
+            .env("AWS_REGION", LAB_REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .stdout(Stdio::null()),
+    );
+    let _ = std::fs::remove_file(&output);
+    assert_eq!(code, 1, "the scan must finish with findings");
+    let stats = lab.stats();
+    assert_eq!(stats.count("HeadObject") as usize, args.objects);
+
+    let rate = args.objects as f64 / wall.as_secs_f64();
+    let limit = if args.latency_ms == 0 {
+        f64::INFINITY
+    } else {
+        args.concurrency as f64 * 1000.0 / args.latency_ms as f64
+    };
+    println!(
+        "scan objects={} latency={}ms concurrency={} format={}",
+        args.objects, args.latency_ms, args.concurrency, args.format
+    );
+    println!("  wall             {:.2} s", wall.as_secs_f64());
+    println!("  throughput       {rate:.0} objects/s");
+    if limit.is_finite() {
+        println!(
+            "  of the limit     {:.0} % of concurrency ÷ latency = {limit:.0}/s",
+            100.0 * rate / limit
+        );
+    }
+    println!(
+        "  client CPU       {:.1} µs/object (user+sys {:.2} s)",
+        cpu.as_secs_f64() * 1e6 / args.objects as f64,
+        cpu.as_secs_f64()
+    );
+    println!("  peak RSS         {:.1} MiB", rss_kib as f64 / 1024.0);
+    println!(
+        "  connections      {} for {} requests",
+        stats.connections,
+        stats.total()
+    );
+    runtime.block_on(lab.shutdown());
+}
