@@ -1,6 +1,6 @@
 //! `s3mend demo`: the first command of the README.
 
-use crate::harness::{proposals, s3mend_command};
+use crate::harness::{expected_fixture_proposals, proposals, s3mend_command};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn demo_scans_the_fixture_site() {
@@ -16,13 +16,7 @@ async fn demo_scans_the_fixture_site() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let manifest = s3mend::demo::manifest().unwrap();
-    let expected = manifest
-        .objects
-        .iter()
-        .filter(|o| !o.expect.is_empty())
-        .map(|o| (o.key.clone(), o.expect.clone()))
-        .collect();
+    let expected = expected_fixture_proposals();
     assert_eq!(proposals(report["objects"].as_array().unwrap()), expected);
 }
 

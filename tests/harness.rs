@@ -141,3 +141,14 @@ pub fn proposals<'a>(objects: impl IntoIterator<Item = &'a Value>) -> Proposals 
     }
     map
 }
+
+/// The proposals `fixtures/manifest.json` expects a scan of the fixture site to make.
+pub fn expected_fixture_proposals() -> Proposals {
+    s3mend::demo::manifest()
+        .unwrap()
+        .objects
+        .into_iter()
+        .filter(|o| !o.expect.is_empty())
+        .map(|o| (o.key, o.expect))
+        .collect()
+}

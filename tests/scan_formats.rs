@@ -5,19 +5,14 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::harness::{proposals, Proposals, TestEnv, BUCKET};
+use crate::harness::{expected_fixture_proposals, proposals, Proposals, TestEnv, BUCKET};
 
 /// The fixture site seeded into a fresh lab, with the proposals its manifest expects.
 async fn fixture_site() -> (TestEnv, String, Proposals) {
     let env = TestEnv::new().await;
     let manifest = s3mend::demo::manifest().unwrap();
     s3mend::demo::seed(&env.lab, &manifest).unwrap();
-    let expected = manifest
-        .objects
-        .iter()
-        .filter(|o| !o.expect.is_empty())
-        .map(|o| (o.key.clone(), o.expect.clone()))
-        .collect();
+    let expected = expected_fixture_proposals();
     (env, format!("s3://{}/", manifest.bucket), expected)
 }
 
