@@ -20,6 +20,7 @@ pub mod demo;
 pub mod exit_codes;
 pub mod lab;
 pub mod pipeline;
+pub mod plan;
 pub mod progress;
 pub mod report;
 pub mod rules;

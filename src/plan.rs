@@ -1,0 +1,452 @@
+//! The planner: from a HEAD snapshot and its findings, the complete header set an in-place
+//! `CopyObject` (MetadataDirective=REPLACE) must send so that only the repaired headers change.
+//!
+//! A REPLACE copy keeps only what the request carries (S3-SEMANTICS §1), so every attribute HEAD
+//! reported is carried over here, and an object whose attributes cannot all be carried is skipped
+//! with a reason instead of being repaired lossily. Pure: no I/O, tested field by field.
+
+use std::collections::BTreeMap;
+
+use aws_smithy_types::date_time::Format;
+use aws_smithy_types::DateTime;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::Serialize;
+
+use crate::rules::{Finding, RuleId};
+use crate::s3::ObjectHead;
+
+/// Why an object with findings is not repaired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// Encrypted with a customer key s3mend does not have.
+    SseC,
+    /// In an archive tier and not restored: CopyObject fails with InvalidObjectState.
+    Archived,
+    /// HEAD could not return some user metadata; REPLACE would destroy it.
+    MissingMeta,
+    /// The Expires header is not an HTTP date, so it could not be re-sent.
+    UnparseableExpires,
+    /// The current version is a delete marker: nothing to repair.
+    DeleteMarker,
+    /// Owned by another account: a copy would change its owner.
+    ForeignOwner,
+}
+
+impl SkipReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::SseC => "sse-c",
+            SkipReason::Archived => "archived",
+            SkipReason::MissingMeta => "missing-meta",
+            SkipReason::UnparseableExpires => "unparseable-expires",
+            SkipReason::DeleteMarker => "delete-marker",
+            SkipReason::ForeignOwner => "foreign-owner",
+        }
+    }
+}
+
+/// Server-side encryption to re-send, so a copy does not fall back to the bucket default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Encryption {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    pub kms_key_id: Option<String>,
+    pub bucket_key_enabled: Option<bool>,
+}
+
+/// Every user-controllable attribute of an object, as a REPLACE copy must send it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct HeaderSet {
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    #[serde(serialize_with = "http_date")]
+    pub expires: Option<DateTime>,
+    pub metadata: BTreeMap<String, String>,
+    pub website_redirect_location: Option<String>,
+    /// Always sent: an absent header means STANDARD.
+    pub storage_class: String,
+    pub encryption: Option<Encryption>,
+    pub object_lock_mode: Option<String>,
+    #[serde(serialize_with = "http_date")]
+    pub object_lock_retain_until_date: Option<DateTime>,
+    pub object_lock_legal_hold_status: Option<String>,
+}
+
+fn http_date<S: serde::Serializer>(value: &Option<DateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match value.and_then(|d| d.fmt(Format::HttpDate).ok()) {
+        Some(text) => s.serialize_some(&text),
+        None => s.serialize_none(),
+    }
+}
+
+/// One header's change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub header: &'static str,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// The exact request that repairs one object.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    pub key: String,
+    /// `bucket/key`, percent-encoded, pinned with `?versionId=` when HEAD gave one.
+    pub copy_source: String,
+    /// The ETag seen at HEAD: the copy is conditional on it.
+    pub if_match: String,
+    pub headers: HeaderSet,
+    pub changes: Vec<Change>,
+}
+
+/// Characters S3 needs percent-encoded in `x-amz-copy-source`: all but unreserved ones and `/`.
+/// The SDK does not encode it (awslabs/aws-sdk-rust#1357).
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// A query value: also `/` encoded.
+const QUERY_VALUE: &AsciiSet = &COPY_SOURCE.add(b'/');
+
+pub fn copy_source(bucket: &str, key: &str, version_id: Option<&str>) -> String {
+    let mut source = format!("{bucket}/{}", utf8_percent_encode(key, COPY_SOURCE));
+    if let Some(version) = version_id {
+        source.push_str("?versionId=");
+        source.extend(utf8_percent_encode(version, QUERY_VALUE));
+    }
+    source
+}
+
+/// Storage classes whose objects must be restored before they can be copied.
+const ARCHIVE_CLASSES: [&str; 2] = ["GLACIER", "DEEP_ARCHIVE"];
+
+fn is_archived(head: &ObjectHead) -> bool {
+    let archived = head
+        .storage_class
+        .as_deref()
+        .is_some_and(|c| ARCHIVE_CLASSES.contains(&c))
+        || head.archive_status.is_some();
+    let restored = head
+        .restore
+        .as_deref()
+        .is_some_and(|r| r.contains("ongoing-request=\"false\""));
+    archived && !restored
+}
+
+/// Plans the repair of `head`'s findings, or says why it must be skipped.
+pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Plan, SkipReason> {
+    if head.sse_customer_algorithm.is_some() {
+        return Err(SkipReason::SseC);
+    }
+    if is_archived(head) {
+        return Err(SkipReason::Archived);
+    }
+    if head.missing_meta.unwrap_or(0) > 0 {
+        return Err(SkipReason::MissingMeta);
+    }
+    let expires = match head.expires.as_deref() {
+        None => None,
+        Some(text) => Some(
+            DateTime::from_str(text.trim(), Format::HttpDate)
+                .map_err(|_| SkipReason::UnparseableExpires)?,
+        ),
+    };
+    let retain_until = head
+        .object_lock_retain_until_date
+        .as_deref()
+        .and_then(|text| DateTime::from_str(text, Format::DateTime).ok());
+
+    let mut headers = HeaderSet {
+        content_type: head.content_type.clone(),
+        content_encoding: head.content_encoding.clone(),
+        cache_control: head.cache_control.clone(),
+        content_disposition: head.content_disposition.clone(),
+        content_language: head.content_language.clone(),
+        expires,
+        metadata: head.metadata.clone(),
+        website_redirect_location: head.website_redirect_location.clone(),
+        storage_class: head
+            .storage_class
+            .clone()
+            .unwrap_or_else(|| "STANDARD".to_owned()),
+        encryption: head
+            .server_side_encryption
+            .as_ref()
+            .map(|algorithm| Encryption {
+                algorithm: algorithm.clone(),
+                kms_key_id: head.ssekms_key_id.clone(),
+                bucket_key_enabled: head.bucket_key_enabled,
+            }),
+        object_lock_mode: head.object_lock_mode.clone(),
+        object_lock_retain_until_date: retain_until,
+        object_lock_legal_hold_status: head.object_lock_legal_hold_status.clone(),
+    };
+    let mut changes = Vec::new();
+    for finding in findings {
+        let slot = match finding.rule {
+            RuleId::ContentEncoding => &mut headers.content_encoding,
+            RuleId::ContentType => &mut headers.content_type,
+        };
+        changes.push(Change {
+            header: finding.header,
+            before: slot.clone(),
+            after: finding.proposed.clone(),
+        });
+        slot.clone_from(&finding.proposed);
+    }
+    Ok(Plan {
+        key: head.key.clone(),
+        copy_source: copy_source(bucket, &head.key, head.version_id.as_deref()),
+        if_match: head.etag.clone().unwrap_or_default(),
+        headers,
+        changes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::RuleSet;
+
+    /// An object carrying every attribute a repair must keep.
+    fn full_head() -> ObjectHead {
+        ObjectHead {
+            key: "dir/page one+€.html".into(),
+            version_id: Some("v1/x".into()),
+            etag: Some("\"0123abcd\"".into()),
+            content_length: Some(42),
+            content_type: Some("binary/octet-stream".into()),
+            content_encoding: Some("gzip, UTF-8".into()),
+            cache_control: Some("max-age=60".into()),
+            content_disposition: Some("inline; filename=\"a.html\"".into()),
+            content_language: Some("de-CH".into()),
+            expires: Some("Wed, 21 Oct 2037 07:28:00 GMT".into()),
+            metadata: BTreeMap::from([
+                ("s3cmd-attrs".into(), "uid:1000/gid:1000".into()),
+                ("note".into(), "=?UTF-8?B?w6lsw6h2ZQ==?=".into()),
+            ]),
+            missing_meta: None,
+            storage_class: Some("STANDARD_IA".into()),
+            archive_status: None,
+            restore: None,
+            website_redirect_location: Some("/new.html".into()),
+            server_side_encryption: Some("aws:kms".into()),
+            ssekms_key_id: Some("arn:aws:kms:eu-west-1:111122223333:key/abc".into()),
+            bucket_key_enabled: Some(true),
+            sse_customer_algorithm: None,
+            object_lock_mode: Some("GOVERNANCE".into()),
+            object_lock_retain_until_date: Some("2030-01-02T03:04:05Z".into()),
+            object_lock_legal_hold_status: Some("ON".into()),
+            tag_count: Some(2),
+            parts_count: None,
+        }
+    }
+
+    fn plan_of(head: &ObjectHead) -> Result<Plan, SkipReason> {
+        plan("bucket", head, &RuleSet::all().check(head))
+    }
+
+    #[test]
+    fn every_attribute_round_trips_and_only_findings_change() {
+        let head = full_head();
+        let plan = plan_of(&head).unwrap();
+        let h = &plan.headers;
+        assert_eq!(h.content_encoding.as_deref(), Some("gzip"));
+        assert_eq!(h.content_type.as_deref(), Some("text/html; charset=utf-8"));
+        assert_eq!(h.cache_control, head.cache_control);
+        assert_eq!(h.content_disposition, head.content_disposition);
+        assert_eq!(h.content_language, head.content_language);
+        assert_eq!(
+            h.expires.unwrap().fmt(Format::HttpDate).unwrap(),
+            "Wed, 21 Oct 2037 07:28:00 GMT"
+        );
+        assert_eq!(h.metadata, head.metadata);
+        assert_eq!(h.website_redirect_location, head.website_redirect_location);
+        assert_eq!(h.storage_class, "STANDARD_IA");
+        assert_eq!(
+            h.encryption,
+            Some(Encryption {
+                algorithm: "aws:kms".into(),
+                kms_key_id: head.ssekms_key_id.clone(),
+                bucket_key_enabled: Some(true),
+            })
+        );
+        assert_eq!(h.object_lock_mode.as_deref(), Some("GOVERNANCE"));
+        assert_eq!(
+            h.object_lock_retain_until_date.unwrap().to_string(),
+            "2030-01-02T03:04:05Z"
+        );
+        assert_eq!(h.object_lock_legal_hold_status.as_deref(), Some("ON"));
+        assert_eq!(plan.if_match, "\"0123abcd\"");
+        assert_eq!(
+            plan.copy_source,
+            "bucket/dir/page%20one%2B%E2%82%AC.html?versionId=v1%2Fx"
+        );
+        assert_eq!(
+            plan.changes,
+            vec![
+                Change {
+                    header: "Content-Encoding",
+                    before: Some("gzip, UTF-8".into()),
+                    after: Some("gzip".into()),
+                },
+                Change {
+                    header: "Content-Type",
+                    before: Some("binary/octet-stream".into()),
+                    after: Some("text/html; charset=utf-8".into()),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bare_object_gets_standard_and_nothing_invented() {
+        let head = ObjectHead {
+            etag: Some("\"e\"".into()),
+            content_type: Some("text/html".into()),
+            content_encoding: Some("UTF-8".into()),
+            ..ObjectHead::new("a.html")
+        };
+        let plan = plan_of(&head).unwrap();
+        assert_eq!(
+            plan.headers,
+            HeaderSet {
+                content_type: Some("text/html".into()),
+                content_encoding: None,
+                cache_control: None,
+                content_disposition: None,
+                content_language: None,
+                expires: None,
+                metadata: BTreeMap::new(),
+                website_redirect_location: None,
+                storage_class: "STANDARD".into(),
+                encryption: None,
+                object_lock_mode: None,
+                object_lock_retain_until_date: None,
+                object_lock_legal_hold_status: None,
+            }
+        );
+        assert_eq!(plan.copy_source, "bucket/a.html");
+    }
+
+    #[test]
+    fn objects_that_cannot_be_copied_losslessly_are_skipped() {
+        let base = ObjectHead {
+            content_encoding: Some("UTF-8".into()),
+            ..ObjectHead::new("a.html")
+        };
+        let cases = [
+            (
+                ObjectHead {
+                    sse_customer_algorithm: Some("AES256".into()),
+                    ..base.clone()
+                },
+                SkipReason::SseC,
+            ),
+            (
+                ObjectHead {
+                    storage_class: Some("GLACIER".into()),
+                    ..base.clone()
+                },
+                SkipReason::Archived,
+            ),
+            (
+                ObjectHead {
+                    storage_class: Some("DEEP_ARCHIVE".into()),
+                    restore: Some("ongoing-request=\"true\"".into()),
+                    ..base.clone()
+                },
+                SkipReason::Archived,
+            ),
+            (
+                ObjectHead {
+                    storage_class: Some("INTELLIGENT_TIERING".into()),
+                    archive_status: Some("ARCHIVE_ACCESS".into()),
+                    ..base.clone()
+                },
+                SkipReason::Archived,
+            ),
+            (
+                ObjectHead {
+                    missing_meta: Some(1),
+                    ..base.clone()
+                },
+                SkipReason::MissingMeta,
+            ),
+            (
+                ObjectHead {
+                    expires: Some("next tuesday".into()),
+                    ..base.clone()
+                },
+                SkipReason::UnparseableExpires,
+            ),
+        ];
+        for (head, reason) in cases {
+            assert_eq!(plan_of(&head), Err(reason), "{head:?}");
+        }
+    }
+
+    #[test]
+    fn restored_and_instant_archive_objects_are_repairable() {
+        let restored = ObjectHead {
+            content_encoding: Some("UTF-8".into()),
+            storage_class: Some("GLACIER".into()),
+            restore: Some(
+                "ongoing-request=\"false\", expiry-date=\"Fri, 21 Dec 2012 00:00:00 GMT\"".into(),
+            ),
+            ..ObjectHead::new("a.html")
+        };
+        assert_eq!(plan_of(&restored).unwrap().headers.storage_class, "GLACIER");
+        let instant = ObjectHead {
+            storage_class: Some("GLACIER_IR".into()),
+            ..restored.clone()
+        };
+        assert!(plan_of(&ObjectHead {
+            restore: None,
+            ..instant
+        })
+        .is_ok());
+    }
+
+    #[test]
+    fn copy_source_encodes_everything_but_unreserved_and_slash() {
+        let cases = [
+            ("k", None, "b/k"),
+            ("a b", None, "b/a%20b"),
+            ("a+b?c#d%e&f=g", None, "b/a%2Bb%3Fc%23d%25e%26f%3Dg"),
+            ("dir/sub/~x-y_z.html", None, "b/dir/sub/~x-y_z.html"),
+            (
+                "日本",
+                Some("3HL4kqtJ"),
+                "b/%E6%97%A5%E6%9C%AC?versionId=3HL4kqtJ",
+            ),
+        ];
+        for (key, version, expected) in cases {
+            assert_eq!(copy_source("b", key, version), expected, "{key}");
+        }
+    }
+
+    #[test]
+    fn skip_reasons_serialize_as_documented() {
+        for reason in [
+            SkipReason::SseC,
+            SkipReason::Archived,
+            SkipReason::MissingMeta,
+            SkipReason::UnparseableExpires,
+            SkipReason::DeleteMarker,
+            SkipReason::ForeignOwner,
+        ] {
+            assert_eq!(
+                serde_json::to_value(reason).unwrap(),
+                serde_json::json!(reason.as_str())
+            );
+        }
+    }
+}
