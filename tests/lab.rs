@@ -49,9 +49,9 @@ fn full_seed() -> ObjectSeed {
 #[tokio::test]
 async fn wrong_secret_is_403() {
     let (lab, _) = start().await;
-    lab.create_bucket("b");
+    lab.create_bucket("bkt");
     let bad = lab::client_with_keys(&lab, lab::LAB_ACCESS_KEY, "wrong-secret");
-    let err = bad.list_objects_v2().bucket("b").send().await.unwrap_err();
+    let err = bad.list_objects_v2().bucket("bkt").send().await.unwrap_err();
     assert_eq!(status(&err), 403);
 }
 
@@ -59,7 +59,7 @@ async fn wrong_secret_is_403() {
 async fn list_paginates_2500_keys() {
     let (lab, s3) = start().await;
     for i in 0..2500 {
-        lab.put_object("b", &format!("k{i:05}"), ObjectSeed::with_body("x"));
+        lab.put_object("bkt", &format!("k{i:05}"), ObjectSeed::with_body("x"));
     }
     let mut keys = Vec::new();
     let mut token = None;
@@ -67,7 +67,7 @@ async fn list_paginates_2500_keys() {
     loop {
         let page = s3
             .list_objects_v2()
-            .bucket("b")
+            .bucket("bkt")
             .max_keys(5000)
             .set_continuation_token(token.clone())
             .send()
@@ -94,11 +94,11 @@ async fn url_encoding_type_encodes_keys() {
     let (lab, s3) = start().await;
     let keys = ["a b", "a+b", "100%", "why?", "#tag", "caf\u{e9}/\u{1f600}", "plain/key"];
     for k in keys {
-        lab.put_object("b", k, ObjectSeed::with_body("x"));
+        lab.put_object("bkt", k, ObjectSeed::with_body("x"));
     }
     let page = s3
         .list_objects_v2()
-        .bucket("b")
+        .bucket("bkt")
         .encoding_type(EncodingType::Url)
         .send()
         .await
@@ -121,8 +121,8 @@ async fn url_encoding_type_encodes_keys() {
 #[tokio::test]
 async fn head_returns_every_seeded_header() {
     let (lab, s3) = start().await;
-    let stored = lab.put_object("b", "k", full_seed());
-    let h = s3.head_object().bucket("b").key("k").send().await.unwrap();
+    let stored = lab.put_object("bkt", "k", full_seed());
+    let h = s3.head_object().bucket("bkt").key("k").send().await.unwrap();
     assert_eq!(h.content_type(), Some("text/html; charset=utf-8"));
     assert_eq!(h.content_encoding(), Some("utf-8"));
     assert_eq!(h.cache_control(), Some("max-age=300"));
@@ -144,21 +144,21 @@ async fn head_returns_every_seeded_header() {
     assert!(h.last_modified().is_some());
 
     // STANDARD is omitted on HEAD, as S3 does; a missing key is a 404.
-    lab.put_object("b", "plain", ObjectSeed::with_body("x"));
-    let h = s3.head_object().bucket("b").key("plain").send().await.unwrap();
+    lab.put_object("bkt", "plain", ObjectSeed::with_body("x"));
+    let h = s3.head_object().bucket("bkt").key("plain").send().await.unwrap();
     assert_eq!(h.storage_class(), None);
-    let err = s3.head_object().bucket("b").key("nope").send().await.unwrap_err();
+    let err = s3.head_object().bucket("bkt").key("nope").send().await.unwrap_err();
     assert_eq!(status(&err), 404);
 }
 
 #[tokio::test]
 async fn replace_copy_keeps_only_what_is_sent() {
     let (lab, s3) = start().await;
-    let before = lab.put_object("b", "k", full_seed());
+    let before = lab.put_object("bkt", "k", full_seed());
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
-        .copy_source("b/k")
+        .copy_source("bkt/k")
         .metadata_directive(MetadataDirective::Replace)
         .content_type("text/html")
         .metadata("owner", "team-a")
@@ -167,7 +167,7 @@ async fn replace_copy_keeps_only_what_is_sent() {
         .send()
         .await
         .unwrap();
-    let after = lab.object("b", "k").unwrap();
+    let after = lab.object("bkt", "k").unwrap();
     assert_eq!(after.content_type.as_deref(), Some("text/html"));
     assert_eq!(after.metadata, BTreeMap::from([("owner".to_owned(), "team-a".to_owned())]));
     assert_eq!(after.storage_class.as_deref(), Some("STANDARD_IA"));
@@ -183,25 +183,25 @@ async fn replace_copy_keeps_only_what_is_sent() {
 
     // Without content-type a REPLACE copy gets binary/octet-stream.
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
-        .copy_source("b/k")
+        .copy_source("bkt/k")
         .metadata_directive(MetadataDirective::Replace)
         .send()
         .await
         .unwrap();
-    assert_eq!(lab.object("b", "k").unwrap().content_type.as_deref(), Some("binary/octet-stream"));
+    assert_eq!(lab.object("bkt", "k").unwrap().content_type.as_deref(), Some("binary/octet-stream"));
 }
 
 #[tokio::test]
 async fn copy_to_itself_without_change_is_illegal() {
     let (lab, s3) = start().await;
-    let before = lab.put_object("b", "k", full_seed());
+    let before = lab.put_object("bkt", "k", full_seed());
     let err = s3
         .copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
-        .copy_source("b/k")
+        .copy_source("bkt/k")
         .send()
         .await
         .unwrap_err();
@@ -209,46 +209,46 @@ async fn copy_to_itself_without_change_is_illegal() {
     let svc = err.into_service_error();
     assert_eq!(svc.code(), Some("InvalidRequest"));
     assert!(svc.message().unwrap_or_default().contains("copy an object to itself"), "{svc:?}");
-    assert_eq!(lab.object("b", "k").unwrap(), before);
+    assert_eq!(lab.object("bkt", "k").unwrap(), before);
 }
 
 #[tokio::test]
 async fn copy_resets_acl_unless_grants_are_sent() {
     let (lab, s3) = start().await;
     lab.put_object(
-        "b",
+        "bkt",
         "k",
         ObjectSeed {
             acl: Some("public-read".into()),
             ..ObjectSeed::with_body("x")
         },
     );
-    let acl = s3.get_object_acl().bucket("b").key("k").send().await.unwrap();
+    let acl = s3.get_object_acl().bucket("bkt").key("k").send().await.unwrap();
     assert_eq!(acl.grants().len(), 2);
 
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
-        .copy_source("b/k")
+        .copy_source("bkt/k")
         .metadata_directive(MetadataDirective::Replace)
         .send()
         .await
         .unwrap();
-    let acl = s3.get_object_acl().bucket("b").key("k").send().await.unwrap();
+    let acl = s3.get_object_acl().bucket("bkt").key("k").send().await.unwrap();
     assert_eq!(acl.grants().len(), 1, "a copy is private");
     assert_eq!(acl.grants()[0].permission().map(|p| p.as_str()), Some("FULL_CONTROL"));
 
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
-        .copy_source("b/k")
+        .copy_source("bkt/k")
         .metadata_directive(MetadataDirective::Replace)
         .grant_read("uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"")
         .grant_full_control(format!("id=\"{}\"", lab::LAB_OWNER_ID))
         .send()
         .await
         .unwrap();
-    let obj = lab.object("b", "k").unwrap();
+    let obj = lab.object("bkt", "k").unwrap();
     assert_eq!(obj.grants.len(), 2);
     let all_users = Grantee::Group {
         uri: "http://acs.amazonaws.com/groups/global/AllUsers".into(),
@@ -259,26 +259,26 @@ async fn copy_resets_acl_unless_grants_are_sent() {
 #[tokio::test]
 async fn copy_conditions_fail_with_412() {
     let (lab, s3) = start().await;
-    let before = lab.put_object("b", "k", full_seed());
+    let before = lab.put_object("bkt", "k", full_seed());
     let err = s3
         .copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
-        .copy_source("b/k")
+        .copy_source("bkt/k")
         .metadata_directive(MetadataDirective::Replace)
         .copy_source_if_match("\"00000000000000000000000000000000\"")
         .send()
         .await
         .unwrap_err();
     assert_eq!(status(&err), 412);
-    assert_eq!(lab.object("b", "k").unwrap(), before);
+    assert_eq!(lab.object("bkt", "k").unwrap(), before);
 
     // Destination If-Match (not modelled by this SDK's CopyObject): sent as a raw header.
     let err = s3
         .copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
-        .copy_source("b/k")
+        .copy_source("bkt/k")
         .metadata_directive(MetadataDirective::Replace)
         .customize()
         .mutate_request(|req| {
@@ -288,13 +288,13 @@ async fn copy_conditions_fail_with_412() {
         .await
         .unwrap_err();
     assert_eq!(status(&err), 412);
-    assert_eq!(lab.object("b", "k").unwrap(), before);
+    assert_eq!(lab.object("bkt", "k").unwrap(), before);
 
     let etag = before.etag.clone();
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
-        .copy_source("b/k")
+        .copy_source("bkt/k")
         .metadata_directive(MetadataDirective::Replace)
         .customize()
         .mutate_request(move |req| {
@@ -308,12 +308,12 @@ async fn copy_conditions_fail_with_412() {
 #[tokio::test]
 async fn versioned_copy_keeps_the_noncurrent_version() {
     let (lab, s3) = start().await;
-    lab.set_versioning("b", true);
-    let first = lab.put_object("b", "dir/a b+c", full_seed());
-    let source = format!("b/dir/a%20b%2Bc?versionId={}", first.version_id.as_deref().unwrap());
+    lab.set_versioning("bkt", true);
+    let first = lab.put_object("bkt", "dir/a b+c", full_seed());
+    let source = format!("bkt/dir/a%20b%2Bc?versionId={}", first.version_id.as_deref().unwrap());
     let out = s3
         .copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/a b+c")
         .copy_source(source)
         .metadata_directive(MetadataDirective::Replace)
@@ -322,37 +322,37 @@ async fn versioned_copy_keeps_the_noncurrent_version() {
         .await
         .unwrap();
     assert_eq!(out.copy_source_version_id(), first.version_id.as_deref());
-    let versions = lab.versions("b", "dir/a b+c");
+    let versions = lab.versions("bkt", "dir/a b+c");
     assert_eq!(versions.len(), 2);
     assert_eq!(versions[0].version_id.as_deref(), out.version_id());
     assert_eq!(versions[1], first);
     let h = s3
         .head_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dir/a b+c")
         .version_id(first.version_id.clone().unwrap())
         .send()
         .await
         .unwrap();
     assert_eq!(h.content_type(), Some("text/html; charset=utf-8"));
-    let listed = s3.list_object_versions().bucket("b").send().await.unwrap();
+    let listed = s3.list_object_versions().bucket("bkt").send().await.unwrap();
     assert_eq!(listed.versions().len(), 2);
 
-    s3.delete_object().bucket("b").key("dir/a b+c").send().await.unwrap();
-    let err = s3.head_object().bucket("b").key("dir/a b+c").send().await.unwrap_err();
+    s3.delete_object().bucket("bkt").key("dir/a b+c").send().await.unwrap();
+    let err = s3.head_object().bucket("bkt").key("dir/a b+c").send().await.unwrap_err();
     assert_eq!(status(&err), 404);
-    assert!(lab.object("b", "dir/a b+c").is_none());
-    assert_eq!(lab.versions("b", "dir/a b+c").len(), 3);
+    assert!(lab.object("bkt", "dir/a b+c").is_none());
+    assert_eq!(lab.versions("bkt", "dir/a b+c").len(), 3);
 }
 
 #[tokio::test]
 async fn multipart_copy_reproduces_the_bytes() {
     let (lab, s3) = start().await;
     let body: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-    let src = lab.put_object("b", "src", ObjectSeed::with_body(body.clone()));
+    let src = lab.put_object("bkt", "src", ObjectSeed::with_body(body.clone()));
     let up = s3
         .create_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key("dst")
         .content_type("application/octet-stream")
         .metadata("m", "1")
@@ -364,11 +364,11 @@ async fn multipart_copy_reproduces_the_bytes() {
     for (n, range) in [(1, "bytes=0-3999"), (2, "bytes=4000-7999"), (3, "bytes=8000-9999")] {
         let out = s3
             .upload_part_copy()
-            .bucket("b")
+            .bucket("bkt")
             .key("dst")
             .upload_id(id)
             .part_number(n)
-            .copy_source("b/src")
+            .copy_source("bkt/src")
             .copy_source_range(range)
             .copy_source_if_match(&src.etag)
             .send()
@@ -379,11 +379,11 @@ async fn multipart_copy_reproduces_the_bytes() {
     }
     let err = s3
         .upload_part_copy()
-        .bucket("b")
+        .bucket("bkt")
         .key("dst")
         .upload_id(id)
         .part_number(4)
-        .copy_source("b/src")
+        .copy_source("bkt/src")
         .copy_source_if_match("\"bad\"")
         .send()
         .await
@@ -391,7 +391,7 @@ async fn multipart_copy_reproduces_the_bytes() {
     assert_eq!(status(&err), 412);
     let done = s3
         .complete_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key("dst")
         .upload_id(id)
         .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
@@ -399,33 +399,33 @@ async fn multipart_copy_reproduces_the_bytes() {
         .await
         .unwrap();
     assert!(done.e_tag().unwrap().ends_with("-3\""), "{:?}", done.e_tag());
-    let dst = lab.object("b", "dst").unwrap();
+    let dst = lab.object("bkt", "dst").unwrap();
     assert_eq!(&dst.body[..], &body[..]);
     assert_eq!(dst.parts_count, Some(3));
     assert_eq!(dst.metadata.get("m").map(String::as_str), Some("1"));
-    assert_eq!(lab.open_multipart_uploads("b"), 0);
-    let h = s3.head_object().bucket("b").key("dst").send().await.unwrap();
+    assert_eq!(lab.open_multipart_uploads("bkt"), 0);
+    let h = s3.head_object().bucket("bkt").key("dst").send().await.unwrap();
     assert_eq!(h.parts_count(), Some(3));
 
     // Copying a multipart object makes it single-part with an MD5 etag.
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("dst")
-        .copy_source("b/dst")
+        .copy_source("bkt/dst")
         .metadata_directive(MetadataDirective::Replace)
         .send()
         .await
         .unwrap();
-    assert_eq!(lab.object("b", "dst").unwrap().etag, src.etag);
+    assert_eq!(lab.object("bkt", "dst").unwrap().etag, src.etag);
 }
 
 #[tokio::test]
 async fn abort_leaves_no_upload_open() {
     let (lab, s3) = start().await;
-    lab.create_bucket("b");
-    let up = s3.create_multipart_upload().bucket("b").key("k").send().await.unwrap();
+    lab.create_bucket("bkt");
+    let up = s3.create_multipart_upload().bucket("bkt").key("k").send().await.unwrap();
     s3.upload_part()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
         .upload_id(up.upload_id().unwrap())
         .part_number(1)
@@ -433,45 +433,45 @@ async fn abort_leaves_no_upload_open() {
         .send()
         .await
         .unwrap();
-    assert_eq!(lab.open_multipart_uploads("b"), 1);
-    let listed = s3.list_multipart_uploads().bucket("b").send().await.unwrap();
+    assert_eq!(lab.open_multipart_uploads("bkt"), 1);
+    let listed = s3.list_multipart_uploads().bucket("bkt").send().await.unwrap();
     assert_eq!(listed.uploads().len(), 1);
     s3.abort_multipart_upload()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
         .upload_id(up.upload_id().unwrap())
         .send()
         .await
         .unwrap();
-    assert_eq!(lab.open_multipart_uploads("b"), 0);
-    assert!(lab.object("b", "k").is_none());
+    assert_eq!(lab.open_multipart_uploads("bkt"), 0);
+    assert!(lab.object("bkt", "k").is_none());
 }
 
 #[tokio::test]
 async fn tags_follow_the_tagging_directive() {
     let (lab, s3) = start().await;
-    lab.put_object("b", "k", full_seed());
-    s3.copy_object().bucket("b").key("k2").copy_source("b/k").send().await.unwrap();
-    let t = s3.get_object_tagging().bucket("b").key("k2").send().await.unwrap();
+    lab.put_object("bkt", "k", full_seed());
+    s3.copy_object().bucket("bkt").key("k2").copy_source("bkt/k").send().await.unwrap();
+    let t = s3.get_object_tagging().bucket("bkt").key("k2").send().await.unwrap();
     assert_eq!(t.tag_set().len(), 2);
     s3.copy_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k3")
-        .copy_source("b/k")
+        .copy_source("bkt/k")
         .tagging_directive(TaggingDirective::Replace)
         .tagging("only=one")
         .send()
         .await
         .unwrap();
-    assert_eq!(lab.object("b", "k3").unwrap().tags, vec![("only".to_owned(), "one".to_owned())]);
+    assert_eq!(lab.object("bkt", "k3").unwrap().tags, vec![("only".to_owned(), "one".to_owned())]);
 }
 
 #[tokio::test]
 async fn put_and_get_round_trip_headers() {
     let (lab, s3) = start().await;
-    lab.create_bucket("b");
+    lab.create_bucket("bkt");
     s3.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
         .body(ByteStream::from_static(b"data"))
         .content_type("text/css")
@@ -484,12 +484,12 @@ async fn put_and_get_round_trip_headers() {
         .send()
         .await
         .unwrap();
-    let obj = lab.object("b", "k").unwrap();
+    let obj = lab.object("bkt", "k").unwrap();
     assert_eq!(obj.metadata.get("color").map(String::as_str), Some("blue"));
     assert_eq!(obj.storage_class.as_deref(), Some("GLACIER"));
     assert_eq!(obj.tags.len(), 2);
     assert_eq!(obj.grants.len(), 2);
-    let got = s3.get_object().bucket("b").key("k").send().await.unwrap();
+    let got = s3.get_object().bucket("bkt").key("k").send().await.unwrap();
     assert_eq!(got.cache_control(), Some("no-cache"));
     assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"data");
 }
@@ -498,9 +498,9 @@ async fn put_and_get_round_trip_headers() {
 async fn sse_c_head_without_key_is_400() {
     let (lab, s3) = start().await;
     let key = aws_smithy_types::base64::encode([9u8; 32]);
-    lab.create_bucket("b");
+    lab.create_bucket("bkt");
     s3.put_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
         .body(ByteStream::from_static(b"secret"))
         .sse_customer_algorithm("AES256")
@@ -508,13 +508,13 @@ async fn sse_c_head_without_key_is_400() {
         .send()
         .await
         .unwrap();
-    let stored = lab.object("b", "k").unwrap();
+    let stored = lab.object("bkt", "k").unwrap();
     assert_eq!(stored.sse_customer_algorithm.as_deref(), Some("AES256"));
     assert!(stored.sse_customer_key_md5.is_some());
-    let err = s3.head_object().bucket("b").key("k").send().await.unwrap_err();
+    let err = s3.head_object().bucket("bkt").key("k").send().await.unwrap_err();
     assert_eq!(status(&err), 400);
     s3.head_object()
-        .bucket("b")
+        .bucket("bkt")
         .key("k")
         .sse_customer_algorithm("AES256")
         .sse_customer_key(&key)
@@ -526,10 +526,10 @@ async fn sse_c_head_without_key_is_400() {
 #[tokio::test]
 async fn stats_count_requests_and_reuse_connections() {
     let (lab, s3) = start().await;
-    lab.put_object("b", "k", ObjectSeed::with_body("x"));
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
     lab.reset_stats();
     for _ in 0..50 {
-        s3.head_object().bucket("b").key("k").send().await.unwrap();
+        s3.head_object().bucket("bkt").key("k").send().await.unwrap();
     }
     let stats = lab.stats();
     assert_eq!(stats.count("HeadObject"), 50);
@@ -546,9 +546,9 @@ async fn latency_is_injected() {
     .await
     .unwrap();
     let s3 = lab::client(&lab);
-    lab.create_bucket("b");
+    lab.create_bucket("bkt");
     let t = Instant::now();
-    s3.head_bucket().bucket("b").send().await.unwrap();
+    s3.head_bucket().bucket("bkt").send().await.unwrap();
     assert!(t.elapsed() >= Duration::from_millis(150));
     lab.set_latency(Duration::ZERO);
     lab.shutdown().await;
