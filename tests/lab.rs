@@ -7,7 +7,8 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, EncodingType, MetadataDirective, StorageClass, TaggingDirective,
+    CompletedMultipartUpload, CompletedPart, EncodingType, MetadataDirective, StorageClass,
+    TaggingDirective,
 };
 use s3mend::lab::{self, Grantee, Lab, LabConfig, ObjectSeed};
 
@@ -51,7 +52,12 @@ async fn wrong_secret_is_403() {
     let (lab, _) = start().await;
     lab.create_bucket("bkt");
     let bad = lab::client_with_keys(&lab, lab::LAB_ACCESS_KEY, "wrong-secret");
-    let err = bad.list_objects_v2().bucket("bkt").send().await.unwrap_err();
+    let err = bad
+        .list_objects_v2()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 403);
 }
 
@@ -77,7 +83,10 @@ async fn list_paginates_2500_keys() {
         assert!(page.contents().len() <= 1000);
         assert_eq!(page.key_count(), Some(page.contents().len() as i32));
         keys.extend(page.contents().iter().map(|o| o.key().unwrap().to_owned()));
-        assert_eq!(page.contents()[0].storage_class().map(|c| c.as_str()), Some("STANDARD"));
+        assert_eq!(
+            page.contents()[0].storage_class().map(|c| c.as_str()),
+            Some("STANDARD")
+        );
         if page.is_truncated() == Some(true) {
             token = page.next_continuation_token().map(str::to_owned);
         } else {
@@ -92,7 +101,15 @@ async fn list_paginates_2500_keys() {
 #[tokio::test]
 async fn url_encoding_type_encodes_keys() {
     let (lab, s3) = start().await;
-    let keys = ["a b", "a+b", "100%", "why?", "#tag", "caf\u{e9}/\u{1f600}", "plain/key"];
+    let keys = [
+        "a b",
+        "a+b",
+        "100%",
+        "why?",
+        "#tag",
+        "caf\u{e9}/\u{1f600}",
+        "plain/key",
+    ];
     for k in keys {
         lab.put_object("bkt", k, ObjectSeed::with_body("x"));
     }
@@ -108,36 +125,60 @@ async fn url_encoding_type_encodes_keys() {
         .iter()
         .map(|o| {
             let raw = o.key().unwrap().replace('+', " ");
-            percent_encoding::percent_decode_str(&raw).decode_utf8().unwrap().into_owned()
+            percent_encoding::percent_decode_str(&raw)
+                .decode_utf8()
+                .unwrap()
+                .into_owned()
         })
         .collect();
     let mut expected: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
     expected.sort();
     assert_eq!(listed, expected);
     let raw: Vec<&str> = page.contents().iter().map(|o| o.key().unwrap()).collect();
-    assert!(raw.contains(&"a+b") && raw.contains(&"a%2Bb") && raw.contains(&"why%3F"), "{raw:?}");
+    assert!(
+        raw.contains(&"a+b") && raw.contains(&"a%2Bb") && raw.contains(&"why%3F"),
+        "{raw:?}"
+    );
 }
 
 #[tokio::test]
 async fn head_returns_every_seeded_header() {
     let (lab, s3) = start().await;
     let stored = lab.put_object("bkt", "k", full_seed());
-    let h = s3.head_object().bucket("bkt").key("k").send().await.unwrap();
+    let h = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.content_type(), Some("text/html; charset=utf-8"));
     assert_eq!(h.content_encoding(), Some("utf-8"));
     assert_eq!(h.cache_control(), Some("max-age=300"));
     assert_eq!(h.content_disposition(), Some("inline"));
     assert_eq!(h.content_language(), Some("en"));
     assert_eq!(h.expires_string(), Some("Thu, 01 Jan 2037 00:00:00 GMT"));
-    assert_eq!(h.metadata().unwrap().get("owner").map(String::as_str), Some("team-a"));
+    assert_eq!(
+        h.metadata().unwrap().get("owner").map(String::as_str),
+        Some("team-a")
+    );
     assert_eq!(h.storage_class(), Some(&StorageClass::StandardIa));
     assert_eq!(h.website_redirect_location(), Some("/elsewhere"));
-    assert_eq!(h.server_side_encryption().map(|s| s.as_str()), Some("aws:kms"));
-    assert_eq!(h.ssekms_key_id(), Some("arn:aws:kms:us-east-1:123456789012:key/abc"));
+    assert_eq!(
+        h.server_side_encryption().map(|s| s.as_str()),
+        Some("aws:kms")
+    );
+    assert_eq!(
+        h.ssekms_key_id(),
+        Some("arn:aws:kms:us-east-1:123456789012:key/abc")
+    );
     assert_eq!(h.bucket_key_enabled(), Some(true));
     assert_eq!(h.object_lock_mode().map(|m| m.as_str()), Some("GOVERNANCE"));
     assert!(h.object_lock_retain_until_date().is_some());
-    assert_eq!(h.object_lock_legal_hold_status().map(|m| m.as_str()), Some("ON"));
+    assert_eq!(
+        h.object_lock_legal_hold_status().map(|m| m.as_str()),
+        Some("ON")
+    );
     assert_eq!(h.tag_count(), Some(2));
     assert_eq!(h.e_tag(), Some(stored.etag.as_str()));
     assert_eq!(h.content_length(), Some(11));
@@ -145,9 +186,21 @@ async fn head_returns_every_seeded_header() {
 
     // STANDARD is omitted on HEAD, as S3 does; a missing key is a 404.
     lab.put_object("bkt", "plain", ObjectSeed::with_body("x"));
-    let h = s3.head_object().bucket("bkt").key("plain").send().await.unwrap();
+    let h = s3
+        .head_object()
+        .bucket("bkt")
+        .key("plain")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.storage_class(), None);
-    let err = s3.head_object().bucket("bkt").key("nope").send().await.unwrap_err();
+    let err = s3
+        .head_object()
+        .bucket("bkt")
+        .key("nope")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 404);
 }
 
@@ -169,7 +222,10 @@ async fn replace_copy_keeps_only_what_is_sent() {
         .unwrap();
     let after = lab.object("bkt", "k").unwrap();
     assert_eq!(after.content_type.as_deref(), Some("text/html"));
-    assert_eq!(after.metadata, BTreeMap::from([("owner".to_owned(), "team-a".to_owned())]));
+    assert_eq!(
+        after.metadata,
+        BTreeMap::from([("owner".to_owned(), "team-a".to_owned())])
+    );
     assert_eq!(after.storage_class.as_deref(), Some("STANDARD_IA"));
     assert_eq!(after.content_encoding, None);
     assert_eq!(after.cache_control, None);
@@ -177,7 +233,10 @@ async fn replace_copy_keeps_only_what_is_sent() {
     assert_eq!(after.website_redirect_location, None);
     assert_eq!(after.server_side_encryption, None);
     assert_eq!(after.object_lock_mode, None);
-    assert_eq!(after.tags, before.tags, "tags follow the default COPY tagging directive");
+    assert_eq!(
+        after.tags, before.tags,
+        "tags follow the default COPY tagging directive"
+    );
     assert_eq!(after.etag, before.etag);
     assert_eq!(after.body, before.body);
 
@@ -190,7 +249,10 @@ async fn replace_copy_keeps_only_what_is_sent() {
         .send()
         .await
         .unwrap();
-    assert_eq!(lab.object("bkt", "k").unwrap().content_type.as_deref(), Some("binary/octet-stream"));
+    assert_eq!(
+        lab.object("bkt", "k").unwrap().content_type.as_deref(),
+        Some("binary/octet-stream")
+    );
 }
 
 #[tokio::test]
@@ -208,7 +270,12 @@ async fn copy_to_itself_without_change_is_illegal() {
     assert_eq!(status(&err), 400);
     let svc = err.into_service_error();
     assert_eq!(svc.code(), Some("InvalidRequest"));
-    assert!(svc.message().unwrap_or_default().contains("copy an object to itself"), "{svc:?}");
+    assert!(
+        svc.message()
+            .unwrap_or_default()
+            .contains("copy an object to itself"),
+        "{svc:?}"
+    );
     assert_eq!(lab.object("bkt", "k").unwrap(), before);
 }
 
@@ -223,7 +290,13 @@ async fn copy_resets_acl_unless_grants_are_sent() {
             ..ObjectSeed::with_body("x")
         },
     );
-    let acl = s3.get_object_acl().bucket("bkt").key("k").send().await.unwrap();
+    let acl = s3
+        .get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(acl.grants().len(), 2);
 
     s3.copy_object()
@@ -234,9 +307,18 @@ async fn copy_resets_acl_unless_grants_are_sent() {
         .send()
         .await
         .unwrap();
-    let acl = s3.get_object_acl().bucket("bkt").key("k").send().await.unwrap();
+    let acl = s3
+        .get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(acl.grants().len(), 1, "a copy is private");
-    assert_eq!(acl.grants()[0].permission().map(|p| p.as_str()), Some("FULL_CONTROL"));
+    assert_eq!(
+        acl.grants()[0].permission().map(|p| p.as_str()),
+        Some("FULL_CONTROL")
+    );
 
     s3.copy_object()
         .bucket("bkt")
@@ -253,7 +335,10 @@ async fn copy_resets_acl_unless_grants_are_sent() {
     let all_users = Grantee::Group {
         uri: "http://acs.amazonaws.com/groups/global/AllUsers".into(),
     };
-    assert!(obj.grants.iter().any(|g| g.permission == "READ" && g.grantee == all_users));
+    assert!(obj
+        .grants
+        .iter()
+        .any(|g| g.permission == "READ" && g.grantee == all_users));
 }
 
 #[tokio::test]
@@ -282,7 +367,8 @@ async fn copy_conditions_fail_with_412() {
         .metadata_directive(MetadataDirective::Replace)
         .customize()
         .mutate_request(|req| {
-            req.headers_mut().insert("if-match", "\"ffffffffffffffffffffffffffffffff\"");
+            req.headers_mut()
+                .insert("if-match", "\"ffffffffffffffffffffffffffffffff\"");
         })
         .send()
         .await
@@ -310,7 +396,10 @@ async fn versioned_copy_keeps_the_noncurrent_version() {
     let (lab, s3) = start().await;
     lab.set_versioning("bkt", true);
     let first = lab.put_object("bkt", "dir/a b+c", full_seed());
-    let source = format!("bkt/dir/a%20b%2Bc?versionId={}", first.version_id.as_deref().unwrap());
+    let source = format!(
+        "bkt/dir/a%20b%2Bc?versionId={}",
+        first.version_id.as_deref().unwrap()
+    );
     let out = s3
         .copy_object()
         .bucket("bkt")
@@ -335,11 +424,27 @@ async fn versioned_copy_keeps_the_noncurrent_version() {
         .await
         .unwrap();
     assert_eq!(h.content_type(), Some("text/html; charset=utf-8"));
-    let listed = s3.list_object_versions().bucket("bkt").send().await.unwrap();
+    let listed = s3
+        .list_object_versions()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.versions().len(), 2);
 
-    s3.delete_object().bucket("bkt").key("dir/a b+c").send().await.unwrap();
-    let err = s3.head_object().bucket("bkt").key("dir/a b+c").send().await.unwrap_err();
+    s3.delete_object()
+        .bucket("bkt")
+        .key("dir/a b+c")
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .head_object()
+        .bucket("bkt")
+        .key("dir/a b+c")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 404);
     assert!(lab.object("bkt", "dir/a b+c").is_none());
     assert_eq!(lab.versions("bkt", "dir/a b+c").len(), 3);
@@ -361,7 +466,11 @@ async fn multipart_copy_reproduces_the_bytes() {
         .unwrap();
     let id = up.upload_id().unwrap();
     let mut parts = Vec::new();
-    for (n, range) in [(1, "bytes=0-3999"), (2, "bytes=4000-7999"), (3, "bytes=8000-9999")] {
+    for (n, range) in [
+        (1, "bytes=0-3999"),
+        (2, "bytes=4000-7999"),
+        (3, "bytes=8000-9999"),
+    ] {
         let out = s3
             .upload_part_copy()
             .bucket("bkt")
@@ -394,17 +503,31 @@ async fn multipart_copy_reproduces_the_bytes() {
         .bucket("bkt")
         .key("dst")
         .upload_id(id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    assert!(done.e_tag().unwrap().ends_with("-3\""), "{:?}", done.e_tag());
+    assert!(
+        done.e_tag().unwrap().ends_with("-3\""),
+        "{:?}",
+        done.e_tag()
+    );
     let dst = lab.object("bkt", "dst").unwrap();
     assert_eq!(&dst.body[..], &body[..]);
     assert_eq!(dst.parts_count, Some(3));
     assert_eq!(dst.metadata.get("m").map(String::as_str), Some("1"));
     assert_eq!(lab.open_multipart_uploads("bkt"), 0);
-    let h = s3.head_object().bucket("bkt").key("dst").send().await.unwrap();
+    let h = s3
+        .head_object()
+        .bucket("bkt")
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.parts_count(), Some(3));
 
     // Copying a multipart object makes it single-part with an MD5 etag.
@@ -423,7 +546,13 @@ async fn multipart_copy_reproduces_the_bytes() {
 async fn abort_leaves_no_upload_open() {
     let (lab, s3) = start().await;
     lab.create_bucket("bkt");
-    let up = s3.create_multipart_upload().bucket("bkt").key("k").send().await.unwrap();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     s3.upload_part()
         .bucket("bkt")
         .key("k")
@@ -434,7 +563,12 @@ async fn abort_leaves_no_upload_open() {
         .await
         .unwrap();
     assert_eq!(lab.open_multipart_uploads("bkt"), 1);
-    let listed = s3.list_multipart_uploads().bucket("bkt").send().await.unwrap();
+    let listed = s3
+        .list_multipart_uploads()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(listed.uploads().len(), 1);
     s3.abort_multipart_upload()
         .bucket("bkt")
@@ -451,8 +585,20 @@ async fn abort_leaves_no_upload_open() {
 async fn tags_follow_the_tagging_directive() {
     let (lab, s3) = start().await;
     lab.put_object("bkt", "k", full_seed());
-    s3.copy_object().bucket("bkt").key("k2").copy_source("bkt/k").send().await.unwrap();
-    let t = s3.get_object_tagging().bucket("bkt").key("k2").send().await.unwrap();
+    s3.copy_object()
+        .bucket("bkt")
+        .key("k2")
+        .copy_source("bkt/k")
+        .send()
+        .await
+        .unwrap();
+    let t = s3
+        .get_object_tagging()
+        .bucket("bkt")
+        .key("k2")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(t.tag_set().len(), 2);
     s3.copy_object()
         .bucket("bkt")
@@ -463,7 +609,10 @@ async fn tags_follow_the_tagging_directive() {
         .send()
         .await
         .unwrap();
-    assert_eq!(lab.object("bkt", "k3").unwrap().tags, vec![("only".to_owned(), "one".to_owned())]);
+    assert_eq!(
+        lab.object("bkt", "k3").unwrap().tags,
+        vec![("only".to_owned(), "one".to_owned())]
+    );
 }
 
 #[tokio::test]
@@ -511,7 +660,13 @@ async fn sse_c_head_without_key_is_400() {
     let stored = lab.object("bkt", "k").unwrap();
     assert_eq!(stored.sse_customer_algorithm.as_deref(), Some("AES256"));
     assert!(stored.sse_customer_key_md5.is_some());
-    let err = s3.head_object().bucket("bkt").key("k").send().await.unwrap_err();
+    let err = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 400);
     s3.head_object()
         .bucket("bkt")
@@ -529,12 +684,21 @@ async fn stats_count_requests_and_reuse_connections() {
     lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
     lab.reset_stats();
     for _ in 0..50 {
-        s3.head_object().bucket("bkt").key("k").send().await.unwrap();
+        s3.head_object()
+            .bucket("bkt")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
     }
     let stats = lab.stats();
     assert_eq!(stats.count("HeadObject"), 50);
     assert_eq!(stats.total(), 50);
-    assert!(stats.connections <= 2, "keep-alive: {} connections", stats.connections);
+    assert!(
+        stats.connections <= 2,
+        "keep-alive: {} connections",
+        stats.connections
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@
 //! grants and grants into s3s DTOs.
 
 use s3s::dto;
-use s3s::{S3Result, s3_error};
+use s3s::{s3_error, S3Result};
 
 use super::model::{Grant, Grantee};
 
@@ -39,7 +39,9 @@ pub fn private() -> Vec<Grant> {
 /// Expands a canned ACL the way S3 does; an unknown name is a 400.
 pub fn canned(name: &str) -> S3Result<Vec<Grant>> {
     let mut grants = private();
-    let group = |uri: &str| Grantee::Group { uri: uri.to_owned() };
+    let group = |uri: &str| Grantee::Group {
+        uri: uri.to_owned(),
+    };
     match name {
         // The bucket owner is the object owner in the lab, so these add nothing.
         "private" | "bucket-owner-read" | "bucket-owner-full-control" | "aws-exec-read" => {}
@@ -174,15 +176,24 @@ pub fn from_dto(grants: &[dto::Grant]) -> S3Result<Vec<Grant>> {
     let mut out = Vec::new();
     for g in grants {
         let (Some(grantee), Some(permission)) = (&g.grantee, &g.permission) else {
-            return Err(s3_error!(MalformedACLError, "grant without grantee or permission"));
+            return Err(s3_error!(
+                MalformedACLError,
+                "grant without grantee or permission"
+            ));
         };
         let grantee = match grantee.type_.as_str() {
             dto::Type::CANONICAL_USER => Grantee::CanonicalUser {
-                id: grantee.id.clone().ok_or_else(|| s3_error!(MalformedACLError, "no ID"))?,
+                id: grantee
+                    .id
+                    .clone()
+                    .ok_or_else(|| s3_error!(MalformedACLError, "no ID"))?,
                 display_name: grantee.display_name.clone(),
             },
             dto::Type::GROUP => Grantee::Group {
-                uri: grantee.uri.clone().ok_or_else(|| s3_error!(MalformedACLError, "no URI"))?,
+                uri: grantee
+                    .uri
+                    .clone()
+                    .ok_or_else(|| s3_error!(MalformedACLError, "no URI"))?,
             },
             dto::Type::AMAZON_CUSTOMER_BY_EMAIL => Grantee::Email {
                 address: grantee
@@ -208,7 +219,12 @@ mod tests {
     fn public_read_is_owner_plus_all_users() {
         let grants = canned("public-read").unwrap();
         assert_eq!(grants.len(), 2);
-        assert_eq!(grants[1].grantee, Grantee::Group { uri: ALL_USERS.into() });
+        assert_eq!(
+            grants[1].grantee,
+            Grantee::Group {
+                uri: ALL_USERS.into()
+            }
+        );
     }
 
     #[test]
@@ -221,7 +237,13 @@ mod tests {
         let grants = headers.grants().unwrap().unwrap();
         assert_eq!(grants.len(), 3);
         assert_eq!(grants[0].permission, "FULL_CONTROL");
-        assert_eq!(grants[2].grantee, Grantee::CanonicalUser { id: "abc".into(), display_name: None });
+        assert_eq!(
+            grants[2].grantee,
+            Grantee::CanonicalUser {
+                id: "abc".into(),
+                display_name: None
+            }
+        );
     }
 
     #[test]

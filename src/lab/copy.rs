@@ -6,7 +6,7 @@
 //! encryption, object lock and the ACL come only from the request, and the tags follow the
 //! tagging directive. The body is always the source's.
 
-use s3s::{S3Result, s3_error};
+use s3s::{s3_error, S3Result};
 
 use super::headers::RequestAttrs;
 use super::model::StoredObject;
@@ -34,7 +34,11 @@ pub const ILLEGAL_COPY: &str = "This copy request is illegal because it is tryin
 without changing the object's metadata, storage class, website redirect location or encryption attributes.";
 
 /// Rejects a copy to itself that would change nothing.
-pub fn check_self_copy(source: &StoredObject, attrs: &RequestAttrs, metadata: Directive) -> S3Result<()> {
+pub fn check_self_copy(
+    source: &StoredObject,
+    attrs: &RequestAttrs,
+    metadata: Directive,
+) -> S3Result<()> {
     if metadata == Directive::Copy && !attrs.changes_storage_or_encryption(source) {
         return Err(s3_error!(InvalidRequest, "{}", ILLEGAL_COPY));
     }
@@ -42,14 +46,21 @@ pub fn check_self_copy(source: &StoredObject, attrs: &RequestAttrs, metadata: Di
 }
 
 /// The object a copy creates (before the store assigns its version id).
-pub fn copied_object(source: &StoredObject, attrs: RequestAttrs, metadata: Directive, tagging: Directive) -> StoredObject {
+pub fn copied_object(
+    source: &StoredObject,
+    attrs: RequestAttrs,
+    metadata: Directive,
+    tagging: Directive,
+) -> StoredObject {
     let source_tags = source.tags.clone();
     let mut attrs = attrs;
     if metadata == Directive::Copy {
         attrs.content_type.clone_from(&source.content_type);
         attrs.content_encoding.clone_from(&source.content_encoding);
         attrs.cache_control.clone_from(&source.cache_control);
-        attrs.content_disposition.clone_from(&source.content_disposition);
+        attrs
+            .content_disposition
+            .clone_from(&source.content_disposition);
         attrs.content_language.clone_from(&source.content_language);
         attrs.expires.clone_from(&source.expires);
         attrs.metadata.clone_from(&source.metadata);
@@ -110,7 +121,12 @@ mod tests {
 
     #[test]
     fn copy_keeps_content_headers_but_not_class_or_redirect() {
-        let obj = copied_object(&source(), RequestAttrs::default(), Directive::Copy, Directive::Replace);
+        let obj = copied_object(
+            &source(),
+            RequestAttrs::default(),
+            Directive::Copy,
+            Directive::Replace,
+        );
         assert_eq!(obj.content_type.as_deref(), Some("text/plain"));
         assert_eq!(obj.metadata, source().metadata);
         assert_eq!(obj.storage_class, None);
@@ -142,7 +158,12 @@ mod tests {
             parts_count: Some(2),
             ..source()
         };
-        let obj = copied_object(&src, RequestAttrs::default(), Directive::Replace, Directive::Copy);
+        let obj = copied_object(
+            &src,
+            RequestAttrs::default(),
+            Directive::Replace,
+            Directive::Copy,
+        );
         assert_eq!(obj.etag, md5_etag(b"hello"));
         assert_eq!(obj.parts_count, None);
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use http::HeaderMap;
 use md5::{Digest, Md5};
 use s3s::dto::{self, ETag, ETagCondition, Timestamp};
-use s3s::{S3Result, s3_error};
+use s3s::{s3_error, S3Result};
 use time::OffsetDateTime;
 
 use super::model::{Grant, StoredObject};
@@ -67,10 +67,7 @@ macro_rules! request_attrs {
                 .flatten()
                 .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
                 .collect(),
-            storage_class: input
-                .storage_class
-                .as_ref()
-                .map(|s| s.as_str().to_owned()),
+            storage_class: input.storage_class.as_ref().map(|s| s.as_str().to_owned()),
             website_redirect_location: input.website_redirect_location.clone(),
             server_side_encryption: input
                 .server_side_encryption
@@ -83,7 +80,10 @@ macro_rules! request_attrs {
                 input.sse_customer_key.as_deref(),
                 input.sse_customer_key_md5.as_deref(),
             )?,
-            object_lock_mode: input.object_lock_mode.as_ref().map(|s| s.as_str().to_owned()),
+            object_lock_mode: input
+                .object_lock_mode
+                .as_ref()
+                .map(|s| s.as_str().to_owned()),
             object_lock_retain_until: $crate::lab::headers::raw_header(
                 headers,
                 "x-amz-object-lock-retain-until-date",
@@ -105,7 +105,10 @@ pub(crate) use request_attrs;
 
 /// A header's text, if present and valid UTF-8.
 pub fn raw_header(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// The base64 MD5 of an SSE-C key, checked against the one the client sent (S3 does the same).
@@ -141,7 +144,10 @@ pub fn parse_tagging(s: &str) -> S3Result<Vec<(String, String)>> {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (k, v) = (decode(k)?, decode(v)?);
         if tags.iter().any(|(x, _)| *x == k) {
-            return Err(s3_error!(InvalidTag, "Cannot provide multiple Tags with the same key"));
+            return Err(s3_error!(
+                InvalidTag,
+                "Cannot provide multiple Tags with the same key"
+            ));
         }
         tags.push((k, v));
     }
@@ -201,22 +207,33 @@ macro_rules! object_headers {
         let out = &mut $out;
         let obj: &$crate::lab::model::StoredObject = $obj;
         out.content_length = Some(i64::try_from(obj.body.len()).unwrap_or(i64::MAX));
-        out.content_type = Some(obj.content_type.clone().unwrap_or_else(|| "binary/octet-stream".to_owned()));
+        out.content_type = Some(
+            obj.content_type
+                .clone()
+                .unwrap_or_else(|| "binary/octet-stream".to_owned()),
+        );
         out.content_encoding = obj.content_encoding.clone();
         out.cache_control = obj.cache_control.clone();
         out.content_disposition = obj.content_disposition.clone();
         out.content_language = obj.content_language.clone();
         out.e_tag = Some(s3s::dto::ETag::Strong(obj.etag_value().to_owned()));
         out.last_modified = Some(s3s::dto::Timestamp::from(obj.last_modified));
-        out.metadata = (!obj.metadata.is_empty()).then(|| obj.metadata.clone().into_iter().collect());
+        out.metadata =
+            (!obj.metadata.is_empty()).then(|| obj.metadata.clone().into_iter().collect());
         out.storage_class = obj.storage_class.clone().map(s3s::dto::StorageClass::from);
         out.website_redirect_location = obj.website_redirect_location.clone();
-        out.server_side_encryption = obj.server_side_encryption.clone().map(s3s::dto::ServerSideEncryption::from);
+        out.server_side_encryption = obj
+            .server_side_encryption
+            .clone()
+            .map(s3s::dto::ServerSideEncryption::from);
         out.ssekms_key_id = obj.ssekms_key_id.clone();
         out.bucket_key_enabled = obj.bucket_key_enabled;
         out.sse_customer_algorithm = obj.sse_customer_algorithm.clone();
         out.sse_customer_key_md5 = obj.sse_customer_key_md5.clone();
-        out.object_lock_mode = obj.object_lock_mode.clone().map(s3s::dto::ObjectLockMode::from);
+        out.object_lock_mode = obj
+            .object_lock_mode
+            .clone()
+            .map(s3s::dto::ObjectLockMode::from);
         out.object_lock_legal_hold_status = obj
             .object_lock_legal_hold
             .clone()
@@ -254,7 +271,9 @@ pub fn raw_response_headers(obj: &StoredObject) -> HeaderMap {
 pub fn etag_matches(cond: &ETagCondition, obj: &StoredObject) -> bool {
     match cond {
         ETagCondition::Any => true,
-        ETagCondition::ETag(ETag::Strong(v) | ETag::Weak(v)) => v.trim_matches('"') == obj.etag_value(),
+        ETagCondition::ETag(ETag::Strong(v) | ETag::Weak(v)) => {
+            v.trim_matches('"') == obj.etag_value()
+        }
     }
 }
 

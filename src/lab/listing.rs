@@ -98,7 +98,13 @@ fn start_bound(prefix: &str, after: Option<&str>) -> Bound<String> {
 }
 
 /// A ListObjectsV2 page: current versions only, delete markers hidden.
-pub fn list_objects(bucket: &Bucket, prefix: &str, delimiter: Option<&str>, after: Option<&str>, max: usize) -> Page {
+pub fn list_objects(
+    bucket: &Bucket,
+    prefix: &str,
+    delimiter: Option<&str>,
+    after: Option<&str>,
+    max: usize,
+) -> Page {
     let mut entries = Vec::new();
     if max == 0 {
         return Page::default();
@@ -168,7 +174,10 @@ pub fn list_versions(
                     skipping = Some(vid.as_str()) != version_marker;
                     continue;
                 }
-                entries.push((Entry::Object(ListedObject::new(key, obj, i == 0)), Some(vid)));
+                entries.push((
+                    Entry::Object(ListedObject::new(key, obj, i == 0)),
+                    Some(vid),
+                ));
                 if entries.len() > max {
                     break 'pages;
                 }
@@ -185,7 +194,9 @@ pub fn url_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }

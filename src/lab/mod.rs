@@ -21,8 +21,8 @@ mod stats;
 mod store;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -73,7 +73,9 @@ pub struct Lab {
 
 impl std::fmt::Debug for Lab {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lab").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Lab")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
@@ -120,7 +122,9 @@ impl Lab {
 
     /// Changes the latency added to every later request.
     pub fn set_latency(&self, d: Duration) {
-        self.shared.latency_nanos.store(duration_nanos(d), Ordering::Relaxed);
+        self.shared
+            .latency_nanos
+            .store(duration_nanos(d), Ordering::Relaxed);
     }
 
     /// A snapshot of the counters.
@@ -213,7 +217,10 @@ impl Lab {
 
     /// Multipart uploads started and neither completed nor aborted.
     pub fn open_multipart_uploads(&self, bucket: &str) -> usize {
-        self.shared.store.read(bucket, |b| Ok(b.uploads.len())).unwrap_or(0)
+        self.shared
+            .store
+            .read(bucket, |b| Ok(b.uploads.len()))
+            .unwrap_or(0)
     }
 
     /// Number of keys whose current version is a live object.
@@ -292,13 +299,20 @@ pub fn client(lab: &Lab) -> aws_sdk_s3::Client {
 /// An SDK client for the lab with any key (to test authentication failures).
 pub fn client_with_keys(lab: &Lab, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{
-        BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+        BehaviorVersion, Credentials, Region, RequestChecksumCalculation,
+        ResponseChecksumValidation,
     };
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(lab.endpoint())
         .region(Region::new(LAB_REGION))
-        .credentials_provider(Credentials::new(access_key, secret_key, None, None, "s3mend-lab"))
+        .credentials_provider(Credentials::new(
+            access_key,
+            secret_key,
+            None,
+            None,
+            "s3mend-lab",
+        ))
         .force_path_style(true)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)

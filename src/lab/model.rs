@@ -101,9 +101,16 @@ pub struct Grant {
 /// Who a grant is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Grantee {
-    CanonicalUser { id: String, display_name: Option<String> },
-    Group { uri: String },
-    Email { address: String },
+    CanonicalUser {
+        id: String,
+        display_name: Option<String>,
+    },
+    Group {
+        uri: String,
+    },
+    Email {
+        address: String,
+    },
 }
 
 /// What a seed sets; the lab computes etag, version id and last-modified.

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use bytes::{Bytes, BytesMut};
 use md5::{Digest, Md5};
-use s3s::{S3Result, s3_error};
+use s3s::{s3_error, S3Result};
 use time::OffsetDateTime;
 
 use super::model::StoredObject;
@@ -52,14 +52,18 @@ pub fn assemble(upload: &Upload, listed: &[(i32, Option<String>)]) -> S3Result<S
             ));
         }
         previous = *number;
-        let part = upload.parts.get(number).ok_or_else(|| invalid_part())?;
-        if etag.as_deref().is_some_and(|e| e.trim_matches('"') != part.etag.trim_matches('"')) {
+        let part = upload.parts.get(number).ok_or_else(invalid_part)?;
+        if etag
+            .as_deref()
+            .is_some_and(|e| e.trim_matches('"') != part.etag.trim_matches('"'))
+        {
             return Err(invalid_part());
         }
         body.extend_from_slice(&part.body);
         md5s.extend_from_slice(&Md5::digest(&part.body));
     }
-    let count = i32::try_from(listed.len()).map_err(|_| s3_error!(InvalidRequest, "too many parts"))?;
+    let count =
+        i32::try_from(listed.len()).map_err(|_| s3_error!(InvalidRequest, "too many parts"))?;
     Ok(StoredObject {
         body: body.freeze(),
         etag: format!("\"{}-{count}\"", hex::encode(Md5::digest(&md5s))),
@@ -78,7 +82,9 @@ fn invalid_part() -> s3s::S3Error {
 
 /// Parses a copy-source range `bytes=a-b` (inclusive) against an object of `size` bytes.
 pub fn parse_copy_range(range: &str, size: usize) -> S3Result<std::ops::Range<usize>> {
-    let bad = || s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy");
+    let bad = || {
+        s3_error!(InvalidArgument, "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy")
+    };
     let spec = range.trim().strip_prefix("bytes=").ok_or_else(bad)?;
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let first: usize = a.trim().parse().map_err(|_| bad())?;

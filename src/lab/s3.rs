@@ -9,12 +9,13 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue};
 use s3s::dto::*;
-use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
+use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result, S3};
 
 use super::acl::{self, AclHeaders};
 use super::copy::{self, Directive};
 use super::headers::{
-    self, ConditionFailure, Conditions, check_write_conditions, etag_condition_header, object_headers, request_attrs,
+    self, check_write_conditions, etag_condition_header, object_headers, request_attrs,
+    ConditionFailure, Conditions,
 };
 use super::listing;
 use super::model::StoredObject;
@@ -42,11 +43,23 @@ async fn read_body(blob: Option<StreamingBlob>) -> S3Result<Bytes> {
 /// S3's answer to a read that found nothing; a delete marker says so in headers.
 fn missing_error(missing: Missing) -> S3Error {
     let (mut err, marker) = match missing {
-        Missing::NoKey => (s3_error!(NoSuchKey, "The specified key does not exist."), None),
-        Missing::NoVersion => (s3_error!(NoSuchVersion, "The specified version does not exist."), None),
-        Missing::DeleteMarker(v) => (s3_error!(NoSuchKey, "The specified key does not exist."), Some(v)),
+        Missing::NoKey => (
+            s3_error!(NoSuchKey, "The specified key does not exist."),
+            None,
+        ),
+        Missing::NoVersion => (
+            s3_error!(NoSuchVersion, "The specified version does not exist."),
+            None,
+        ),
+        Missing::DeleteMarker(v) => (
+            s3_error!(NoSuchKey, "The specified key does not exist."),
+            Some(v),
+        ),
         Missing::VersionIsDeleteMarker(v) => (
-            s3_error!(MethodNotAllowed, "The specified method is not allowed against this resource."),
+            s3_error!(
+                MethodNotAllowed,
+                "The specified method is not allowed against this resource."
+            ),
             Some(v),
         ),
     };
@@ -98,8 +111,15 @@ fn with_headers<T>(output: T, headers: HeaderMap) -> S3Response<T> {
 
 fn bucket_key(source: &CopySource) -> S3Result<(&str, &str, Option<&str>)> {
     match source {
-        CopySource::Bucket { bucket, key, version_id } => Ok((bucket, key, version_id.as_deref())),
-        _ => Err(s3_error!(NotImplemented, "access point copy sources are not supported by the lab")),
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => Ok((bucket, key, version_id.as_deref())),
+        _ => Err(s3_error!(
+            NotImplemented,
+            "access point copy sources are not supported by the lab"
+        )),
     }
 }
 
@@ -146,7 +166,10 @@ impl LabS3 {
 
 #[async_trait::async_trait]
 impl S3 for LabS3 {
-    async fn create_bucket(&self, req: S3Request<CreateBucketInput>) -> S3Result<S3Response<CreateBucketOutput>> {
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
         if !self.store.create_bucket(&req.input.bucket) {
             return Err(s3_error!(
                 BucketAlreadyOwnedByYou,
@@ -158,7 +181,10 @@ impl S3 for LabS3 {
         }))
     }
 
-    async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
         self.store.read(&req.input.bucket, |_| Ok(()))?;
         Ok(S3Response::new(HeadBucketOutput {
             bucket_region: Some(LAB_REGION.to_owned()),
@@ -166,12 +192,18 @@ impl S3 for LabS3 {
         }))
     }
 
-    async fn delete_bucket(&self, req: S3Request<DeleteBucketInput>) -> S3Result<S3Response<DeleteBucketOutput>> {
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
         self.store.delete_bucket(&req.input.bucket)?;
         Ok(S3Response::new(DeleteBucketOutput {}))
     }
 
-    async fn list_buckets(&self, _req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    async fn list_buckets(
+        &self,
+        _req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
         let buckets = self
             .store
             .bucket_list()
@@ -206,7 +238,12 @@ impl S3 for LabS3 {
         let state = match status.as_ref().map(BucketVersioningStatus::as_str) {
             Some("Enabled") => Versioning::Enabled,
             Some("Suspended") => Versioning::Suspended,
-            _ => return Err(s3_error!(MalformedXML, "Status must be Enabled or Suspended")),
+            _ => {
+                return Err(s3_error!(
+                    MalformedXML,
+                    "Status must be Enabled or Suspended"
+                ))
+            }
         };
         self.store.write(&req.input.bucket, |b| {
             b.versioning = state;
@@ -222,8 +259,12 @@ impl S3 for LabS3 {
         let state = self.store.read(&req.input.bucket, |b| Ok(b.versioning))?;
         let status = match state {
             Versioning::Unversioned => None,
-            Versioning::Enabled => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::ENABLED)),
-            Versioning::Suspended => Some(BucketVersioningStatus::from_static(BucketVersioningStatus::SUSPENDED)),
+            Versioning::Enabled => Some(BucketVersioningStatus::from_static(
+                BucketVersioningStatus::ENABLED,
+            )),
+            Versioning::Suspended => Some(BucketVersioningStatus::from_static(
+                BucketVersioningStatus::SUSPENDED,
+            )),
         };
         Ok(S3Response::new(GetBucketVersioningOutput {
             status,
@@ -231,19 +272,29 @@ impl S3 for LabS3 {
         }))
     }
 
-    async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
         let attrs = request_attrs!(req.input, &req.headers);
         let input = req.input;
         let body = read_body(input.body).await?;
         let obj = attrs.into_object(body);
         let stored = self.store.write(&input.bucket, |b| {
-            check_write_conditions(b.live(&input.key), input.if_match.as_ref(), input.if_none_match.as_ref())?;
+            check_write_conditions(
+                b.live(&input.key),
+                input.if_match.as_ref(),
+                input.if_none_match.as_ref(),
+            )?;
             Ok(b.insert(&input.key, obj))
         })?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(stored.etag_value().to_owned())),
             version_id: stored.version_id.clone(),
-            server_side_encryption: stored.server_side_encryption.clone().map(ServerSideEncryption::from),
+            server_side_encryption: stored
+                .server_side_encryption
+                .clone()
+                .map(ServerSideEncryption::from),
             ssekms_key_id: stored.ssekms_key_id.clone(),
             bucket_key_enabled: stored.bucket_key_enabled,
             sse_customer_algorithm: stored.sse_customer_algorithm.clone(),
@@ -253,14 +304,21 @@ impl S3 for LabS3 {
         }))
     }
 
-    async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = &req.input;
         let obj = self.store.read(&input.bucket, |b| {
             b.lookup(&input.key, input.version_id.as_deref())
                 .cloned()
                 .map_err(missing_error)
         })?;
-        check_customer_key(&obj, input.sse_customer_key.as_deref(), input.sse_customer_key_md5.as_deref())?;
+        check_customer_key(
+            &obj,
+            input.sse_customer_key.as_deref(),
+            input.sse_customer_key_md5.as_deref(),
+        )?;
         Conditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
@@ -274,14 +332,21 @@ impl S3 for LabS3 {
         Ok(with_headers(out, extra))
     }
 
-    async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = &req.input;
         let obj = self.store.read(&input.bucket, |b| {
             b.lookup(&input.key, input.version_id.as_deref())
                 .cloned()
                 .map_err(missing_error)
         })?;
-        check_customer_key(&obj, input.sse_customer_key.as_deref(), input.sse_customer_key_md5.as_deref())?;
+        check_customer_key(
+            &obj,
+            input.sse_customer_key.as_deref(),
+            input.sse_customer_key_md5.as_deref(),
+        )?;
         Conditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
@@ -303,18 +368,26 @@ impl S3 for LabS3 {
                 usize::try_from(r.end).unwrap_or(usize::MAX),
             );
             body = body.slice(start..end.min(body.len()));
-            out.content_range = Some(format!("bytes {}-{}/{}", r.start, r.end.saturating_sub(1), len));
+            out.content_range = Some(format!(
+                "bytes {}-{}/{}",
+                r.start,
+                r.end.saturating_sub(1),
+                len
+            ));
             out.content_length = i64::try_from(body.len()).ok();
         }
         out.body = Some(StreamingBlob::from(s3s::Body::from(body)));
         Ok(with_headers(out, extra))
     }
 
-    async fn delete_object(&self, req: S3Request<DeleteObjectInput>) -> S3Result<S3Response<DeleteObjectOutput>> {
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = &req.input;
-        let removed = self
-            .store
-            .write(&input.bucket, |b| Ok(b.delete(&input.key, input.version_id.as_deref())))?;
+        let removed = self.store.write(&input.bucket, |b| {
+            Ok(b.delete(&input.key, input.version_id.as_deref()))
+        })?;
         Ok(S3Response::new(DeleteObjectOutput {
             delete_marker: removed.delete_marker.then_some(true),
             version_id: removed.version_id,
@@ -322,7 +395,10 @@ impl S3 for LabS3 {
         }))
     }
 
-    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = &req.input;
         let url = encoding_is_url(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -332,9 +408,21 @@ impl S3 for LabS3 {
         };
         let max = max_keys(input.max_keys);
         let page = self.store.read(&input.bucket, |b| {
-            Ok(listing::list_objects(b, &prefix, input.delimiter.as_deref(), after.as_deref(), max))
+            Ok(listing::list_objects(
+                b,
+                &prefix,
+                input.delimiter.as_deref(),
+                after.as_deref(),
+                max,
+            ))
         })?;
-        let enc = |s: &str| if url { listing::url_encode(s) } else { s.to_owned() };
+        let enc = |s: &str| {
+            if url {
+                listing::url_encode(s)
+            } else {
+                s.to_owned()
+            }
+        };
         let key_count = i32::try_from(page.objects.len() + page.prefixes.len()).unwrap_or(i32::MAX);
         let contents = page
             .objects
@@ -352,7 +440,9 @@ impl S3 for LabS3 {
         let prefixes = page
             .prefixes
             .iter()
-            .map(|p| CommonPrefix { prefix: Some(enc(p)) })
+            .map(|p| CommonPrefix {
+                prefix: Some(enc(p)),
+            })
             .collect();
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket.clone()),
@@ -389,7 +479,13 @@ impl S3 for LabS3 {
                 max,
             ))
         })?;
-        let enc = |s: &str| if url { listing::url_encode(s) } else { s.to_owned() };
+        let enc = |s: &str| {
+            if url {
+                listing::url_encode(s)
+            } else {
+                s.to_owned()
+            }
+        };
         let vid = |v: &Option<String>| Some(v.clone().unwrap_or_else(|| "null".to_owned()));
         let mut versions = Vec::new();
         let mut markers = Vec::new();
@@ -417,7 +513,14 @@ impl S3 for LabS3 {
             }
         }
         Ok(S3Response::new(ListObjectVersionsOutput {
-            common_prefixes: Some(page.prefixes.iter().map(|p| CommonPrefix { prefix: Some(enc(p)) }).collect()),
+            common_prefixes: Some(
+                page.prefixes
+                    .iter()
+                    .map(|p| CommonPrefix {
+                        prefix: Some(enc(p)),
+                    })
+                    .collect(),
+            ),
             delete_markers: Some(markers),
             versions: Some(versions),
             delimiter: input.delimiter.as_deref().map(enc),
@@ -434,15 +537,24 @@ impl S3 for LabS3 {
         }))
     }
 
-    async fn copy_object(&self, req: S3Request<CopyObjectInput>) -> S3Result<S3Response<CopyObjectOutput>> {
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
         let attrs = request_attrs!(req.input, &req.headers);
         let input = &req.input;
         let metadata = Directive::parse(
-            input.metadata_directive.as_ref().map(MetadataDirective::as_str),
+            input
+                .metadata_directive
+                .as_ref()
+                .map(MetadataDirective::as_str),
             "x-amz-metadata-directive",
         )?;
         let tagging = Directive::parse(
-            input.tagging_directive.as_ref().map(TaggingDirective::as_str),
+            input
+                .tagging_directive
+                .as_ref()
+                .map(TaggingDirective::as_str),
             "x-amz-tagging-directive",
         )?;
         let dest_if_match = etag_condition_header(&req.headers, "if-match")?;
@@ -492,7 +604,10 @@ impl S3 for LabS3 {
             }),
             copy_source_version_id: source_version,
             version_id: stored.version_id.clone(),
-            server_side_encryption: stored.server_side_encryption.clone().map(ServerSideEncryption::from),
+            server_side_encryption: stored
+                .server_side_encryption
+                .clone()
+                .map(ServerSideEncryption::from),
             ssekms_key_id: stored.ssekms_key_id.clone(),
             bucket_key_enabled: stored.bucket_key_enabled,
             sse_customer_algorithm: stored.sse_customer_algorithm.clone(),
@@ -501,7 +616,10 @@ impl S3 for LabS3 {
         }))
     }
 
-    async fn get_object_acl(&self, req: S3Request<GetObjectAclInput>) -> S3Result<S3Response<GetObjectAclOutput>> {
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
         let input = &req.input;
         let grants = self.store.read(&input.bucket, |b| {
             b.lookup(&input.key, input.version_id.as_deref())
@@ -515,7 +633,10 @@ impl S3 for LabS3 {
         }))
     }
 
-    async fn put_object_acl(&self, req: S3Request<PutObjectAclInput>) -> S3Result<S3Response<PutObjectAclOutput>> {
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
         let input = &req.input;
         let from_headers = AclHeaders {
             canned: input.acl.as_ref().map(ObjectCannedACL::as_str),
@@ -529,10 +650,16 @@ impl S3 for LabS3 {
         let grants = match (from_headers, &input.access_control_policy) {
             (Some(g), _) => g,
             (None, Some(policy)) => acl::from_dto(policy.grants.as_deref().unwrap_or_default())?,
-            (None, None) => return Err(s3_error!(MissingSecurityHeader, "Your request was missing a required header")),
+            (None, None) => {
+                return Err(s3_error!(
+                    MissingSecurityHeader,
+                    "Your request was missing a required header"
+                ))
+            }
         };
         self.store.write(&input.bucket, |b| {
-            b.lookup_mut(&input.key, input.version_id.as_deref())?.grants = grants;
+            b.lookup_mut(&input.key, input.version_id.as_deref())?
+                .grants = grants;
             Ok(())
         })?;
         Ok(S3Response::new(PutObjectAclOutput::default()))
@@ -563,7 +690,10 @@ impl S3 for LabS3 {
         for t in &input.tagging.tag_set {
             let key = t.key.clone().unwrap_or_default();
             if tags.iter().any(|(k, _)| *k == key) {
-                return Err(s3_error!(InvalidTag, "Cannot provide multiple Tags with the same key"));
+                return Err(s3_error!(
+                    InvalidTag,
+                    "Cannot provide multiple Tags with the same key"
+                ));
             }
             tags.push((key, t.value.clone().unwrap_or_default()));
         }
@@ -610,7 +740,9 @@ impl S3 for LabS3 {
             bucket: Some(input.bucket.clone()),
             key: Some(input.key.clone()),
             upload_id: Some(upload_id),
-            server_side_encryption: template.server_side_encryption.map(ServerSideEncryption::from),
+            server_side_encryption: template
+                .server_side_encryption
+                .map(ServerSideEncryption::from),
             ssekms_key_id: template.ssekms_key_id,
             bucket_key_enabled: template.bucket_key_enabled,
             sse_customer_algorithm: template.sse_customer_algorithm,
@@ -619,7 +751,10 @@ impl S3 for LabS3 {
         }))
     }
 
-    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
         let input = req.input;
         check_part_number(input.part_number)?;
         let body = read_body(input.body).await?;
@@ -630,7 +765,9 @@ impl S3 for LabS3 {
         };
         let etag = part.etag.clone();
         self.store.write(&input.bucket, |b| {
-            open_upload(b, &input.upload_id, &input.key)?.parts.insert(input.part_number, part);
+            open_upload(b, &input.upload_id, &input.key)?
+                .parts
+                .insert(input.part_number, part);
             Ok(())
         })?;
         Ok(S3Response::new(UploadPartOutput {
@@ -659,7 +796,9 @@ impl S3 for LabS3 {
             input.copy_source_sse_customer_key_md5.as_deref(),
         )?;
         let body = match &input.copy_source_range {
-            Some(range) => source.body.slice(multipart::parse_copy_range(range, source.body.len())?),
+            Some(range) => source
+                .body
+                .slice(multipart::parse_copy_range(range, source.body.len())?),
             None => source.body.clone(),
         };
         let part = Part {
@@ -673,7 +812,9 @@ impl S3 for LabS3 {
             ..CopyPartResult::default()
         };
         self.store.write(&input.bucket, |b| {
-            open_upload(b, &input.upload_id, &input.key)?.parts.insert(input.part_number, part);
+            open_upload(b, &input.upload_id, &input.key)?
+                .parts
+                .insert(input.part_number, part);
             Ok(())
         })?;
         Ok(S3Response::new(UploadPartCopyOutput {
@@ -694,11 +835,20 @@ impl S3 for LabS3 {
             .and_then(|m| m.parts.as_ref())
             .into_iter()
             .flatten()
-            .map(|p| (p.part_number.unwrap_or(0), p.e_tag.as_ref().map(|e| e.value().to_owned())))
+            .map(|p| {
+                (
+                    p.part_number.unwrap_or(0),
+                    p.e_tag.as_ref().map(|e| e.value().to_owned()),
+                )
+            })
             .collect();
         let stored = self.store.write(&input.bucket, |b| {
             let obj = multipart::assemble(open_upload(b, &input.upload_id, &input.key)?, &listed)?;
-            check_write_conditions(b.live(&input.key), input.if_match.as_ref(), input.if_none_match.as_ref())?;
+            check_write_conditions(
+                b.live(&input.key),
+                input.if_match.as_ref(),
+                input.if_none_match.as_ref(),
+            )?;
             b.uploads.remove(&input.upload_id);
             let obj = StoredObject {
                 last_modified: store::now(),
@@ -712,7 +862,10 @@ impl S3 for LabS3 {
             e_tag: Some(ETag::Strong(stored.etag_value().to_owned())),
             location: Some(format!("/{}/{}", input.bucket, input.key)),
             version_id: stored.version_id.clone(),
-            server_side_encryption: stored.server_side_encryption.clone().map(ServerSideEncryption::from),
+            server_side_encryption: stored
+                .server_side_encryption
+                .clone()
+                .map(ServerSideEncryption::from),
             ssekms_key_id: stored.ssekms_key_id.clone(),
             bucket_key_enabled: stored.bucket_key_enabled,
             ..CompleteMultipartUploadOutput::default()
@@ -753,7 +906,9 @@ impl S3 for LabS3 {
                     }),
                     key: Some(u.key.clone()),
                     owner: Some(acl::owner_dto()),
-                    storage_class: Some(StorageClass::from(u.template.storage_class_or_standard().to_owned())),
+                    storage_class: Some(StorageClass::from(
+                        u.template.storage_class_or_standard().to_owned(),
+                    )),
                     upload_id: Some(id.clone()),
                     ..MultipartUpload::default()
                 })
@@ -775,11 +930,18 @@ fn check_part_number(n: i32) -> S3Result<()> {
     if (1..=10_000).contains(&n) {
         Ok(())
     } else {
-        Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"))
+        Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        ))
     }
 }
 
-fn open_upload<'b>(bucket: &'b mut store::Bucket, upload_id: &str, key: &str) -> S3Result<&'b mut Upload> {
+fn open_upload<'b>(
+    bucket: &'b mut store::Bucket,
+    upload_id: &str,
+    key: &str,
+) -> S3Result<&'b mut Upload> {
     bucket
         .uploads
         .get_mut(upload_id)
@@ -796,7 +958,10 @@ fn encoding_is_url(encoding: Option<&EncodingType>) -> S3Result<bool> {
     match encoding.map(EncodingType::as_str) {
         None => Ok(false),
         Some("url") => Ok(true),
-        Some(other) => Err(s3_error!(InvalidArgument, "Invalid Encoding Method specified in Request: {other}")),
+        Some(other) => Err(s3_error!(
+            InvalidArgument,
+            "Invalid Encoding Method specified in Request: {other}"
+        )),
     }
 }
 
@@ -809,5 +974,10 @@ fn decode_token(token: &str) -> S3Result<String> {
     hex::decode(token)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| s3_error!(InvalidArgument, "The continuation token provided is incorrect"))
+        .ok_or_else(|| {
+            s3_error!(
+                InvalidArgument,
+                "The continuation token provided is incorrect"
+            )
+        })
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use s3s::access::{S3Access, S3AccessContext};
-use s3s::{S3Result, s3_error};
+use s3s::{s3_error, S3Result};
 
 /// A snapshot of the lab's counters.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -55,7 +55,12 @@ impl Counters {
 
     pub fn snapshot(&self) -> LabStats {
         LabStats {
-            requests: self.requests.lock().iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            requests: self
+                .requests
+                .lock()
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
             connections: self.connections.load(Ordering::Relaxed),
         }
     }

@@ -5,12 +5,12 @@
 //! lookup or a `BTreeMap` range: nothing is O(number of objects) except listing pages.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use md5::{Digest, Md5};
 use parking_lot::RwLock;
-use s3s::{S3Result, s3_error};
+use s3s::{s3_error, S3Result};
 use time::OffsetDateTime;
 
 use super::model::StoredObject;
@@ -81,7 +81,9 @@ impl Bucket {
                 });
                 match found {
                     None => Err(Missing::NoVersion),
-                    Some(o) if o.delete_marker => Err(Missing::VersionIsDeleteMarker(o.version_id.clone())),
+                    Some(o) if o.delete_marker => {
+                        Err(Missing::VersionIsDeleteMarker(o.version_id.clone()))
+                    }
                     Some(o) => Ok(o),
                 }
             }
@@ -89,8 +91,15 @@ impl Bucket {
     }
 
     /// A mutable pinned or current version (for tagging and ACL updates, which do not create versions).
-    pub fn lookup_mut(&mut self, key: &str, version_id: Option<&str>) -> S3Result<&mut StoredObject> {
-        let versions = self.objects.get_mut(key).ok_or_else(|| s3_error!(NoSuchKey))?;
+    pub fn lookup_mut(
+        &mut self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> S3Result<&mut StoredObject> {
+        let versions = self
+            .objects
+            .get_mut(key)
+            .ok_or_else(|| s3_error!(NoSuchKey))?;
         let found = match version_id {
             None => versions.last_mut().filter(|o| !o.delete_marker),
             Some(vid) => versions
@@ -187,7 +196,10 @@ impl Store {
     /// Names and creation times, sorted by name.
     pub fn bucket_list(&self) -> Vec<(String, OffsetDateTime)> {
         let buckets = self.buckets.read();
-        buckets.iter().map(|(n, b)| (n.clone(), b.read().created)).collect()
+        buckets
+            .iter()
+            .map(|(n, b)| (n.clone(), b.read().created))
+            .collect()
     }
 
     fn bucket(&self, name: &str) -> S3Result<Arc<RwLock<Bucket>>> {
@@ -265,7 +277,10 @@ mod tests {
         b.versioning = Versioning::Enabled;
         b.insert("k", StoredObject::default());
         b.delete("k", None);
-        assert!(matches!(b.lookup("k", None), Err(Missing::DeleteMarker(Some(_)))));
+        assert!(matches!(
+            b.lookup("k", None),
+            Err(Missing::DeleteMarker(Some(_)))
+        ));
     }
 
     #[test]
