@@ -717,3 +717,63 @@ async fn latency_is_injected() {
     lab.set_latency(Duration::ZERO);
     lab.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seeds_many_objects_and_serves_concurrent_heads() {
+    let (lab, s3) = start().await;
+    let t = Instant::now();
+    for i in 0..100_000 {
+        lab.put_object(
+            "bkt",
+            &format!("d{}/k{i:06}", i % 10),
+            ObjectSeed::with_body("x"),
+        );
+    }
+    let seeding = t.elapsed();
+    assert_eq!(lab.object_count("bkt"), 100_000);
+    let page = s3
+        .list_objects_v2()
+        .bucket("bkt")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.common_prefixes().len(), 10);
+    lab.reset_stats();
+    let t = Instant::now();
+    let heads = (0..300).map(|i| {
+        let s3 = s3.clone();
+        tokio::spawn(async move {
+            s3.head_object()
+                .bucket("bkt")
+                .key(format!("d{}/k{i:06}", i % 10))
+                .send()
+                .await
+                .map(|_| ())
+        })
+    });
+    for h in futures::future::join_all(heads).await {
+        h.unwrap().unwrap();
+    }
+    assert_eq!(lab.stats().count("HeadObject"), 300);
+    eprintln!(
+        "seeded 100k in {seeding:?}; 300 concurrent HEADs in {:?}",
+        t.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn non_ascii_metadata_comes_back_rfc2047_encoded() {
+    let (lab, s3) = start().await;
+    let mut seed = ObjectSeed::with_body("x");
+    seed.metadata.insert("name".into(), "caf\u{e9}".into());
+    lab.put_object("bkt", "k", seed);
+    let h = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(h.metadata().unwrap()["name"], "=?UTF-8?B?Y2Fmw6k=?=");
+}

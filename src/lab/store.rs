@@ -175,6 +175,10 @@ pub struct Store {
 impl Store {
     /// Creates a bucket; `false` when it already existed (S3: BucketAlreadyOwnedByYou).
     pub fn create_bucket(&self, name: &str) -> bool {
+        // Seeding calls this once per object: the shared read lock keeps that cheap.
+        if self.buckets.read().contains_key(name) {
+            return false;
+        }
         let mut buckets = self.buckets.write();
         if buckets.contains_key(name) {
             return false;
