@@ -106,8 +106,8 @@ fn main() {
             .env("AWS_SECRET_ACCESS_KEY", LAB_SECRET_KEY)
             .env("AWS_REGION", LAB_REGION)
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .stdout(Stdio::null()),
     );
     let _ = std::fs::remove_file(&output);

@@ -2,7 +2,9 @@
 //! report.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use s3mend::lab::{Lab, LabConfig, ObjectSeed, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
@@ -111,17 +113,31 @@ pub fn s3mend_command() -> tokio::process::Command {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("AWS_CONFIG_FILE", "/nonexistent/s3mend-test/config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/s3mend-test/credentials",
-        )
+    let (config, credentials) = empty_aws_files();
+    cmd.env("AWS_CONFIG_FILE", config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", credentials)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     cmd
+}
+
+/// Empty AWS config and credentials files, so no profile of the machine's user leaks in (a
+/// missing file would make the SDK warn on stderr).
+fn empty_aws_files() -> (PathBuf, PathBuf) {
+    static FILES: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    FILES
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("s3mend-test-aws-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let files = (dir.join("config"), dir.join("credentials"));
+            std::fs::write(&files.0, "").unwrap();
+            std::fs::write(&files.1, "").unwrap();
+            files
+        })
+        .clone()
 }
 
 /// `key → rule → proposed` for every finding in a JSON report's objects.

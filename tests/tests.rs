@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod lab;
+
 mod demo;
 mod scan_errors;
 mod scan_formats;
