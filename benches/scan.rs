@@ -60,7 +60,12 @@ fn run_measured(cmd: &mut Command) -> (i32, Duration, Duration, u64) {
             let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) else {
                 break; // a zombie has no memory left to report
             };
-            peak = hwm.trim().trim_end_matches("kB").trim().parse().unwrap_or(peak);
+            peak = hwm
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .unwrap_or(peak);
             std::thread::sleep(Duration::from_millis(20));
         }
         peak
@@ -74,7 +79,11 @@ fn run_measured(cmd: &mut Command) -> (i32, Duration, Duration, u64) {
     std::mem::forget(child);
     let wall = start.elapsed();
     let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
     (code, wall, cpu, poller.join().expect("poller"))
 }
 
@@ -93,7 +102,13 @@ fn own_cpu() -> Duration {
 
 fn main() {
     let args = parse_args();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // One worker for the lab: on a 2-core machine the client gets the other core instead of
+    // fighting two lab workers for both.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let lab = runtime
         .block_on(Lab::start(LabConfig {
             latency: Duration::from_millis(args.latency_ms),

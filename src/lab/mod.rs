@@ -12,6 +12,7 @@
 
 mod acl;
 mod copy;
+mod delay;
 mod headers;
 mod listing;
 mod model;
@@ -61,6 +62,7 @@ struct Shared {
     store: Arc<Store>,
     counters: Arc<Counters>,
     latency_nanos: AtomicU64,
+    delays: delay::Delays,
 }
 
 /// A running lab server. Dropping it stops the server too; [`Lab::shutdown`] waits for that.
@@ -92,6 +94,7 @@ impl Lab {
             store: Arc::new(Store::default()),
             counters: Arc::new(Counters::default()),
             latency_nanos: AtomicU64::new(duration_nanos(config.latency)),
+            delays: delay::Delays::start(),
         });
         let mut builder = S3ServiceBuilder::new(s3::LabS3 {
             store: shared.store.clone(),
@@ -271,9 +274,10 @@ async fn serve(
                 let handler = hyper::service::service_fn(move |req| {
                     let service = service.clone();
                     let latency = Duration::from_nanos(shared.latency_nanos.load(Ordering::Relaxed));
+                    let delays = shared.delays.clone();
                     async move {
                         if !latency.is_zero() {
-                            tokio::time::sleep(latency).await;
+                            delays.sleep(latency).await;
                         }
                         hyper::service::Service::call(&service, req).await
                     }
