@@ -19,15 +19,16 @@ pub struct TableWriter {
     errors: Group,
 }
 
-/// A count and the alphabetically first few keys with a line of detail each.
+/// A count and the alphabetically first few keys, each with a detail and, for findings, the
+/// proposal.
 #[derive(Default)]
 struct Group {
     count: u64,
-    examples: BTreeMap<String, String>,
+    examples: BTreeMap<String, (String, Option<String>)>,
 }
 
 impl Group {
-    fn add(&mut self, key: &str, detail: impl FnOnce() -> String) {
+    fn add(&mut self, key: &str, detail: impl FnOnce() -> (String, Option<String>)) {
         self.count += 1;
         let full = self.examples.len() >= EXAMPLES;
         if full
@@ -76,15 +77,16 @@ impl TableWriter {
             group.count
         )?;
         writeln!(self.out, "  {}", dim.apply_to(about))?;
-        let width = group
-            .examples
-            .keys()
-            .map(|k| k.chars().count())
-            .max()
-            .unwrap_or(0)
-            .min(60);
-        for (key, detail) in &group.examples {
-            writeln!(self.out, "    {key:<width$}  {detail}")?;
+        let key_width = widest(group.examples.keys());
+        let detail_width = widest(group.examples.values().map(|(detail, _)| detail));
+        for (key, (detail, proposed)) in &group.examples {
+            match proposed {
+                Some(proposed) => writeln!(
+                    self.out,
+                    "    {key:<key_width$}  {detail:<detail_width$}  →  {proposed}"
+                )?,
+                None => writeln!(self.out, "    {key:<key_width$}  {detail}")?,
+            }
         }
         if group.count > group.examples.len() as u64 {
             let more = group.count - group.examples.len() as u64;
@@ -96,6 +98,11 @@ impl TableWriter {
         }
         Ok(())
     }
+}
+
+/// The column width for these texts, capped so one long key does not push everything right.
+fn widest<'a>(texts: impl Iterator<Item = &'a String>) -> usize {
+    texts.map(|t| t.chars().count()).max().unwrap_or(0).min(60)
 }
 
 fn shown(value: &Option<String>, absent: &str) -> String {
@@ -113,15 +120,14 @@ impl ReportWriter for TableWriter {
                 .entry(finding.rule)
                 .or_default()
                 .add(&row.key, || {
-                    format!(
-                        "{}  →  {}",
+                    (
                         shown(&finding.current, "(absent)"),
-                        shown(&finding.proposed, "(remove)")
+                        Some(shown(&finding.proposed, "(remove)")),
                     )
                 });
         }
         if let Some(error) = &row.error {
-            self.errors.add(&row.key, || error.to_string());
+            self.errors.add(&row.key, || (error.to_string(), None));
         }
         Ok(())
     }
@@ -192,7 +198,7 @@ mod tests {
     fn groups_keep_the_first_keys_in_order() {
         let mut group = Group::default();
         for i in (0..25).rev() {
-            group.add(&format!("k{i:02}"), || format!("d{i}"));
+            group.add(&format!("k{i:02}"), || (format!("d{i}"), None));
         }
         assert_eq!(group.count, 25);
         let keys: Vec<_> = group.examples.keys().cloned().collect();
