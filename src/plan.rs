@@ -101,6 +101,69 @@ pub struct Plan {
     pub if_match: String,
     pub headers: HeaderSet,
     pub changes: Vec<Change>,
+    /// The object's ACL grants to send with the copy (which would otherwise be private); `None`
+    /// when the object is private or the bucket does not use ACLs.
+    pub grants: Option<GrantHeaders>,
+}
+
+/// One grant of an object ACL, with the grantee in `x-amz-grant-*` header form
+/// (`id="…"`, `uri="…"` or `emailAddress="…"`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Grant {
+    pub grantee: String,
+    /// READ, READ_ACP, WRITE_ACP or FULL_CONTROL.
+    pub permission: String,
+}
+
+/// An object's ACL as GetObjectAcl returns it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ObjectAcl {
+    pub owner_id: Option<String>,
+    pub grants: Vec<Grant>,
+}
+
+/// The `x-amz-grant-*` headers that reproduce an ACL in the copy request itself, so a public
+/// object is never private in between (s3cmd's copy-then-PUT-?acl leaves that window).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct GrantHeaders {
+    pub full_control: Option<String>,
+    pub read: Option<String>,
+    pub read_acp: Option<String>,
+    pub write_acp: Option<String>,
+}
+
+impl ObjectAcl {
+    /// The grant headers for this ACL, or `None` when it is the owner's FULL_CONTROL alone: a
+    /// copy is private by default, and sending nothing also suits buckets that refuse ACLs.
+    pub fn grant_headers(&self) -> Option<GrantHeaders> {
+        let owner = self.owner_id.as_deref().map(|id| format!("id=\"{id}\""));
+        let private = self
+            .grants
+            .iter()
+            .all(|g| g.permission == "FULL_CONTROL" && Some(&g.grantee) == owner.as_ref());
+        if private {
+            return None;
+        }
+        let mut headers = GrantHeaders::default();
+        for grant in &self.grants {
+            let slot = match grant.permission.as_str() {
+                "FULL_CONTROL" => &mut headers.full_control,
+                "READ" => &mut headers.read,
+                "READ_ACP" => &mut headers.read_acp,
+                "WRITE_ACP" => &mut headers.write_acp,
+                // WRITE does not apply to objects; S3 never returns it for one.
+                _ => continue,
+            };
+            match slot {
+                Some(list) => {
+                    list.push_str(", ");
+                    list.push_str(&grant.grantee);
+                }
+                None => *slot = Some(grant.grantee.clone()),
+            }
+        }
+        Some(headers)
+    }
 }
 
 /// Characters S3 needs percent-encoded in `x-amz-copy-source`: all but unreserved ones and `/`.
@@ -142,6 +205,33 @@ fn is_archived(head: &ObjectHead) -> bool {
 
 /// Plans the repair of `head`'s findings, or says why it must be skipped.
 pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Plan, SkipReason> {
+    let mut headers = carry_over(head)?;
+    let mut changes = Vec::new();
+    for finding in findings {
+        let slot = match finding.rule {
+            RuleId::ContentEncoding => &mut headers.content_encoding,
+            RuleId::ContentType => &mut headers.content_type,
+        };
+        changes.push(Change {
+            header: finding.header,
+            before: slot.clone(),
+            after: finding.proposed.clone(),
+        });
+        slot.clone_from(&finding.proposed);
+    }
+    Ok(Plan {
+        key: head.key.clone(),
+        copy_source: copy_source(bucket, &head.key, head.version_id.as_deref()),
+        if_match: head.etag.clone().unwrap_or_default(),
+        headers,
+        changes,
+        grants: None,
+    })
+}
+
+/// Everything of `head` a REPLACE copy must re-send to keep the object as it is, or why that is
+/// impossible.
+pub fn carry_over(head: &ObjectHead) -> Result<HeaderSet, SkipReason> {
     if head.sse_customer_algorithm.is_some() {
         return Err(SkipReason::SseC);
     }
@@ -158,12 +248,17 @@ pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Pla
                 .map_err(|_| SkipReason::UnparseableExpires)?,
         ),
     };
-    let retain_until = head
-        .object_lock_retain_until_date
-        .as_deref()
-        .and_then(|text| DateTime::from_str(text, Format::DateTime).ok());
+    // ObjectHead keeps it as the SDK's Display: RFC 3339, or epoch seconds out of that range.
+    let retain_until = match head.object_lock_retain_until_date.as_deref() {
+        None => None,
+        Some(text) => Some(
+            DateTime::from_str(text, Format::DateTime)
+                .or_else(|_| DateTime::from_str(text, Format::EpochSeconds))
+                .map_err(|_| SkipReason::UnparseableExpires)?,
+        ),
+    };
 
-    let mut headers = HeaderSet {
+    Ok(HeaderSet {
         content_type: head.content_type.clone(),
         content_encoding: head.content_encoding.clone(),
         cache_control: head.cache_control.clone(),
@@ -187,26 +282,6 @@ pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Pla
         object_lock_mode: head.object_lock_mode.clone(),
         object_lock_retain_until_date: retain_until,
         object_lock_legal_hold_status: head.object_lock_legal_hold_status.clone(),
-    };
-    let mut changes = Vec::new();
-    for finding in findings {
-        let slot = match finding.rule {
-            RuleId::ContentEncoding => &mut headers.content_encoding,
-            RuleId::ContentType => &mut headers.content_type,
-        };
-        changes.push(Change {
-            header: finding.header,
-            before: slot.clone(),
-            after: finding.proposed.clone(),
-        });
-        slot.clone_from(&finding.proposed);
-    }
-    Ok(Plan {
-        key: head.key.clone(),
-        copy_source: copy_source(bucket, &head.key, head.version_id.as_deref()),
-        if_match: head.etag.clone().unwrap_or_default(),
-        headers,
-        changes,
     })
 }
 
@@ -431,6 +506,59 @@ mod tests {
         for (key, version, expected) in cases {
             assert_eq!(copy_source("b", key, version), expected, "{key}");
         }
+    }
+
+    #[test]
+    fn grant_headers_reproduce_the_acl_in_the_copy() {
+        let owner = "id=\"owner1\"".to_owned();
+        let grant = |grantee: &str, permission: &str| Grant {
+            grantee: grantee.to_owned(),
+            permission: permission.to_owned(),
+        };
+        let private = ObjectAcl {
+            owner_id: Some("owner1".into()),
+            grants: vec![grant(&owner, "FULL_CONTROL")],
+        };
+        assert_eq!(
+            private.grant_headers(),
+            None,
+            "private is the copy's default"
+        );
+
+        let all_users = "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"";
+        let public = ObjectAcl {
+            owner_id: Some("owner1".into()),
+            grants: vec![
+                grant(&owner, "FULL_CONTROL"),
+                grant(all_users, "READ"),
+                grant("id=\"other\"", "READ"),
+                grant("emailAddress=\"a@b.c\"", "READ_ACP"),
+                grant("id=\"other\"", "WRITE_ACP"),
+            ],
+        };
+        assert_eq!(
+            public.grant_headers(),
+            Some(GrantHeaders {
+                full_control: Some(owner.clone()),
+                read: Some(format!("{all_users}, id=\"other\"")),
+                read_acp: Some("emailAddress=\"a@b.c\"".into()),
+                write_acp: Some("id=\"other\"".into()),
+            })
+        );
+
+        // Without the owner's own grant the copy must not add one either.
+        let foreign_only = ObjectAcl {
+            owner_id: Some("owner1".into()),
+            grants: vec![grant("id=\"other\"", "FULL_CONTROL")],
+        };
+        assert_eq!(
+            foreign_only
+                .grant_headers()
+                .unwrap()
+                .full_control
+                .as_deref(),
+            Some("id=\"other\"")
+        );
     }
 
     #[test]

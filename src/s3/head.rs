@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_s3::operation::head_object::HeadObjectOutput;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One entry of a bucket listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,7 +15,8 @@ pub struct ListedObject {
 }
 
 /// Everything HeadObject returns that matters for detecting and repairing metadata.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ObjectHead {
     pub key: String,
     pub version_id: Option<String>,

@@ -5,8 +5,12 @@ mod client;
 mod error;
 mod head;
 mod uri;
+mod write;
 
 pub use client::{connect, Addressing, ConnectOptions};
 pub use error::S3Failure;
 pub use head::{ListedObject, ObjectHead};
 pub use uri::S3Uri;
+pub use write::{
+    caller_id, copy_in_place, multipart_in_place, object_acl, object_tagging, Rewritten,
+};

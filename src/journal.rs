@@ -1,0 +1,262 @@
+//! The journal: a write-ahead record of every repair, one JSON object per line.
+//!
+//! Before each copy s3mend appends the object's full old state (HEAD and ACL) and the state it is
+//! about to write, and forces it to disk; after the copy it appends the outcome. An unversioned
+//! bucket keeps no old metadata, so the journal is the only way back: `s3mend undo` reads it.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{GrantHeaders, HeaderSet, ObjectAcl};
+use crate::s3::ObjectHead;
+
+/// An open journal, shared by the repair tasks.
+pub struct Journal {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+/// Written before a copy.
+#[derive(Serialize)]
+pub struct Planned<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub version_id: Option<&'a str>,
+    pub etag: Option<&'a str>,
+    /// Everything HEAD returned before the repair.
+    pub old: &'a ObjectHead,
+    /// The ACL before the repair, when the bucket uses ACLs.
+    pub old_acl: Option<&'a ObjectAcl>,
+    /// What HEAD must return after the repair.
+    pub new: &'a ObjectHead,
+    /// The exact headers the copy sends.
+    pub request: &'a HeaderSet,
+    pub grants: Option<&'a GrantHeaders>,
+}
+
+/// Written after a copy.
+#[derive(Serialize)]
+pub struct Outcome<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    /// fixed, conflict or error.
+    pub status: &'a str,
+    pub new_version_id: Option<&'a str>,
+    pub new_etag: Option<&'a str>,
+    pub error: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+enum Line<'a> {
+    Planned(&'a Planned<'a>),
+    Outcome(&'a Outcome<'a>),
+}
+
+impl Journal {
+    /// Creates the journal (mode 0600: it holds metadata of private objects), failing if it
+    /// cannot be written, before any request.
+    pub fn create(path: &Path) -> io::Result<Journal> {
+        let mut options = OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options.open(path)?;
+        Ok(Journal {
+            path: path.to_owned(),
+            file: Mutex::new(file),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn planned(&self, entry: &Planned<'_>) -> io::Result<()> {
+        self.append(&Line::Planned(entry))
+    }
+
+    pub fn outcome(&self, entry: &Outcome<'_>) -> io::Result<()> {
+        self.append(&Line::Outcome(entry))
+    }
+
+    /// One line, written whole and forced to disk before the caller goes on.
+    fn append(&self, line: &Line<'_>) -> io::Result<()> {
+        let mut text = serde_json::to_vec(line)?;
+        text.push(b'\n');
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        file.write_all(&text)?;
+        file.sync_data()
+    }
+}
+
+/// A repair as read back from a journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub bucket: String,
+    pub key: String,
+    pub old: ObjectHead,
+    pub old_acl: Option<ObjectAcl>,
+    pub new: ObjectHead,
+    /// The outcome's status; `None` when the run stopped between the copy and its record.
+    pub status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+enum ReadLine {
+    Planned {
+        bucket: String,
+        key: String,
+        old: ObjectHead,
+        old_acl: Option<ObjectAcl>,
+        new: ObjectHead,
+    },
+    Outcome {
+        bucket: String,
+        key: String,
+        status: String,
+    },
+}
+
+/// Reads a journal: every planned repair with its outcome, in journal order. A key repaired twice
+/// (a conflict retried) appears twice. A malformed line is an error naming the line.
+pub fn read(path: &Path) -> anyhow::Result<Vec<Recorded>> {
+    use anyhow::Context;
+    let file =
+        File::open(path).with_context(|| format!("cannot read journal {}", path.display()))?;
+    let mut recorded: Vec<Recorded> = Vec::new();
+    for (index, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read journal {}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: ReadLine = serde_json::from_str(&line).map_err(|e| {
+            anyhow::anyhow!(
+                "journal {} line {} is not an s3mend journal entry: {e}",
+                path.display(),
+                index + 1
+            )
+        })?;
+        match parsed {
+            ReadLine::Planned {
+                bucket,
+                key,
+                old,
+                old_acl,
+                new,
+            } => recorded.push(Recorded {
+                bucket,
+                key,
+                old,
+                old_acl,
+                new,
+                status: None,
+            }),
+            ReadLine::Outcome {
+                bucket,
+                key,
+                status,
+            } => {
+                let entry = recorded
+                    .iter_mut()
+                    .rev()
+                    .find(|r| r.bucket == bucket && r.key == key && r.status.is_none());
+                match entry {
+                    Some(entry) => entry.status = Some(status),
+                    None => anyhow::bail!(
+                        "journal {} line {} records an outcome for {key} without a plan",
+                        path.display(),
+                        index + 1
+                    ),
+                }
+            }
+        }
+    }
+    Ok(recorded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(key: &str, encoding: &str) -> ObjectHead {
+        ObjectHead {
+            etag: Some("\"e\"".into()),
+            content_encoding: Some(encoding.into()),
+            ..ObjectHead::new(key)
+        }
+    }
+
+    #[test]
+    fn entries_read_back_with_their_outcomes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let journal = Journal::create(&path).unwrap();
+        let headers = crate::plan::carry_over(&head("a", "gzip")).unwrap();
+        for key in ["a", "b"] {
+            journal
+                .planned(&Planned {
+                    bucket: "bkt",
+                    key,
+                    version_id: None,
+                    etag: Some("\"e\""),
+                    old: &head(key, "UTF-8"),
+                    old_acl: None,
+                    new: &head(key, "gzip"),
+                    request: &headers,
+                    grants: None,
+                })
+                .unwrap();
+        }
+        journal
+            .outcome(&Outcome {
+                bucket: "bkt",
+                key: "a",
+                status: "fixed",
+                new_version_id: None,
+                new_etag: Some("\"e\""),
+                error: None,
+            })
+            .unwrap();
+        let recorded = read(&path).unwrap();
+        assert_eq!(recorded.len(), 2);
+        assert_eq!(recorded[0].old, head("a", "UTF-8"));
+        assert_eq!(recorded[0].new, head("a", "gzip"));
+        assert_eq!(recorded[0].status.as_deref(), Some("fixed"));
+        assert_eq!(recorded[1].key, "b");
+        assert_eq!(recorded[1].status, None, "stopped between copy and record");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn corrupt_journals_are_refused_with_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        std::fs::write(&path, "{\"event\":\"planned\"}\n").unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("line 1 is not an s3mend journal entry"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "{\"event\":\"outcome\",\"bucket\":\"b\",\"key\":\"k\",\"status\":\"fixed\"}\n",
+        )
+        .unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("without a plan"), "{err}");
+    }
+}

@@ -1,0 +1,274 @@
+//! The requests of a repair: reading an object's ACL and tags, and rewriting the object in place
+//! with one conditional CopyObject, or a multipart copy above the size limit of CopyObject.
+//! What to send is decided by the planner; this file only translates a [`Plan`] into requests.
+
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, MetadataDirective, ObjectLockLegalHoldStatus,
+    ObjectLockMode, ServerSideEncryption, StorageClass, Type,
+};
+use aws_sdk_s3::Client;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+
+use super::S3Failure;
+use crate::plan::{Grant, ObjectAcl, Plan};
+
+/// What S3 said about the rewritten object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rewritten {
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+}
+
+/// Sets every header of a plan on a CopyObject or CreateMultipartUpload builder (they share the
+/// setters but not a type).
+macro_rules! with_plan_headers {
+    ($builder:expr, $plan:expr) => {{
+        let h = &$plan.headers;
+        let mut b = $builder
+            .set_content_type(h.content_type.clone())
+            .set_content_encoding(h.content_encoding.clone())
+            .set_cache_control(h.cache_control.clone())
+            .set_content_disposition(h.content_disposition.clone())
+            .set_content_language(h.content_language.clone())
+            .set_expires(h.expires)
+            .set_metadata(Some(h.metadata.clone().into_iter().collect()))
+            .set_website_redirect_location(h.website_redirect_location.clone())
+            .storage_class(StorageClass::from(h.storage_class.as_str()))
+            .set_object_lock_mode(h.object_lock_mode.as_deref().map(ObjectLockMode::from))
+            .set_object_lock_retain_until_date(h.object_lock_retain_until_date)
+            .set_object_lock_legal_hold_status(
+                h.object_lock_legal_hold_status
+                    .as_deref()
+                    .map(ObjectLockLegalHoldStatus::from),
+            );
+        if let Some(sse) = &h.encryption {
+            b = b
+                .server_side_encryption(ServerSideEncryption::from(sse.algorithm.as_str()))
+                .set_ssekms_key_id(sse.kms_key_id.clone())
+                .set_bucket_key_enabled(sse.bucket_key_enabled);
+        }
+        if let Some(g) = &$plan.grants {
+            b = b
+                .set_grant_full_control(g.full_control.clone())
+                .set_grant_read(g.read.clone())
+                .set_grant_read_acp(g.read_acp.clone())
+                .set_grant_write_acp(g.write_acp.clone());
+        }
+        b
+    }};
+}
+
+/// Rewrites the object with a REPLACE copy onto itself, conditional on the ETag seen at HEAD
+/// (source) and, where the server supports it, on the destination's ETag too.
+pub async fn copy_in_place(
+    client: &Client,
+    bucket: &str,
+    plan: &Plan,
+    destination_if_match: bool,
+) -> Result<Rewritten, S3Failure> {
+    let request = client
+        .copy_object()
+        .bucket(bucket)
+        .key(&plan.key)
+        .copy_source(&plan.copy_source)
+        .copy_source_if_match(&plan.if_match)
+        .set_if_match(destination_if_match.then(|| plan.if_match.clone()))
+        .metadata_directive(MetadataDirective::Replace);
+    let out = with_plan_headers!(request, plan)
+        .send()
+        .await
+        .map_err(|e| S3Failure::from_sdk(&e))?;
+    Ok(Rewritten {
+        version_id: out.version_id().map(str::to_owned),
+        etag: out
+            .copy_object_result()
+            .and_then(|r| r.e_tag())
+            .map(str::to_owned),
+    })
+}
+
+/// Rewrites an object too large for CopyObject: CreateMultipartUpload with the full header set,
+/// grants and tags (there is no tagging directive here), UploadPartCopy per range conditional on
+/// the HEAD ETag, CompleteMultipartUpload conditional on the destination. Any failure aborts the
+/// upload, so none is ever left open.
+pub async fn multipart_in_place(
+    client: &Client,
+    bucket: &str,
+    plan: &Plan,
+    size: u64,
+    part_size: u64,
+    tagging: Option<String>,
+    destination_if_match: bool,
+) -> Result<Rewritten, S3Failure> {
+    let create = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(&plan.key)
+        .set_tagging(tagging);
+    let upload = with_plan_headers!(create, plan)
+        .send()
+        .await
+        .map_err(|e| S3Failure::from_sdk(&e))?;
+    let Some(upload_id) = upload.upload_id().map(str::to_owned) else {
+        return Err(S3Failure {
+            code: "InvalidResponse".into(),
+            message: "CreateMultipartUpload returned no upload id".into(),
+            http_status: None,
+        });
+    };
+    let result = copy_parts(
+        client,
+        bucket,
+        plan,
+        &upload_id,
+        size,
+        part_size,
+        destination_if_match,
+    )
+    .await;
+    if result.is_err() {
+        let aborted = client
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(&plan.key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
+        if let Err(e) = aborted {
+            tracing::error!(key = %plan.key, %upload_id, error = %S3Failure::from_sdk(&e), "could not abort the multipart upload");
+        }
+    }
+    result
+}
+
+async fn copy_parts(
+    client: &Client,
+    bucket: &str,
+    plan: &Plan,
+    upload_id: &str,
+    size: u64,
+    part_size: u64,
+    destination_if_match: bool,
+) -> Result<Rewritten, S3Failure> {
+    let mut parts = Vec::new();
+    for (index, start) in (0..size).step_by(part_size.max(1) as usize).enumerate() {
+        let end = (start + part_size).min(size) - 1;
+        let number = index as i32 + 1;
+        let out = client
+            .upload_part_copy()
+            .bucket(bucket)
+            .key(&plan.key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .copy_source(&plan.copy_source)
+            .copy_source_if_match(&plan.if_match)
+            .copy_source_range(format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .map_err(|e| S3Failure::from_sdk(&e))?;
+        parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(
+                    out.copy_part_result()
+                        .and_then(|r| r.e_tag())
+                        .map(str::to_owned),
+                )
+                .build(),
+        );
+    }
+    let out = client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(&plan.key)
+        .upload_id(upload_id)
+        .set_if_match(destination_if_match.then(|| plan.if_match.clone()))
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| S3Failure::from_sdk(&e))?;
+    Ok(Rewritten {
+        version_id: out.version_id().map(str::to_owned),
+        etag: out.e_tag().map(str::to_owned),
+    })
+}
+
+/// The object's ACL.
+pub async fn object_acl(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<ObjectAcl, S3Failure> {
+    let out = client
+        .get_object_acl()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| S3Failure::from_sdk(&e))?;
+    let grants = out
+        .grants()
+        .iter()
+        .filter_map(|grant| {
+            let grantee = grant.grantee()?;
+            let form = match grantee.r#type() {
+                Type::CanonicalUser => format!("id=\"{}\"", grantee.id()?),
+                Type::Group => format!("uri=\"{}\"", grantee.uri()?),
+                Type::AmazonCustomerByEmail => {
+                    format!("emailAddress=\"{}\"", grantee.email_address()?)
+                }
+                _ => return None,
+            };
+            Some(Grant {
+                grantee: form,
+                permission: grant.permission()?.as_str().to_owned(),
+            })
+        })
+        .collect();
+    Ok(ObjectAcl {
+        owner_id: out.owner().and_then(|o| o.id()).map(str::to_owned),
+        grants,
+    })
+}
+
+/// The object's tags as the `x-amz-tagging` header wants them (`k=v&k2=v2`, URL-encoded).
+pub async fn object_tagging(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<String, S3Failure> {
+    let out = client
+        .get_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| S3Failure::from_sdk(&e))?;
+    let pairs: Vec<String> = out
+        .tag_set()
+        .iter()
+        .map(|t| {
+            format!(
+                "{}={}",
+                utf8_percent_encode(t.key(), NON_ALPHANUMERIC),
+                utf8_percent_encode(t.value(), NON_ALPHANUMERIC)
+            )
+        })
+        .collect();
+    Ok(pairs.join("&"))
+}
+
+/// The canonical user id of the caller (ListBuckets' owner), used to recognise objects owned by
+/// another account. `None` when the caller may not list buckets.
+pub async fn caller_id(client: &Client) -> Option<String> {
+    let out = client.list_buckets().max_buckets(1).send().await.ok()?;
+    out.owner().and_then(|o| o.id()).map(str::to_owned)
+}
