@@ -115,9 +115,9 @@ enum ReadLine {
     Planned {
         bucket: String,
         key: String,
-        old: ObjectHead,
+        old: Box<ObjectHead>,
         old_acl: Option<ObjectAcl>,
-        new: ObjectHead,
+        new: Box<ObjectHead>,
     },
     Outcome {
         bucket: String,
@@ -155,9 +155,9 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Recorded>> {
             } => recorded.push(Recorded {
                 bucket,
                 key,
-                old,
+                old: *old,
                 old_acl,
-                new,
+                new: *new,
                 status: None,
             }),
             ReadLine::Outcome {
