@@ -24,6 +24,8 @@ pub async fn scan(cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Result<
         target: cfg.target.to_string(),
         rules: cfg.job.rules.clone(),
         stopped: None,
+        command: "scan",
+        notes: Vec::new(),
     };
     let mut writer = report::writer(cfg.output.format, out, color);
     let counters = Arc::new(Counters::default());

@@ -15,6 +15,13 @@ Exit codes:
   2    error: bad usage, no access, or an object that could not be inspected
   130  interrupted (Ctrl-C); the partial report is written and marked incomplete";
 
+const FIX_EXIT_CODES: &str = "\
+Exit codes:
+  0    every finding repaired (or none)
+  1    findings left: skipped, conflicts, or --dry-run
+  2    error: bad usage, no access, an object that could not be inspected or repaired
+  130  interrupted (Ctrl-C); copies in flight finish, the journal and report are written";
+
 /// Find and losslessly repair bad S3 object metadata in place.
 ///
 /// s3mend walks a bucket, HEADs every object and reports metadata that is wrong, such as the charset
@@ -39,6 +46,12 @@ pub enum Command {
     /// Report objects whose metadata is wrong (read-only).
     #[command(after_help = EXIT_CODES)]
     Scan(ScanArgs),
+    /// Repair what scan finds, losslessly, with a conditional in-place copy per object.
+    #[command(after_help = FIX_EXIT_CODES)]
+    Fix(FixArgs),
+    /// Put back the metadata a fix changed, from its journal.
+    #[command(after_help = FIX_EXIT_CODES)]
+    Undo(UndoArgs),
     /// Start an embedded S3 server seeded with a broken static site and scan it. No AWS account or
     /// network needed.
     Demo(DemoArgs),
@@ -71,6 +84,59 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    #[command(flatten)]
+    pub scan: ScanArgs,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+
+    /// Rewrite objects larger than this with a multipart copy (CopyObject stops at 5 GiB).
+    #[arg(long, value_name = "SIZE", default_value = "5GiB", value_parser = parse_size)]
+    pub multipart_threshold: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Show the exact plan per object (each header before and after, and everything re-sent);
+    /// write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask for confirmation (required when stdin is not a terminal, as in cron or CI).
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Journal of every change, for undo [default: ./s3mend-journal-<UTC timestamp>.jsonl].
+    #[arg(long, value_name = "PATH")]
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    /// The journal a fix wrote.
+    #[arg(value_name = "JOURNAL")]
+    pub from: PathBuf,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    #[command(flatten)]
+    pub write: WriteArgs,
+
+    /// How many objects to restore at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+fn parse_size(text: &str) -> Result<u64, String> {
+    parse_size::parse_size(text).map_err(|e| format!("'{text}' is not a size: {e}"))
 }
 
 #[derive(Debug, Args)]

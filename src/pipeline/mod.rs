@@ -7,6 +7,7 @@
 
 mod detect;
 mod inspect;
+mod repair;
 mod walk;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 pub use detect::Inspected;
+pub use repair::{AclSupport, Outcome, RepairSettings, Repaired, Repairer, JOURNAL_FAILED};
 pub use walk::KeyFilter;
 
 use crate::rules::RuleSet;

@@ -2,14 +2,14 @@
 
 use std::io::{self, Write};
 
-use super::{ObjectRow, ReportWriter, RunInfo, Status, Summary};
+use super::{ObjectRow, ReportWriter, RunInfo, Summary};
 
 pub struct CsvWriter {
     out: csv::Writer<Box<dyn Write + Send>>,
     header_written: bool,
 }
 
-const HEADER: [&str; 10] = [
+const HEADER: [&str; 11] = [
     "key",
     "version_id",
     "etag",
@@ -20,6 +20,7 @@ const HEADER: [&str; 10] = [
     "proposed",
     "error_code",
     "error_message",
+    "reason",
 ];
 
 impl CsvWriter {
@@ -48,16 +49,12 @@ impl ReportWriter for CsvWriter {
             row.key.clone(),
             opt(&row.version_id),
             opt(&row.etag),
-            match row.status {
-                Status::Finding => "finding",
-                Status::Error => "error",
-            }
-            .to_owned(),
+            row.status.as_str().to_owned(),
         ];
         if let Some(error) = &row.error {
             let mut record = base.to_vec();
             record.extend(["", "", "", ""].map(str::to_owned));
-            record.extend([error.code.clone(), error.message.clone()]);
+            record.extend([error.code.clone(), error.message.clone(), opt(&row.reason)]);
             self.out.write_record(&record)?;
         }
         for finding in &row.findings {
@@ -69,6 +66,7 @@ impl ReportWriter for CsvWriter {
                 opt(&finding.proposed),
                 String::new(),
                 String::new(),
+                opt(&row.reason),
             ]);
             self.out.write_record(&record)?;
         }

@@ -82,6 +82,8 @@ struct SummaryView<'a> {
     #[serde(flatten)]
     summary: &'a Summary,
     stopped: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 impl<'a> SummaryView<'a> {
@@ -89,6 +91,7 @@ impl<'a> SummaryView<'a> {
         SummaryView {
             summary,
             stopped: info.stopped.as_deref(),
+            notes: &info.notes,
         }
     }
 }

@@ -13,7 +13,8 @@ use std::io::{self, Write};
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::pipeline::Inspected;
+use crate::pipeline::{Inspected, Outcome, Repaired};
+use crate::plan::{Change, GrantHeaders, HeaderSet};
 use crate::rules::{Finding, RuleSet};
 use crate::s3::S3Failure;
 
@@ -33,16 +34,37 @@ pub enum Format {
 
 /// An object's state in a report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Status {
-    /// At least one rule flagged the object.
+    /// Scan: at least one rule flagged the object.
     Finding,
-    /// The object could not be inspected.
+    /// The object could not be inspected, or (fix) its repair failed.
     Error,
+    /// Fix: repaired and verified.
+    Fixed,
+    /// Fix with --dry-run: the plan that would be sent.
+    WouldFix,
+    /// Fix: not repaired, for the reason given.
+    Skipped,
+    /// Fix: the object changed after it was inspected and was left alone.
+    Conflict,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Finding => "finding",
+            Status::Error => "error",
+            Status::Fixed => "fixed",
+            Status::WouldFix => "would-fix",
+            Status::Skipped => "skipped",
+            Status::Conflict => "conflict",
+        }
+    }
 }
 
 /// One reported object: it has findings or could not be inspected.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ObjectRow {
     pub key: String,
     pub version_id: Option<String>,
@@ -50,34 +72,120 @@ pub struct ObjectRow {
     pub status: Status,
     pub findings: Vec<Finding>,
     pub error: Option<S3Failure>,
+    /// Fix: why an object was skipped or left as a conflict, or that a new version was repaired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Fix: each repaired header, before and after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<Change>>,
+    /// Fix with --dry-run: everything the copy re-sends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resend: Option<HeaderSet>,
+    /// Fix: the ACL grants sent with the copy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<GrantHeaders>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_etag: Option<String>,
 }
 
 impl ObjectRow {
-    /// The row for an inspected object, or `None` when it is clean.
-    pub fn from_inspected(inspected: &Inspected) -> Option<ObjectRow> {
-        let (version_id, etag, status, error) = match &inspected.outcome {
-            Ok(_) if inspected.findings.is_empty() => return None,
-            Ok(head) => (
-                head.version_id.clone(),
-                head.etag.clone(),
-                Status::Finding,
-                None,
-            ),
-            Err(failure) => (
-                None,
-                inspected.listed.etag.clone(),
-                Status::Error,
-                Some(failure.clone()),
-            ),
-        };
-        Some(ObjectRow {
-            key: inspected.listed.key.clone(),
+    fn new(
+        key: &str,
+        version_id: Option<String>,
+        etag: Option<String>,
+        status: Status,
+        findings: Vec<Finding>,
+    ) -> Self {
+        ObjectRow {
+            key: key.to_owned(),
             version_id,
             etag,
             status,
-            findings: inspected.findings.clone(),
-            error,
+            findings,
+            error: None,
+            reason: None,
+            changes: None,
+            resend: None,
+            grants: None,
+            new_version_id: None,
+            new_etag: None,
+        }
+    }
+
+    /// The row for a repaired object, or `None` when it was clean.
+    pub fn from_repaired(repaired: &Repaired) -> Option<ObjectRow> {
+        let head = repaired.head.as_ref();
+        let row = |status| {
+            ObjectRow::new(
+                &repaired.listed.key,
+                head.and_then(|h| h.version_id.clone()),
+                head.and_then(|h| h.etag.clone())
+                    .or_else(|| repaired.listed.etag.clone()),
+                status,
+                repaired.findings.clone(),
+            )
+        };
+        Some(match &repaired.outcome {
+            Outcome::Clean => return None,
+            Outcome::InspectFailed(failure) | Outcome::Failed(failure) => ObjectRow {
+                error: Some(failure.clone()),
+                ..row(Status::Error)
+            },
+            Outcome::WouldFix(plan) => ObjectRow {
+                changes: Some(plan.changes.clone()),
+                resend: Some(plan.headers.clone()),
+                grants: plan.grants.clone(),
+                ..row(Status::WouldFix)
+            },
+            Outcome::Fixed {
+                plan,
+                new,
+                after_conflict,
+                ..
+            } => ObjectRow {
+                changes: Some(plan.changes.clone()),
+                grants: plan.grants.clone(),
+                new_version_id: new.version_id.clone(),
+                new_etag: new.etag.clone(),
+                reason: after_conflict
+                    .then(|| "changed after it was inspected; the new version was repaired".into()),
+                ..row(Status::Fixed)
+            },
+            Outcome::Skipped(reason) => ObjectRow {
+                reason: Some(reason.as_str().to_owned()),
+                ..row(Status::Skipped)
+            },
+            Outcome::Conflict(why) => ObjectRow {
+                reason: Some(why.clone()),
+                ..row(Status::Conflict)
+            },
         })
+    }
+
+    /// The row for an inspected object, or `None` when it is clean.
+    pub fn from_inspected(inspected: &Inspected) -> Option<ObjectRow> {
+        match &inspected.outcome {
+            Ok(_) if inspected.findings.is_empty() => None,
+            Ok(head) => Some(ObjectRow::new(
+                &inspected.listed.key,
+                head.version_id.clone(),
+                head.etag.clone(),
+                Status::Finding,
+                inspected.findings.clone(),
+            )),
+            Err(failure) => Some(ObjectRow {
+                error: Some(failure.clone()),
+                ..ObjectRow::new(
+                    &inspected.listed.key,
+                    None,
+                    inspected.listed.etag.clone(),
+                    Status::Error,
+                    Vec::new(),
+                )
+            }),
+        }
     }
 }
 
@@ -92,21 +200,59 @@ pub struct Summary {
     /// False when the run was interrupted or the listing failed: counts cover only part of the
     /// bucket.
     pub complete: bool,
+    /// Fix only.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixCounts>,
+}
+
+/// What a fix did with the objects that have findings:
+/// `with_findings = fixed + would_fix + skipped + conflicts + failed`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FixCounts {
+    pub fixed: u64,
+    pub would_fix: u64,
+    pub skipped: u64,
+    pub conflicts: u64,
+    pub failed: u64,
+    /// Repairs in a versioned bucket leave the old version (with the old header) as noncurrent;
+    /// they still cost storage. s3mend never deletes versions.
+    pub noncurrent_versions: u64,
 }
 
 impl Summary {
     pub fn record(&mut self, inspected: &Inspected) {
+        self.count(inspected.outcome.is_ok(), inspected.findings.is_empty());
+    }
+
+    fn count(&mut self, inspected: bool, clean: bool) {
         self.listed += 1;
-        match &inspected.outcome {
-            Err(_) => self.errors += 1,
-            Ok(_) => {
-                self.inspected += 1;
-                if inspected.findings.is_empty() {
-                    self.clean += 1;
-                } else {
-                    self.with_findings += 1;
-                }
+        if !inspected {
+            self.errors += 1;
+        } else {
+            self.inspected += 1;
+            if clean {
+                self.clean += 1;
+            } else {
+                self.with_findings += 1;
             }
+        }
+    }
+
+    pub fn record_repaired(&mut self, repaired: &Repaired) {
+        self.count(repaired.head.is_some(), repaired.findings.is_empty());
+        let fix = self.fix.get_or_insert_with(FixCounts::default);
+        match &repaired.outcome {
+            Outcome::Clean | Outcome::InspectFailed(_) => {}
+            Outcome::WouldFix(_) => fix.would_fix += 1,
+            Outcome::Fixed {
+                left_noncurrent, ..
+            } => {
+                fix.fixed += 1;
+                fix.noncurrent_versions += u64::from(*left_noncurrent);
+            }
+            Outcome::Skipped(_) => fix.skipped += 1,
+            Outcome::Conflict(_) => fix.conflicts += 1,
+            Outcome::Failed(_) => fix.failed += 1,
         }
     }
 }
@@ -119,6 +265,10 @@ pub struct RunInfo {
     pub rules: RuleSet,
     /// Why the run stopped early, when it did.
     pub stopped: Option<String>,
+    /// `scan`, `fix` or `undo`.
+    pub command: &'static str,
+    /// Things said once about the run (e.g. that the server has no ACLs).
+    pub notes: Vec<String>,
 }
 
 /// A report being written.

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use console::Style;
 
-use super::{ObjectRow, ReportWriter, RunInfo, Summary};
+use super::{ObjectRow, ReportWriter, RunInfo, Status, Summary};
 use crate::rules::RuleId;
 
 /// Example keys shown per group.
@@ -16,6 +16,9 @@ pub struct TableWriter {
     out: Box<dyn Write + Send>,
     color: bool,
     by_rule: HashMap<RuleId, Group>,
+    /// Fix: skipped objects by reason, and conflicts.
+    skipped: BTreeMap<String, Group>,
+    conflicts: Group,
     errors: Group,
 }
 
@@ -53,6 +56,8 @@ impl TableWriter {
             out,
             color,
             by_rule: HashMap::new(),
+            skipped: BTreeMap::new(),
+            conflicts: Group::default(),
             errors: Group::default(),
         }
     }
@@ -115,6 +120,22 @@ fn shown(value: &Option<String>, absent: &str) -> String {
 
 impl ReportWriter for TableWriter {
     fn object(&mut self, row: &ObjectRow) -> io::Result<()> {
+        let reason = || (row.reason.clone().unwrap_or_default(), None);
+        match row.status {
+            Status::Skipped => {
+                let why = row.reason.clone().unwrap_or_default();
+                self.skipped
+                    .entry(why)
+                    .or_default()
+                    .add(&row.key, || (String::new(), None));
+                return Ok(());
+            }
+            Status::Conflict => {
+                self.conflicts.add(&row.key, reason);
+                return Ok(());
+            }
+            Status::Finding | Status::Error | Status::Fixed | Status::WouldFix => {}
+        }
         for finding in &row.findings {
             self.by_rule
                 .entry(finding.rule)
@@ -141,7 +162,7 @@ impl ReportWriter for TableWriter {
         writeln!(
             self.out,
             "{} {}  (rules: {})",
-            bold.apply_to("s3mend scan"),
+            bold.apply_to(format!("s3mend {}", info.command)),
             info.target,
             rules.join(", ")
         )?;
@@ -161,14 +182,49 @@ impl ReportWriter for TableWriter {
                 green.apply_to(summary.errors)
             },
         )?;
+        if let Some(fix) = &summary.fix {
+            writeln!(
+                self.out,
+                "  fixed {}  would fix {}  skipped {}  conflicts {}  failed {}  noncurrent versions left {}",
+                green.apply_to(fix.fixed),
+                fix.would_fix,
+                fix.skipped,
+                fix.conflicts,
+                if fix.failed > 0 { red.apply_to(fix.failed) } else { green.apply_to(fix.failed) },
+                fix.noncurrent_versions,
+            )?;
+        }
+        for note in &info.notes {
+            writeln!(self.out, "  note: {note}")?;
+        }
         for rule in info.rules.ids() {
             if let Some(group) = self.by_rule.remove(rule) {
                 self.write_group(rule.as_str(), rule.explanation(), &group)?;
             }
         }
+        for (reason, group) in std::mem::take(&mut self.skipped) {
+            self.write_group(
+                &format!("skipped: {reason}"),
+                "not repaired, so nothing could be lost",
+                &group,
+            )?;
+        }
+        if self.conflicts.count > 0 {
+            let conflicts = std::mem::take(&mut self.conflicts);
+            self.write_group(
+                "conflicts",
+                "changed by someone else after inspection; left as they are",
+                &conflicts,
+            )?;
+        }
         if self.errors.count > 0 {
             let errors = std::mem::take(&mut self.errors);
-            self.write_group("errors", "these objects could not be inspected", &errors)?;
+            let about = if summary.fix.is_some() {
+                "could not be inspected, or the repair failed"
+            } else {
+                "these objects could not be inspected"
+            };
+            self.write_group("errors", about, &errors)?;
         }
         writeln!(self.out)?;
         if let Some(why) = &info.stopped {
@@ -177,6 +233,27 @@ impl ReportWriter for TableWriter {
                 "{} {why}: the counts above cover only part of the bucket.",
                 red.apply_to("INCOMPLETE:")
             )?;
+        } else if let Some(fix) = &summary.fix {
+            let left = fix.would_fix + fix.skipped + fix.conflicts + fix.failed;
+            if fix.would_fix > 0 {
+                writeln!(
+                    self.out,
+                    "Dry run: {} objects would be repaired; nothing was written.",
+                    yellow.apply_to(fix.would_fix)
+                )?;
+            } else if left == 0 {
+                writeln!(
+                    self.out,
+                    "{}",
+                    green.apply_to(format!("Every finding repaired ({} objects).", fix.fixed))
+                )?;
+            } else {
+                writeln!(
+                    self.out,
+                    "{} objects still have findings.",
+                    yellow.apply_to(left)
+                )?;
+            }
         } else if summary.with_findings == 0 && summary.errors == 0 {
             writeln!(self.out, "{}", green.apply_to("No findings."))?;
         } else if summary.with_findings > 0 {

@@ -48,6 +48,18 @@ pub struct ObjectHead {
     pub parts_count: Option<i32>,
 }
 
+/// HEADs the current version of `key`.
+pub async fn head_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<ObjectHead, super::S3Failure> {
+    match client.head_object().bucket(bucket).key(key).send().await {
+        Ok(out) => Ok(ObjectHead::from_sdk(key, &out)),
+        Err(err) => Err(super::S3Failure::from_sdk(&err)),
+    }
+}
+
 impl ObjectHead {
     /// An object with only its key known; tests fill in the rest.
     pub fn new(key: impl Into<String>) -> Self {

@@ -9,7 +9,7 @@ mod write;
 
 pub use client::{connect, Addressing, ConnectOptions};
 pub use error::S3Failure;
-pub use head::{ListedObject, ObjectHead};
+pub use head::{head_object, ListedObject, ObjectHead};
 pub use uri::S3Uri;
 pub use write::{
     caller_id, copy_in_place, multipart_in_place, object_acl, object_tagging, Rewritten,

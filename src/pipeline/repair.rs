@@ -1,0 +1,402 @@
+//! The repair stage: for each object with findings, plan the complete request, carry the ACL in
+//! it, record it in the journal, rewrite the object conditionally, and verify the result.
+//!
+//! A conflict (the object changed after HEAD) is never retried with the old plan: the object is
+//! HEADed again, the rules run again, and only a new version that still has a finding is repaired,
+//! conditionally again.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_s3::Client;
+
+use super::Inspected;
+use crate::journal::{self, Journal};
+use crate::plan::{self, Plan, SkipReason};
+use crate::rules::{Finding, RuleSet};
+use crate::s3::{self, ListedObject, ObjectHead, Rewritten, S3Failure};
+use crate::verify;
+
+/// How a fix run writes.
+#[derive(Clone, Debug)]
+pub struct RepairSettings {
+    pub dry_run: bool,
+    /// Objects larger than this are rewritten by multipart copy (CopyObject stops at 5 GiB).
+    pub multipart_threshold: u64,
+    /// Part size of a multipart copy (raised where 10,000 parts would not suffice).
+    pub part_size: u64,
+}
+
+/// How one object ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// No finding: nothing to do.
+    Clean,
+    /// HEAD failed.
+    InspectFailed(S3Failure),
+    /// Dry run: this is what would be sent.
+    WouldFix(Box<Plan>),
+    Fixed {
+        plan: Box<Plan>,
+        new: Rewritten,
+        /// The object changed after the first HEAD and its new version was repaired.
+        after_conflict: bool,
+        /// A versioned bucket keeps the old version (with the old header) as noncurrent.
+        left_noncurrent: bool,
+    },
+    Skipped(SkipReason),
+    /// The object changed under us and was left alone; says why.
+    Conflict(String),
+    /// The copy or its verification failed.
+    Failed(S3Failure),
+}
+
+/// One object after the repair stage.
+#[derive(Clone, Debug)]
+pub struct Repaired {
+    pub listed: ListedObject,
+    pub head: Option<ObjectHead>,
+    pub findings: Vec<Finding>,
+    pub outcome: Outcome,
+}
+
+/// What the run has learned about the bucket's ACL support.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum AclSupport {
+    /// Read ACLs and carry them in each copy.
+    Used = 0,
+    /// The server answers 501 to ACL calls (Garage, s3s-fs): go on without ACLs.
+    NotImplemented = 1,
+    /// The bucket refuses ACLs (Object Ownership = BucketOwnerEnforced): send none.
+    Disabled = 2,
+}
+
+/// Shared by every repair of a run.
+pub struct Repairer {
+    client: Client,
+    bucket: String,
+    rules: RuleSet,
+    settings: RepairSettings,
+    journal: Option<Arc<Journal>>,
+    /// The caller's canonical id: a copy makes the caller the owner, so objects of other
+    /// accounts are skipped. `None` when it cannot be learned.
+    caller_id: Option<String>,
+    acl: AtomicU8,
+    /// Whether to send the destination If-Match (dropped once if the server refuses it).
+    destination_if_match: AtomicBool,
+}
+
+/// Why an attempt did not fix the object.
+enum Stop {
+    Skip(SkipReason),
+    Conflict,
+    Fail(S3Failure),
+}
+
+const CONFLICT_CODES: [&str; 3] = [
+    "PreconditionFailed",
+    "ConditionalRequestConflict",
+    "Conflict",
+];
+
+impl Repairer {
+    pub async fn new(
+        client: Client,
+        bucket: String,
+        rules: RuleSet,
+        settings: RepairSettings,
+        journal: Option<Arc<Journal>>,
+    ) -> Self {
+        let caller_id = s3::caller_id(&client).await;
+        Repairer {
+            client,
+            bucket,
+            rules,
+            settings,
+            journal,
+            caller_id,
+            acl: AtomicU8::new(AclSupport::Used as u8),
+            destination_if_match: AtomicBool::new(true),
+        }
+    }
+
+    pub fn acl_support(&self) -> AclSupport {
+        match self.acl.load(Ordering::Relaxed) {
+            1 => AclSupport::NotImplemented,
+            2 => AclSupport::Disabled,
+            _ => AclSupport::Used,
+        }
+    }
+
+    pub async fn repair(&self, inspected: Inspected) -> Repaired {
+        let Inspected {
+            listed,
+            outcome,
+            findings,
+        } = inspected;
+        let head = match outcome {
+            Err(failure) => {
+                return Repaired {
+                    listed,
+                    head: None,
+                    findings,
+                    outcome: Outcome::InspectFailed(failure),
+                }
+            }
+            Ok(head) => head,
+        };
+        if findings.is_empty() {
+            return Repaired {
+                listed,
+                head: Some(head),
+                findings,
+                outcome: Outcome::Clean,
+            };
+        }
+        let outcome = match self.attempt(&head, &findings).await {
+            Ok(outcome) => outcome,
+            Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
+            Err(Stop::Fail(failure)) => Outcome::Failed(failure),
+            Err(Stop::Conflict) => self.after_conflict(&head.key).await,
+        };
+        Repaired {
+            listed,
+            head: Some(head),
+            findings,
+            outcome,
+        }
+    }
+
+    /// The object changed after HEAD: look again, and repair the new version only if it still
+    /// has a finding.
+    async fn after_conflict(&self, key: &str) -> Outcome {
+        let head = match s3::head_object(&self.client, &self.bucket, key).await {
+            Ok(head) => head,
+            Err(failure) if failure.is_not_found() => {
+                return Outcome::Conflict("deleted after it was inspected".into())
+            }
+            Err(failure) => return Outcome::Failed(failure),
+        };
+        let findings = self.rules.check(&head);
+        if findings.is_empty() {
+            return Outcome::Conflict(
+                "changed after it was inspected; the new version needs no repair".into(),
+            );
+        }
+        match self.attempt(&head, &findings).await {
+            Ok(Outcome::Fixed {
+                plan,
+                new,
+                left_noncurrent,
+                ..
+            }) => Outcome::Fixed {
+                plan,
+                new,
+                after_conflict: true,
+                left_noncurrent,
+            },
+            Ok(other) => other,
+            Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
+            Err(Stop::Fail(failure)) => Outcome::Failed(failure),
+            Err(Stop::Conflict) => Outcome::Conflict("changed again while being repaired".into()),
+        }
+    }
+
+    async fn attempt(&self, head: &ObjectHead, findings: &[Finding]) -> Result<Outcome, Stop> {
+        let mut plan = plan::plan(&self.bucket, head, findings).map_err(Stop::Skip)?;
+        let acl = self.object_acl(head).await?;
+        plan.grants = acl.as_ref().and_then(|acl| acl.grant_headers());
+        if self.settings.dry_run {
+            return Ok(Outcome::WouldFix(Box::new(plan)));
+        }
+        let expected = verify::expected_after(head, &plan);
+        self.record_plan(head, acl.as_ref(), &expected, &plan)?;
+        // A copy whose verification failed was still written: its record keeps the new ETag.
+        let verified = match self.rewrite(head, &mut plan).await {
+            Ok(new) => match self.verify(&head.key, &expected).await {
+                Ok(()) => Ok(new),
+                Err(stop) => Err((stop, Some(new))),
+            },
+            Err(stop) => Err((stop, None)),
+        };
+        let (status, new, error) = match &verified {
+            Ok(new) => ("fixed", Some(new), None),
+            Err((Stop::Conflict, _)) => ("conflict", None, None),
+            Err((Stop::Fail(f), new)) => ("error", new.as_ref(), Some(f.to_string())),
+            Err((Stop::Skip(_), _)) => ("skipped", None, None),
+        };
+        self.record_outcome(&head.key, status, new, error)?;
+        let new = verified.map_err(|(stop, _)| stop)?;
+        let left_noncurrent = head.version_id.is_some() && new.version_id.is_some();
+        Ok(Outcome::Fixed {
+            plan: Box::new(plan),
+            new,
+            after_conflict: false,
+            left_noncurrent,
+        })
+    }
+
+    /// The ACL to carry into the copy, learning once per run whether the server has ACLs.
+    async fn object_acl(&self, head: &ObjectHead) -> Result<Option<plan::ObjectAcl>, Stop> {
+        if self.acl_support() != AclSupport::Used {
+            return Ok(None);
+        }
+        match s3::object_acl(
+            &self.client,
+            &self.bucket,
+            &head.key,
+            head.version_id.as_deref(),
+        )
+        .await
+        {
+            Ok(acl) => {
+                if let (Some(caller), Some(owner)) = (&self.caller_id, &acl.owner_id) {
+                    if caller != owner {
+                        return Err(Stop::Skip(SkipReason::ForeignOwner));
+                    }
+                }
+                Ok(Some(acl))
+            }
+            Err(f) if f.code == "NotImplemented" || f.http_status == Some(501) => {
+                self.acl
+                    .store(AclSupport::NotImplemented as u8, Ordering::Relaxed);
+                Ok(None)
+            }
+            Err(f) if f.code == "AccessControlListNotSupported" => {
+                self.acl
+                    .store(AclSupport::Disabled as u8, Ordering::Relaxed);
+                Ok(None)
+            }
+            Err(f) => Err(Stop::Fail(f)),
+        }
+    }
+
+    /// One conditional rewrite; a bucket that refuses the grants gets the copy without them.
+    async fn rewrite(&self, head: &ObjectHead, plan: &mut Plan) -> Result<Rewritten, Stop> {
+        let first = self.send(head, plan).await;
+        match first {
+            Err(f) if f.code == "AccessControlListNotSupported" && plan.grants.is_some() => {
+                self.acl
+                    .store(AclSupport::Disabled as u8, Ordering::Relaxed);
+                plan.grants = None;
+                self.send(head, plan).await
+            }
+            other => other,
+        }
+        .map_err(|f| {
+            if CONFLICT_CODES.contains(&f.code.as_str()) || matches!(f.http_status, Some(409 | 412))
+            {
+                Stop::Conflict
+            } else {
+                Stop::Fail(f)
+            }
+        })
+    }
+
+    async fn send(&self, head: &ObjectHead, plan: &Plan) -> Result<Rewritten, S3Failure> {
+        let if_match = self.destination_if_match.load(Ordering::Relaxed);
+        let size = head.content_length.unwrap_or(0).max(0) as u64;
+        if size <= self.settings.multipart_threshold {
+            return s3::copy_in_place(&self.client, &self.bucket, plan, if_match).await;
+        }
+        let tagging = if head.tag_count.unwrap_or(0) > 0 {
+            let tags = s3::object_tagging(
+                &self.client,
+                &self.bucket,
+                &head.key,
+                head.version_id.as_deref(),
+            )
+            .await?;
+            Some(tags)
+        } else {
+            None
+        };
+        let part_size = self.settings.part_size.max(size.div_ceil(10_000));
+        s3::multipart_in_place(
+            &self.client,
+            &self.bucket,
+            plan,
+            size,
+            part_size,
+            tagging,
+            if_match,
+        )
+        .await
+    }
+
+    async fn verify(&self, key: &str, expected: &ObjectHead) -> Result<(), Stop> {
+        let actual = s3::head_object(&self.client, &self.bucket, key)
+            .await
+            .map_err(Stop::Fail)?;
+        let differences = verify::differences(expected, &actual);
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(Stop::Fail(S3Failure {
+                code: "VerifyMismatch".into(),
+                message: format!("after the copy HEAD differs in {}", differences.join(", ")),
+                http_status: None,
+            }))
+        }
+    }
+
+    fn record_plan(
+        &self,
+        head: &ObjectHead,
+        acl: Option<&plan::ObjectAcl>,
+        expected: &ObjectHead,
+        plan: &Plan,
+    ) -> Result<(), Stop> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        journal
+            .planned(&journal::Planned {
+                bucket: &self.bucket,
+                key: &head.key,
+                version_id: head.version_id.as_deref(),
+                etag: head.etag.as_deref(),
+                old: head,
+                old_acl: acl,
+                new: expected,
+                request: &plan.headers,
+                grants: plan.grants.as_ref(),
+            })
+            .map_err(|e| Stop::Fail(journal_failure(journal, e)))
+    }
+
+    fn record_outcome(
+        &self,
+        key: &str,
+        status: &str,
+        new: Option<&Rewritten>,
+        error: Option<String>,
+    ) -> Result<(), Stop> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        journal
+            .outcome(&journal::Outcome {
+                bucket: &self.bucket,
+                key,
+                status,
+                new_version_id: new.and_then(|n| n.version_id.as_deref()),
+                new_etag: new.and_then(|n| n.etag.as_deref()),
+                error,
+            })
+            .map_err(|e| Stop::Fail(journal_failure(journal, e)))
+    }
+}
+
+/// The code of a journal write failure; the run stops on it, since nothing may be changed
+/// without a record.
+pub const JOURNAL_FAILED: &str = "JournalWriteFailed";
+
+fn journal_failure(journal: &Journal, e: std::io::Error) -> S3Failure {
+    S3Failure {
+        code: JOURNAL_FAILED.into(),
+        message: format!("cannot write journal {}: {e}", journal.path().display()),
+        http_status: None,
+    }
+}
