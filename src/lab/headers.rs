@@ -13,7 +13,9 @@ use s3s::dto::{self, ETag, ETagCondition, Timestamp};
 use s3s::{s3_error, S3Result};
 use time::OffsetDateTime;
 
+use super::acl::AclHeaders;
 use super::model::{Grant, StoredObject};
+use super::ownership::AclMode;
 
 /// Every object attribute a write request can set. `None`/empty means "not sent".
 #[derive(Debug, Default)]
@@ -37,7 +39,9 @@ pub struct RequestAttrs {
     pub object_lock_legal_hold: Option<String>,
     /// `x-amz-tagging`, parsed.
     pub tags: Option<Vec<(String, String)>>,
-    /// Grants from `x-amz-acl` / `x-amz-grant-*`; `None` when the request names no ACL.
+    /// `x-amz-acl` / `x-amz-grant-*` as sent; what they mean depends on the bucket's ACL mode.
+    pub acl: AclHeaders,
+    /// Grants from `acl` once [`RequestAttrs::resolve_acl`] ran; `None`: private to the owner.
     pub grants: Option<Vec<Grant>>,
 }
 
@@ -47,12 +51,12 @@ macro_rules! request_attrs {
         let input = &$input;
         let headers: &http::HeaderMap = $headers;
         let acl = $crate::lab::acl::AclHeaders {
-            canned: input.acl.as_ref().map(|a| a.as_str()),
-            full_control: input.grant_full_control.as_deref(),
-            read: input.grant_read.as_deref(),
-            read_acp: input.grant_read_acp.as_deref(),
+            canned: input.acl.as_ref().map(|a| a.as_str().to_owned()),
+            full_control: input.grant_full_control.clone(),
+            read: input.grant_read.clone(),
+            read_acp: input.grant_read_acp.clone(),
             write: None,
-            write_acp: input.grant_write_acp.as_deref(),
+            write_acp: input.grant_write_acp.clone(),
         };
         $crate::lab::headers::RequestAttrs {
             content_type: input.content_type.clone(),
@@ -97,7 +101,8 @@ macro_rules! request_attrs {
                 .as_deref()
                 .map($crate::lab::headers::parse_tagging)
                 .transpose()?,
-            grants: acl.grants()?,
+            acl,
+            grants: None,
         }
     }};
 }
@@ -155,6 +160,12 @@ pub fn parse_tagging(s: &str) -> S3Result<Vec<(String, String)>> {
 }
 
 impl RequestAttrs {
+    /// Turns the ACL headers into grants as a bucket in `mode` does (or rejects them).
+    pub fn resolve_acl(&mut self, mode: AclMode) -> S3Result<()> {
+        self.grants = super::ownership::request_grants(mode, &self.acl)?;
+        Ok(())
+    }
+
     /// A new object carrying exactly what the request sent (PutObject, REPLACE copy, multipart).
     pub fn into_object(self, body: bytes::Bytes) -> StoredObject {
         let mut obj = StoredObject {

@@ -140,6 +140,9 @@ pub struct ObjectSeed {
     pub grants: Vec<Grant>,
     /// Canned ACL ("public-read", ...), expanded into grants like S3 does.
     pub acl: Option<String>,
+    /// The canonical id of the account that wrote the object (another account's upload into a
+    /// lab bucket); `None`: the lab's own account.
+    pub owner_id: Option<String>,
 }
 
 impl ObjectSeed {
