@@ -88,10 +88,7 @@ macro_rules! request_attrs {
                 .object_lock_mode
                 .as_ref()
                 .map(|s| s.as_str().to_owned()),
-            object_lock_retain_until: $crate::lab::headers::raw_header(
-                headers,
-                "x-amz-object-lock-retain-until-date",
-            ),
+            object_lock_retain_until: $crate::lab::headers::retain_until(headers)?,
             object_lock_legal_hold: input
                 .object_lock_legal_hold_status
                 .as_ref()
@@ -114,6 +111,28 @@ pub fn raw_header(headers: &HeaderMap, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// `x-amz-object-lock-retain-until-date` as S3 returns it (ISO 8601, milliseconds, `Z`), so a
+/// date read from HEAD and sent back in any ISO 8601 spelling (the SDK drops the `.000`) is
+/// stored unchanged. Unparseable text is a 400, as on S3.
+pub fn retain_until(headers: &HeaderMap) -> S3Result<Option<String>> {
+    let Some(raw) = raw_header(headers, "x-amz-object-lock-retain-until-date") else {
+        return Ok(None);
+    };
+    let bad = || {
+        s3_error!(
+            InvalidArgument,
+            "The retain until date must be provided in ISO 8601 format"
+        )
+    };
+    let t = OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|_| bad())?
+        .to_offset(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt).map(Some).map_err(|_| bad())
 }
 
 /// The base64 MD5 of an SSE-C key, checked against the one the client sent (S3 does the same).
@@ -422,6 +441,25 @@ mod tests {
             ..Conditions::default()
         };
         assert_eq!(c.check(&obj), Err(ConditionFailure::PreconditionFailed));
+    }
+
+    #[test]
+    fn retain_until_is_normalised_to_milliseconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retain_until(&h).unwrap(), None);
+        h.insert(
+            "x-amz-object-lock-retain-until-date",
+            http::HeaderValue::from_static("2037-01-01T01:00:00+01:00"),
+        );
+        assert_eq!(
+            retain_until(&h).unwrap().as_deref(),
+            Some("2037-01-01T00:00:00.000Z")
+        );
+        h.insert(
+            "x-amz-object-lock-retain-until-date",
+            http::HeaderValue::from_static("next year"),
+        );
+        assert!(retain_until(&h).is_err());
     }
 
     #[test]
