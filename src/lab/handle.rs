@@ -186,3 +186,29 @@ impl LabHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn handle_can_move_into_tasks_and_hooks() {
+        shareable::<LabHandle>();
+    }
+
+    #[test]
+    fn a_hook_may_write_and_arm_another() {
+        let h = LabHandle::new();
+        h.before_next_copy("b", "k", |h| {
+            h.put_object("b", "k", ObjectSeed::with_body("w"));
+            h.before_next_copy("b", "k", |h| h.fail_next("CopyObject", "k", 1));
+        });
+        h.run_copy_hook("b", "k");
+        assert_eq!(&h.object("b", "k").unwrap().body[..], b"w");
+        h.run_copy_hook("b", "k");
+        assert!(h.inject.take_fault("CopyObject", "k"));
+        h.run_copy_hook("b", "k");
+    }
+}
