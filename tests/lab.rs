@@ -1,6 +1,8 @@
 //! The lab against the real aws-sdk-s3 client: it must behave like S3 where s3mend relies on it.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::http::HttpResponse;
@@ -10,7 +12,7 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, EncodingType, MetadataDirective, StorageClass,
     TaggingDirective,
 };
-use s3mend::lab::{self, Grantee, Lab, LabConfig, ObjectSeed};
+use s3mend::lab::{self, AclMode, Grant, Grantee, Lab, LabConfig, LabHandle, ObjectSeed};
 
 async fn start() -> (Lab, aws_sdk_s3::Client) {
     let lab = Lab::start(LabConfig::default()).await.expect("lab starts");
@@ -330,15 +332,41 @@ async fn copy_resets_acl_unless_grants_are_sent() {
         .send()
         .await
         .unwrap();
-    let obj = lab.object("bkt", "k").unwrap();
-    assert_eq!(obj.grants.len(), 2);
-    let all_users = Grantee::Group {
-        uri: "http://acs.amazonaws.com/groups/global/AllUsers".into(),
-    };
-    assert!(obj
-        .grants
-        .iter()
-        .any(|g| g.permission == "READ" && g.grantee == all_users));
+    // Exactly the grants sent, as s3mend re-sends them from GetObjectAcl.
+    assert_eq!(lab.object("bkt", "k").unwrap().grants, public_site_grants());
+    let acl = s3
+        .get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acl.grants().len(), 2);
+    assert_eq!(
+        acl.grants()[1].grantee().and_then(|g| g.uri()),
+        Some(ALL_USERS)
+    );
+}
+
+const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
+
+/// Owner FULL_CONTROL plus public READ, in the order the grant headers list them.
+fn public_site_grants() -> Vec<Grant> {
+    vec![
+        Grant {
+            grantee: Grantee::CanonicalUser {
+                id: lab::LAB_OWNER_ID.into(),
+                display_name: Some(lab::LAB_OWNER_NAME.into()),
+            },
+            permission: "FULL_CONTROL".into(),
+        },
+        Grant {
+            grantee: Grantee::Group {
+                uri: ALL_USERS.into(),
+            },
+            permission: "READ".into(),
+        },
+    ]
 }
 
 #[tokio::test]
@@ -776,4 +804,676 @@ async fn non_ascii_metadata_comes_back_rfc2047_encoded() {
         .await
         .unwrap();
     assert_eq!(h.metadata().unwrap()["name"], "=?UTF-8?B?Y2Fmw6k=?=");
+}
+
+/// A client that reports the first 500 instead of retrying it, so injected faults are visible.
+fn no_retry_client(lab: &Lab) -> aws_sdk_s3::Client {
+    let config = lab::client(lab)
+        .config()
+        .to_builder()
+        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+fn code<E: ProvideErrorMetadata>(err: SdkError<E, HttpResponse>) -> String {
+    err.code().unwrap_or_default().to_owned()
+}
+
+/// What a concurrent writer leaves: a different body and type.
+fn writer_seed() -> ObjectSeed {
+    ObjectSeed {
+        content_type: Some("text/plain".into()),
+        ..ObjectSeed::with_body("the writer's version")
+    }
+}
+
+#[tokio::test]
+async fn race_hook_makes_the_conditional_copy_fail_and_keeps_the_writer() {
+    let (lab, s3) = start().await;
+    lab.put_object("bkt", "k", full_seed());
+    let etag = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .to_owned();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = runs.clone();
+    lab.before_next_copy("bkt", "k", move |h: &LabHandle| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        h.put_object("bkt", "k", writer_seed());
+    });
+    // A copy to another destination does not trigger it.
+    s3.copy_object()
+        .bucket("bkt")
+        .key("other")
+        .copy_source("bkt/k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+
+    let err = s3
+        .copy_object()
+        .bucket("bkt")
+        .key("k")
+        .copy_source("bkt/k")
+        .metadata_directive(MetadataDirective::Replace)
+        .content_type("text/html")
+        .copy_source_if_match(&etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 412);
+    assert_eq!(code(err), "PreconditionFailed");
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    let now = lab.object("bkt", "k").unwrap();
+    assert_eq!(&now.body[..], b"the writer's version");
+    assert_eq!(now.content_type.as_deref(), Some("text/plain"));
+
+    // Once only: the re-planned copy with the new etag succeeds and the hook stays quiet.
+    s3.copy_object()
+        .bucket("bkt")
+        .key("k")
+        .copy_source("bkt/k")
+        .metadata_directive(MetadataDirective::Replace)
+        .content_type("text/html")
+        .copy_source_if_match(&now.etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        lab.object("bkt", "k").unwrap().content_type.as_deref(),
+        Some("text/html")
+    );
+
+    // The destination If-Match alone catches the writer too. (It must write other bytes: the
+    // etag is their MD5, so rewriting the same bytes would rightly go unnoticed.)
+    let etag = lab.object("bkt", "k").unwrap().etag;
+    lab.handle().before_next_copy("bkt", "k", |h| {
+        h.put_object(
+            "bkt",
+            "k",
+            ObjectSeed {
+                body: "a second writer".into(),
+                ..writer_seed()
+            },
+        );
+    });
+    let err = s3
+        .copy_object()
+        .bucket("bkt")
+        .key("k")
+        .copy_source("bkt/k")
+        .metadata_directive(MetadataDirective::Replace)
+        .customize()
+        .mutate_request(move |req| {
+            req.headers_mut().insert("if-match", etag.clone());
+        })
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 412);
+    assert_eq!(
+        lab.object("bkt", "k").unwrap().content_type.as_deref(),
+        Some("text/plain")
+    );
+}
+
+#[tokio::test]
+async fn race_hook_before_a_multipart_copy() {
+    let (lab, s3) = start().await;
+    let before = lab.put_object("bkt", "big", ObjectSeed::with_body(vec![7u8; 4000]));
+    let handle = lab.handle();
+    lab.before_next_copy("bkt", "big", |h| {
+        h.put_object("bkt", "big", writer_seed());
+    });
+    let up = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("big")
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let err = s3
+        .upload_part_copy()
+        .bucket("bkt")
+        .key("big")
+        .upload_id(id)
+        .part_number(1)
+        .copy_source("bkt/big")
+        .copy_source_range("bytes=0-1999")
+        .copy_source_if_match(&before.etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 412);
+    s3.abort_multipart_upload()
+        .bucket("bkt")
+        .key("big")
+        .upload_id(id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(handle.open_multipart_uploads("bkt"), 0);
+    assert_eq!(
+        &handle.object("bkt", "big").unwrap().body[..],
+        b"the writer's version"
+    );
+}
+
+#[tokio::test]
+async fn fail_next_fails_exactly_count_times() {
+    let (lab, _) = start().await;
+    let s3 = no_retry_client(&lab);
+    let before = lab.put_object("bkt", "k", full_seed());
+    lab.put_object("bkt", "other", ObjectSeed::with_body("x"));
+    lab.reset_stats();
+    lab.fail_next("HeadObject", "k", 2);
+    for _ in 0..2 {
+        let err = s3
+            .head_object()
+            .bucket("bkt")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(status(&err), 500);
+        // Other keys and other operations are unaffected meanwhile.
+        s3.head_object()
+            .bucket("bkt")
+            .key("other")
+            .send()
+            .await
+            .unwrap();
+        s3.get_object_acl()
+            .bucket("bkt")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    }
+    s3.head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let stats = lab.stats();
+    assert_eq!(stats.count("HeadObject"), 5, "faulted requests are counted");
+    assert_eq!(stats.count("GetObjectAcl"), 2);
+
+    lab.fail_next("CopyObject", "k", 1);
+    let copy = || {
+        s3.copy_object()
+            .bucket("bkt")
+            .key("k")
+            .copy_source("bkt/k")
+            .metadata_directive(MetadataDirective::Replace)
+            .copy_source_if_match(&before.etag)
+            .send()
+    };
+    let err = copy().await.unwrap_err();
+    assert_eq!(status(&err), 500);
+    assert_eq!(code(err), "InternalError");
+    assert_eq!(lab.object("bkt", "k").unwrap(), before, "nothing was done");
+    copy().await.unwrap();
+
+    lab.fail_next("GetObjectAcl", "k", 1);
+    let err = s3
+        .get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 500);
+
+    let up = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("dst")
+        .send()
+        .await
+        .unwrap();
+    lab.fail_next("UploadPartCopy", "dst", 1);
+    let part = || {
+        s3.upload_part_copy()
+            .bucket("bkt")
+            .key("dst")
+            .upload_id(up.upload_id().unwrap())
+            .part_number(1)
+            .copy_source("bkt/k")
+            .send()
+    };
+    assert_eq!(status(&part().await.unwrap_err()), 500);
+    part().await.unwrap();
+
+    // The default client retries a 500: one call, two requests.
+    lab.fail_next("HeadObject", "k", 1);
+    lab.reset_stats();
+    lab::client(&lab)
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.stats().count("HeadObject"), 2);
+}
+
+#[tokio::test]
+async fn owner_enforced_bucket_rejects_acls_but_reads_them() {
+    let (lab, s3) = start().await;
+    let before = lab.put_object(
+        "bkt",
+        "k",
+        ObjectSeed {
+            acl: Some("public-read".into()),
+            owner_id: Some("f".repeat(64)),
+            ..full_seed()
+        },
+    );
+    lab.set_acl_mode("bkt", AclMode::OwnerEnforced);
+
+    let acl = s3
+        .get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(lab::LAB_OWNER_ID));
+    assert_eq!(acl.grants().len(), 1);
+    assert_eq!(
+        acl.grants()[0].grantee().and_then(|g| g.id()),
+        Some(lab::LAB_OWNER_ID)
+    );
+    assert_eq!(
+        acl.grants()[0].permission().map(|p| p.as_str()),
+        Some("FULL_CONTROL")
+    );
+
+    let not_supported = |err: SdkError<_, HttpResponse>| {
+        assert_eq!(status(&err), 400);
+        assert_eq!(code(err), "AccessControlListNotSupported");
+    };
+    not_supported(
+        s3.put_object_acl()
+            .bucket("bkt")
+            .key("k")
+            .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    let copy = || {
+        s3.copy_object()
+            .bucket("bkt")
+            .key("k")
+            .copy_source("bkt/k")
+            .metadata_directive(MetadataDirective::Replace)
+    };
+    let err = copy()
+        .grant_read(format!("uri=\"{ALL_USERS}\""))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 400);
+    assert_eq!(code(err), "AccessControlListNotSupported");
+    let err = copy()
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::Private)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "AccessControlListNotSupported");
+    let err = s3
+        .put_object()
+        .bucket("bkt")
+        .key("new")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "AccessControlListNotSupported");
+    let err = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("new")
+        .grant_full_control(format!("id=\"{}\"", lab::LAB_OWNER_ID))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "AccessControlListNotSupported");
+    assert_eq!(lab.open_multipart_uploads("bkt"), 0);
+    assert_eq!(lab.object("bkt", "k").unwrap(), before);
+
+    // No ACL, or bucket-owner-full-control, is accepted.
+    copy().send().await.unwrap();
+    copy()
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::BucketOwnerFullControl)
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket("bkt")
+        .key("new")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::BucketOwnerFullControl)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.object("bkt", "k").unwrap().grants.len(), 1);
+}
+
+#[tokio::test]
+async fn acl_not_implemented_bucket_answers_501_and_ignores_grants() {
+    let (lab, s3) = start().await;
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    lab.set_acl_mode("bkt", AclMode::NotImplemented);
+    let err = s3
+        .get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 501);
+    assert_eq!(code(err), "NotImplemented");
+    let err = s3
+        .put_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 501);
+
+    s3.copy_object()
+        .bucket("bkt")
+        .key("k")
+        .copy_source("bkt/k")
+        .metadata_directive(MetadataDirective::Replace)
+        .grant_read(format!("uri=\"{ALL_USERS}\""))
+        .grant_full_control(format!("id=\"{}\"", lab::LAB_OWNER_ID))
+        .send()
+        .await
+        .unwrap();
+    let obj = lab.object("bkt", "k").unwrap();
+    assert_eq!(obj.grants.len(), 1, "grant headers are ignored");
+    assert_eq!(obj.grants[0].permission, "FULL_CONTROL");
+
+    // Switching back shows what the bucket kept: ACLs enabled again, as on S3.
+    lab.set_acl_mode("bkt", AclMode::Enabled);
+    s3.get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn foreign_owner_shows_in_the_acl_and_a_copy_takes_it_over() {
+    let (lab, s3) = start().await;
+    let foreign = "0123456789abcdef".repeat(4);
+    lab.put_object(
+        "bkt",
+        "k",
+        ObjectSeed {
+            owner_id: Some(foreign.clone()),
+            acl: Some("bucket-owner-full-control".into()),
+            ..ObjectSeed::with_body("x")
+        },
+    );
+    let acl = s3
+        .get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(foreign.as_str()));
+    let ids: Vec<_> = acl
+        .grants()
+        .iter()
+        .filter_map(|g| g.grantee().and_then(|g| g.id()))
+        .collect();
+    assert_eq!(ids, [foreign.as_str(), lab::LAB_OWNER_ID]);
+
+    s3.copy_object()
+        .bucket("bkt")
+        .key("k")
+        .copy_source("bkt/k")
+        .metadata_directive(MetadataDirective::Replace)
+        .send()
+        .await
+        .unwrap();
+    let acl = s3
+        .get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(lab::LAB_OWNER_ID));
+    assert_eq!(acl.grants().len(), 1);
+    assert_eq!(
+        acl.grants()[0].grantee().and_then(|g| g.id()),
+        Some(lab::LAB_OWNER_ID)
+    );
+    assert_eq!(lab.object("bkt", "k").unwrap().owner_id, lab::LAB_OWNER_ID);
+}
+
+/// `full_seed` plus non-ASCII metadata and the public-site ACL: everything a repair must keep.
+fn repair_seed() -> ObjectSeed {
+    let mut seed = full_seed();
+    seed.metadata
+        .insert("name".into(), "caf\u{e9} \u{1f600}".into());
+    seed.grants = public_site_grants();
+    seed
+}
+
+/// A REPLACE copy built from HEAD and GetObjectAcl the way `s3mend fix` builds it.
+#[tokio::test]
+async fn replace_copy_resending_head_and_acl_is_lossless() {
+    let (lab, s3) = start().await;
+    let before = lab.put_object("bkt", "k", repair_seed());
+    let h = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert!(h.metadata().unwrap()["name"].starts_with("=?UTF-8?B?"));
+    let expires = aws_smithy_types::DateTime::from_str(
+        h.expires_string().unwrap(),
+        aws_smithy_types::date_time::Format::HttpDate,
+    )
+    .unwrap();
+    s3.copy_object()
+        .bucket("bkt")
+        .key("k")
+        .copy_source("bkt/k")
+        .copy_source_if_match(h.e_tag().unwrap())
+        .metadata_directive(MetadataDirective::Replace)
+        .set_content_type(h.content_type().map(str::to_owned))
+        .set_content_encoding(h.content_encoding().map(str::to_owned))
+        .set_cache_control(h.cache_control().map(str::to_owned))
+        .set_content_disposition(h.content_disposition().map(str::to_owned))
+        .set_content_language(h.content_language().map(str::to_owned))
+        .expires(expires)
+        .set_metadata(h.metadata().cloned())
+        .storage_class(h.storage_class().cloned().unwrap_or(StorageClass::Standard))
+        .set_website_redirect_location(h.website_redirect_location().map(str::to_owned))
+        .set_server_side_encryption(h.server_side_encryption().cloned())
+        .set_ssekms_key_id(h.ssekms_key_id().map(str::to_owned))
+        .set_bucket_key_enabled(h.bucket_key_enabled())
+        .set_object_lock_mode(h.object_lock_mode().cloned())
+        .set_object_lock_retain_until_date(h.object_lock_retain_until_date().cloned())
+        .set_object_lock_legal_hold_status(h.object_lock_legal_hold_status().cloned())
+        .grant_read(format!("uri=\"{ALL_USERS}\""))
+        .grant_full_control(format!("id=\"{}\"", lab::LAB_OWNER_ID))
+        .send()
+        .await
+        .unwrap();
+    let after = lab.object("bkt", "k").unwrap();
+    assert_eq!(after.metadata["name"], "caf\u{e9} \u{1f600}");
+    assert_eq!(after.grants, public_site_grants());
+    assert_eq!(after.tags, before.tags, "default tagging directive: COPY");
+    assert_eq!(
+        after.object_lock_retain_until.as_deref(),
+        Some("2037-01-01T00:00:00.000Z")
+    );
+    // Only the modification time changes.
+    let expected = lab::StoredObject {
+        last_modified: after.last_modified,
+        ..before
+    };
+    assert_eq!(after, expected);
+}
+
+/// The >5 GiB path: CreateMultipartUpload with everything, UploadPartCopy with source
+/// conditions, CompleteMultipartUpload with a destination If-Match.
+#[tokio::test]
+async fn multipart_in_place_copy_keeps_everything_and_checks_the_destination() {
+    let (lab, s3) = start().await;
+    let body: Vec<u8> = (0..6000u32).map(|i| (i % 253) as u8).collect();
+    let before = lab.put_object(
+        "bkt",
+        "k",
+        ObjectSeed {
+            body: body.into(),
+            ..repair_seed()
+        },
+    );
+    let h = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let etag = h.e_tag().unwrap().to_owned();
+    let up = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .set_content_type(h.content_type().map(str::to_owned))
+        .set_content_encoding(h.content_encoding().map(str::to_owned))
+        .set_cache_control(h.cache_control().map(str::to_owned))
+        .set_content_disposition(h.content_disposition().map(str::to_owned))
+        .set_content_language(h.content_language().map(str::to_owned))
+        .expires(
+            aws_smithy_types::DateTime::from_str(
+                h.expires_string().unwrap(),
+                aws_smithy_types::date_time::Format::HttpDate,
+            )
+            .unwrap(),
+        )
+        .set_metadata(h.metadata().cloned())
+        .set_storage_class(h.storage_class().cloned())
+        .set_website_redirect_location(h.website_redirect_location().map(str::to_owned))
+        .set_server_side_encryption(h.server_side_encryption().cloned())
+        .set_ssekms_key_id(h.ssekms_key_id().map(str::to_owned))
+        .set_bucket_key_enabled(h.bucket_key_enabled())
+        .set_object_lock_mode(h.object_lock_mode().cloned())
+        .set_object_lock_retain_until_date(h.object_lock_retain_until_date().cloned())
+        .set_object_lock_legal_hold_status(h.object_lock_legal_hold_status().cloned())
+        .tagging("k=v&team=a")
+        .grant_read(format!("uri=\"{ALL_USERS}\""))
+        .grant_full_control(format!("id=\"{}\"", lab::LAB_OWNER_ID))
+        .send()
+        .await
+        .unwrap();
+    let id = up.upload_id().unwrap();
+    let mut parts = Vec::new();
+    for (n, range) in [(1, "bytes=0-3999"), (2, "bytes=4000-5999")] {
+        let out = s3
+            .upload_part_copy()
+            .bucket("bkt")
+            .key("k")
+            .upload_id(id)
+            .part_number(n)
+            .copy_source("bkt/k")
+            .copy_source_range(range)
+            .copy_source_if_match(&etag)
+            .send()
+            .await
+            .unwrap();
+        let part_etag = out.copy_part_result().unwrap().e_tag().unwrap().to_owned();
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(part_etag)
+                .build(),
+        );
+    }
+    let complete = |if_match: &str| {
+        s3.complete_multipart_upload()
+            .bucket("bkt")
+            .key("k")
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts.clone()))
+                    .build(),
+            )
+            .if_match(if_match)
+            .send()
+    };
+    let err = complete("\"0123456789abcdef0123456789abcdef\"")
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 412);
+    assert_eq!(lab.object("bkt", "k").unwrap(), before);
+    assert_eq!(lab.open_multipart_uploads("bkt"), 1, "S3 keeps the upload");
+    complete(&etag).await.unwrap();
+    assert_eq!(lab.open_multipart_uploads("bkt"), 0);
+
+    let after = lab.object("bkt", "k").unwrap();
+    assert!(after.etag.ends_with("-2\""), "{}", after.etag);
+    let expected = lab::StoredObject {
+        last_modified: after.last_modified,
+        etag: after.etag.clone(),
+        parts_count: Some(2),
+        ..before
+    };
+    assert_eq!(after, expected);
+
+    // A failed run aborts: no upload is left open (and so no storage is billed).
+    let up = s3
+        .create_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let err = s3
+        .complete_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(up.upload_id().unwrap())
+        .multipart_upload(CompletedMultipartUpload::builder().build())
+        .if_match(&etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 400);
+    s3.abort_multipart_upload()
+        .bucket("bkt")
+        .key("k")
+        .upload_id(up.upload_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lab.open_multipart_uploads("bkt"), 0);
 }

@@ -17,11 +17,16 @@ pub const LAB_OWNER_NAME: &str = "s3mend-lab";
 const ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const AUTHENTICATED_USERS: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 
-fn owner_grantee() -> Grantee {
+/// A canonical user; only the lab's own account has a display name the lab knows.
+fn user(id: &str) -> Grantee {
     Grantee::CanonicalUser {
-        id: LAB_OWNER_ID.to_owned(),
-        display_name: Some(LAB_OWNER_NAME.to_owned()),
+        id: id.to_owned(),
+        display_name: display_name(id),
     }
+}
+
+fn display_name(id: &str) -> Option<String> {
+    (id == LAB_OWNER_ID).then(|| LAB_OWNER_NAME.to_owned())
 }
 
 fn grant(grantee: Grantee, permission: &str) -> Grant {
@@ -31,20 +36,35 @@ fn grant(grantee: Grantee, permission: &str) -> Grant {
     }
 }
 
-/// Owner FULL_CONTROL: what every object gets when its request names no ACL.
+/// Owner FULL_CONTROL for the lab's account: what a request naming no ACL gets.
 pub fn private() -> Vec<Grant> {
-    vec![grant(owner_grantee(), "FULL_CONTROL")]
+    private_for(LAB_OWNER_ID)
 }
 
-/// Expands a canned ACL the way S3 does; an unknown name is a 400.
+/// Owner FULL_CONTROL for any owner.
+pub fn private_for(owner_id: &str) -> Vec<Grant> {
+    vec![grant(user(owner_id), "FULL_CONTROL")]
+}
+
+/// Expands a canned ACL for an object of the lab's account; an unknown name is a 400.
 pub fn canned(name: &str) -> S3Result<Vec<Grant>> {
-    let mut grants = private();
+    canned_for(name, LAB_OWNER_ID)
+}
+
+/// Expands a canned ACL the way S3 does for an object owned by `owner_id` in a lab bucket.
+pub fn canned_for(name: &str, owner_id: &str) -> S3Result<Vec<Grant>> {
+    let mut grants = private_for(owner_id);
     let group = |uri: &str| Grantee::Group {
         uri: uri.to_owned(),
     };
+    // The bucket owner is the lab's account: the bucket-owner ACLs add it only to a foreign
+    // object, since it already has FULL_CONTROL of its own.
+    let foreign = owner_id != LAB_OWNER_ID;
     match name {
-        // The bucket owner is the object owner in the lab, so these add nothing.
-        "private" | "bucket-owner-read" | "bucket-owner-full-control" | "aws-exec-read" => {}
+        "private" | "aws-exec-read" => {}
+        "bucket-owner-read" | "bucket-owner-full-control" if !foreign => {}
+        "bucket-owner-read" => grants.push(grant(user(LAB_OWNER_ID), "READ")),
+        "bucket-owner-full-control" => grants.push(grant(user(LAB_OWNER_ID), "FULL_CONTROL")),
         "public-read" => grants.push(grant(group(ALL_USERS), "READ")),
         "public-read-write" => {
             grants.push(grant(group(ALL_USERS), "READ"));
@@ -65,10 +85,7 @@ pub fn parse_grant_header(value: &str, permission: &str) -> S3Result<Vec<Grant>>
         };
         let val = raw.trim().trim_matches('"').to_owned();
         let grantee = match kind.trim().to_ascii_lowercase().as_str() {
-            "id" => Grantee::CanonicalUser {
-                display_name: (val == LAB_OWNER_ID).then(|| LAB_OWNER_NAME.to_owned()),
-                id: val,
-            },
+            "id" => user(&val),
             "uri" => Grantee::Group { uri: val },
             "emailaddress" => Grantee::Email { address: val },
             other => return Err(s3_error!(InvalidArgument, "bad grantee type: {other}")),
@@ -78,19 +95,20 @@ pub fn parse_grant_header(value: &str, permission: &str) -> S3Result<Vec<Grant>>
     Ok(grants)
 }
 
-/// The grant-related headers of a request, in the order S3 lists them.
-#[derive(Default)]
-pub struct AclHeaders<'a> {
-    pub canned: Option<&'a str>,
-    pub full_control: Option<&'a str>,
-    pub read: Option<&'a str>,
-    pub read_acp: Option<&'a str>,
-    pub write: Option<&'a str>,
-    pub write_acp: Option<&'a str>,
+/// The grant-related headers of a request, in the order S3 lists them. Kept as text until the
+/// bucket's [`AclMode`](super::ownership::AclMode) says whether they count at all.
+#[derive(Clone, Debug, Default)]
+pub struct AclHeaders {
+    pub canned: Option<String>,
+    pub full_control: Option<String>,
+    pub read: Option<String>,
+    pub read_acp: Option<String>,
+    pub write: Option<String>,
+    pub write_acp: Option<String>,
 }
 
-impl AclHeaders<'_> {
-    fn has_grants(&self) -> bool {
+impl AclHeaders {
+    pub fn has_grants(&self) -> bool {
         self.full_control.is_some()
             || self.read.is_some()
             || self.read_acp.is_some()
@@ -106,7 +124,7 @@ impl AclHeaders<'_> {
                 "Specifying both Canned ACLs and Header Grants is not allowed"
             ));
         }
-        if let Some(name) = self.canned {
+        if let Some(name) = &self.canned {
             return canned(name).map(Some);
         }
         if !self.has_grants() {
@@ -114,11 +132,11 @@ impl AclHeaders<'_> {
         }
         let mut grants = Vec::new();
         let headers = [
-            (self.full_control, "FULL_CONTROL"),
-            (self.read, "READ"),
-            (self.read_acp, "READ_ACP"),
-            (self.write, "WRITE"),
-            (self.write_acp, "WRITE_ACP"),
+            (&self.full_control, "FULL_CONTROL"),
+            (&self.read, "READ"),
+            (&self.read_acp, "READ_ACP"),
+            (&self.write, "WRITE"),
+            (&self.write_acp, "WRITE_ACP"),
         ];
         for (value, permission) in headers {
             if let Some(value) = value {
@@ -131,9 +149,14 @@ impl AclHeaders<'_> {
 
 /// The lab owner as an s3s DTO.
 pub fn owner_dto() -> dto::Owner {
+    owner_dto_for(LAB_OWNER_ID)
+}
+
+/// Any owner as an s3s DTO.
+pub fn owner_dto_for(id: &str) -> dto::Owner {
     dto::Owner {
-        display_name: Some(LAB_OWNER_NAME.to_owned()),
-        id: Some(LAB_OWNER_ID.to_owned()),
+        display_name: display_name(id),
+        id: Some(id.to_owned()),
     }
 }
 
@@ -230,8 +253,8 @@ mod tests {
     #[test]
     fn grant_headers_parse_each_grantee() {
         let headers = AclHeaders {
-            read: Some(r#"uri="http://acs.amazonaws.com/groups/global/AllUsers", id="abc""#),
-            full_control: Some("emailAddress=\"a@b.c\""),
+            read: Some(r#"uri="http://acs.amazonaws.com/groups/global/AllUsers", id="abc""#.into()),
+            full_control: Some("emailAddress=\"a@b.c\"".into()),
             ..AclHeaders::default()
         };
         let grants = headers.grants().unwrap().unwrap();
@@ -247,10 +270,18 @@ mod tests {
     }
 
     #[test]
+    fn bucket_owner_acls_add_the_bucket_owner_to_foreign_objects() {
+        assert_eq!(canned("bucket-owner-full-control").unwrap(), private());
+        let grants = canned_for("bucket-owner-full-control", "someone-else").unwrap();
+        assert_eq!(grants.len(), 2);
+        assert_eq!(grants[1].grantee, user(LAB_OWNER_ID));
+    }
+
+    #[test]
     fn canned_and_grants_together_are_rejected() {
         let headers = AclHeaders {
-            canned: Some("private"),
-            read: Some("id=\"x\""),
+            canned: Some("private".into()),
+            read: Some("id=\"x\"".into()),
             ..AclHeaders::default()
         };
         assert!(headers.grants().is_err());

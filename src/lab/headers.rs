@@ -13,7 +13,9 @@ use s3s::dto::{self, ETag, ETagCondition, Timestamp};
 use s3s::{s3_error, S3Result};
 use time::OffsetDateTime;
 
+use super::acl::AclHeaders;
 use super::model::{Grant, StoredObject};
+use super::ownership::AclMode;
 
 /// Every object attribute a write request can set. `None`/empty means "not sent".
 #[derive(Debug, Default)]
@@ -37,7 +39,9 @@ pub struct RequestAttrs {
     pub object_lock_legal_hold: Option<String>,
     /// `x-amz-tagging`, parsed.
     pub tags: Option<Vec<(String, String)>>,
-    /// Grants from `x-amz-acl` / `x-amz-grant-*`; `None` when the request names no ACL.
+    /// `x-amz-acl` / `x-amz-grant-*` as sent; what they mean depends on the bucket's ACL mode.
+    pub acl: AclHeaders,
+    /// Grants from `acl` once [`RequestAttrs::resolve_acl`] ran; `None`: private to the owner.
     pub grants: Option<Vec<Grant>>,
 }
 
@@ -47,12 +51,12 @@ macro_rules! request_attrs {
         let input = &$input;
         let headers: &http::HeaderMap = $headers;
         let acl = $crate::lab::acl::AclHeaders {
-            canned: input.acl.as_ref().map(|a| a.as_str()),
-            full_control: input.grant_full_control.as_deref(),
-            read: input.grant_read.as_deref(),
-            read_acp: input.grant_read_acp.as_deref(),
+            canned: input.acl.as_ref().map(|a| a.as_str().to_owned()),
+            full_control: input.grant_full_control.clone(),
+            read: input.grant_read.clone(),
+            read_acp: input.grant_read_acp.clone(),
             write: None,
-            write_acp: input.grant_write_acp.as_deref(),
+            write_acp: input.grant_write_acp.clone(),
         };
         $crate::lab::headers::RequestAttrs {
             content_type: input.content_type.clone(),
@@ -84,10 +88,7 @@ macro_rules! request_attrs {
                 .object_lock_mode
                 .as_ref()
                 .map(|s| s.as_str().to_owned()),
-            object_lock_retain_until: $crate::lab::headers::raw_header(
-                headers,
-                "x-amz-object-lock-retain-until-date",
-            ),
+            object_lock_retain_until: $crate::lab::headers::retain_until(headers)?,
             object_lock_legal_hold: input
                 .object_lock_legal_hold_status
                 .as_ref()
@@ -97,7 +98,8 @@ macro_rules! request_attrs {
                 .as_deref()
                 .map($crate::lab::headers::parse_tagging)
                 .transpose()?,
-            grants: acl.grants()?,
+            acl,
+            grants: None,
         }
     }};
 }
@@ -109,6 +111,28 @@ pub fn raw_header(headers: &HeaderMap, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// `x-amz-object-lock-retain-until-date` as S3 returns it (ISO 8601, milliseconds, `Z`), so a
+/// date read from HEAD and sent back in any ISO 8601 spelling (the SDK drops the `.000`) is
+/// stored unchanged. Unparseable text is a 400, as on S3.
+pub fn retain_until(headers: &HeaderMap) -> S3Result<Option<String>> {
+    let Some(raw) = raw_header(headers, "x-amz-object-lock-retain-until-date") else {
+        return Ok(None);
+    };
+    let bad = || {
+        s3_error!(
+            InvalidArgument,
+            "The retain until date must be provided in ISO 8601 format"
+        )
+    };
+    let t = OffsetDateTime::parse(raw.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|_| bad())?
+        .to_offset(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt).map(Some).map_err(|_| bad())
 }
 
 /// The base64 MD5 of an SSE-C key, checked against the one the client sent (S3 does the same).
@@ -155,6 +179,12 @@ pub fn parse_tagging(s: &str) -> S3Result<Vec<(String, String)>> {
 }
 
 impl RequestAttrs {
+    /// Turns the ACL headers into grants as a bucket in `mode` does (or rejects them).
+    pub fn resolve_acl(&mut self, mode: AclMode) -> S3Result<()> {
+        self.grants = super::ownership::request_grants(mode, &self.acl)?;
+        Ok(())
+    }
+
     /// A new object carrying exactly what the request sent (PutObject, REPLACE copy, multipart).
     pub fn into_object(self, body: bytes::Bytes) -> StoredObject {
         let mut obj = StoredObject {
@@ -411,6 +441,25 @@ mod tests {
             ..Conditions::default()
         };
         assert_eq!(c.check(&obj), Err(ConditionFailure::PreconditionFailed));
+    }
+
+    #[test]
+    fn retain_until_is_normalised_to_milliseconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retain_until(&h).unwrap(), None);
+        h.insert(
+            "x-amz-object-lock-retain-until-date",
+            http::HeaderValue::from_static("2037-01-01T01:00:00+01:00"),
+        );
+        assert_eq!(
+            retain_until(&h).unwrap().as_deref(),
+            Some("2037-01-01T00:00:00.000Z")
+        );
+        h.insert(
+            "x-amz-object-lock-retain-until-date",
+            http::HeaderValue::from_static("next year"),
+        );
+        assert!(retain_until(&h).is_err());
     }
 
     #[test]

@@ -213,6 +213,7 @@ mod tests {
         let mut b = Bucket {
             created: OffsetDateTime::UNIX_EPOCH,
             versioning: Versioning::Unversioned,
+            acl_mode: Default::default(),
             objects: Default::default(),
             uploads: Default::default(),
         };

@@ -4,19 +4,25 @@
 //! in-memory store on 127.0.0.1, and reproduces the S3 behaviour s3mend depends on (see
 //! `S3-SEMANTICS.md`): CopyObject directives, the illegal self-copy, conditions, versions, ACLs,
 //! tags, SSE-C, multipart uploads and listing pagination. It also counts requests per operation
-//! and accepted connections, and can add latency to every request.
+//! and accepted connections, and can add latency to every request. Tests can also stage a
+//! concurrent writer right before a copy, inject 500s, and give a bucket S3's other ACL modes.
 //!
-//! Layout: `mod.rs` (the running server), `stats.rs` (counters), `store.rs` (buckets and versions),
-//! `model.rs` (object values), `s3.rs` (the s3s trait impl), `headers.rs` (request/response header
-//! mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`, `listing.rs`, `multipart.rs`.
+//! Layout: `mod.rs` (the running server), `handle.rs` (the direct helpers, shared by [`Lab`] and
+//! [`LabHandle`]), `inject.rs` (race hooks and faults), `stats.rs` (counters), `store.rs` (buckets
+//! and versions), `model.rs` (object values), `s3.rs` (the s3s trait impl), `headers.rs`
+//! (request/response header mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`,
+//! `ownership.rs` (per-bucket ACL modes), `listing.rs`, `multipart.rs`.
 
 mod acl;
 mod copy;
 mod delay;
+mod handle;
 mod headers;
+mod inject;
 mod listing;
 mod model;
 mod multipart;
+mod ownership;
 mod s3;
 mod stats;
 mod store;
@@ -35,11 +41,12 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use acl::{LAB_OWNER_ID, LAB_OWNER_NAME};
+pub use handle::LabHandle;
 pub use model::{Grant, Grantee, ObjectSeed, StoredObject};
+pub use ownership::AclMode;
 pub use stats::LabStats;
 
-use stats::{Counters, CountingAccess};
-use store::{Store, Versioning};
+use stats::CountingAccess;
 
 /// The lab's access key id.
 pub const LAB_ACCESS_KEY: &str = "s3mendlabaccesskey";
@@ -57,10 +64,9 @@ pub struct LabConfig {
     pub latency: Duration,
 }
 
-/// State shared by the handle and the server tasks.
+/// State shared by the `Lab` and the server tasks.
 struct Shared {
-    store: Arc<Store>,
-    counters: Arc<Counters>,
+    handle: LabHandle,
     latency_nanos: AtomicU64,
     delays: delay::Delays,
 }
@@ -90,18 +96,20 @@ impl Lab {
     pub async fn start(config: LabConfig) -> std::io::Result<Lab> {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
+        let handle = LabHandle::new();
         let shared = Arc::new(Shared {
-            store: Arc::new(Store::default()),
-            counters: Arc::new(Counters::default()),
+            handle: handle.clone(),
             latency_nanos: AtomicU64::new(duration_nanos(config.latency)),
             delays: delay::Delays::start(),
         });
         let mut builder = S3ServiceBuilder::new(s3::LabS3 {
-            store: shared.store.clone(),
+            store: handle.store.clone(),
+            handle: handle.clone(),
         });
         builder.set_auth(SimpleAuth::from_single(LAB_ACCESS_KEY, LAB_SECRET_KEY));
         builder.set_access(CountingAccess {
-            counters: shared.counters.clone(),
+            counters: handle.counters.clone(),
+            inject: handle.inject.clone(),
         });
         let service = builder.build();
         let (stop, stopped) = watch::channel(false);
@@ -130,113 +138,73 @@ impl Lab {
             .store(duration_nanos(d), Ordering::Relaxed);
     }
 
+    /// A cloneable handle on this lab's state, for hooks and other tasks.
+    pub fn handle(&self) -> LabHandle {
+        self.shared.handle.clone()
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> LabStats {
-        self.shared.counters.snapshot()
+        self.shared.handle.stats()
     }
 
     pub fn reset_stats(&self) {
-        self.shared.counters.reset();
+        self.shared.handle.reset_stats();
     }
 
     /// Creates a bucket (no-op if it exists).
     pub fn create_bucket(&self, bucket: &str) {
-        self.shared.store.create_bucket(bucket);
+        self.shared.handle.create_bucket(bucket);
     }
 
     /// Enables versioning, or suspends it (a never-versioned bucket stays unversioned).
     pub fn set_versioning(&self, bucket: &str, enabled: bool) {
-        self.shared.store.create_bucket(bucket);
-        let _ = self.shared.store.write(bucket, |b| {
-            b.versioning = match (enabled, b.versioning) {
-                (true, _) => Versioning::Enabled,
-                (false, Versioning::Unversioned) => Versioning::Unversioned,
-                (false, _) => Versioning::Suspended,
-            };
-            Ok(())
-        });
+        self.shared.handle.set_versioning(bucket, enabled);
+    }
+
+    /// Sets how the bucket treats ACLs; see [`AclMode`].
+    pub fn set_acl_mode(&self, bucket: &str, mode: AclMode) {
+        self.shared.handle.set_acl_mode(bucket, mode);
     }
 
     /// Stores an object directly (creating the bucket if needed), as a PUT would.
     pub fn put_object(&self, bucket: &str, key: &str, seed: ObjectSeed) -> StoredObject {
-        self.shared.store.create_bucket(bucket);
-        let grants = if !seed.grants.is_empty() {
-            seed.grants
-        } else {
-            seed.acl
-                .as_deref()
-                .and_then(|a| acl::canned(a).ok())
-                .unwrap_or_else(acl::private)
-        };
-        let attrs = headers::RequestAttrs {
-            content_type: seed.content_type,
-            content_encoding: seed.content_encoding,
-            cache_control: seed.cache_control,
-            content_disposition: seed.content_disposition,
-            content_language: seed.content_language,
-            expires: seed.expires,
-            metadata: seed.metadata,
-            storage_class: seed.storage_class,
-            website_redirect_location: seed.website_redirect_location,
-            server_side_encryption: seed.server_side_encryption,
-            ssekms_key_id: seed.ssekms_key_id,
-            bucket_key_enabled: seed.bucket_key_enabled,
-            sse_customer_algorithm: seed.sse_customer_algorithm,
-            sse_customer_key_md5: seed.sse_customer_key_md5,
-            object_lock_mode: seed.object_lock_mode,
-            object_lock_retain_until: seed.object_lock_retain_until,
-            object_lock_legal_hold: seed.object_lock_legal_hold,
-            tags: Some(seed.tags),
-            grants: Some(grants),
-        };
-        let obj = attrs.into_object(seed.body);
-        self.shared
-            .store
-            .write(bucket, |b| Ok(b.insert(key, obj.clone())))
-            .unwrap_or(obj)
+        self.shared.handle.put_object(bucket, key, seed)
     }
 
     /// The current version (`None` if absent or a delete marker).
     pub fn object(&self, bucket: &str, key: &str) -> Option<StoredObject> {
-        self.shared
-            .store
-            .read(bucket, |b| Ok(b.live(key).cloned()))
-            .ok()
-            .flatten()
+        self.shared.handle.object(bucket, key)
     }
 
     /// Every version and delete marker of a key, newest first.
     pub fn versions(&self, bucket: &str, key: &str) -> Vec<StoredObject> {
-        self.shared
-            .store
-            .read(bucket, |b| {
-                Ok(b.objects
-                    .get(key)
-                    .map(|v| v.iter().rev().cloned().collect())
-                    .unwrap_or_default())
-            })
-            .unwrap_or_default()
+        self.shared.handle.versions(bucket, key)
     }
 
     /// Multipart uploads started and neither completed nor aborted.
     pub fn open_multipart_uploads(&self, bucket: &str) -> usize {
-        self.shared
-            .store
-            .read(bucket, |b| Ok(b.uploads.len()))
-            .unwrap_or(0)
+        self.shared.handle.open_multipart_uploads(bucket)
     }
 
     /// Number of keys whose current version is a live object.
     pub fn object_count(&self, bucket: &str) -> usize {
-        self.shared
-            .store
-            .read(bucket, |b| {
-                Ok(b.objects
-                    .values()
-                    .filter(|v| v.last().is_some_and(|o| !o.delete_marker))
-                    .count())
-            })
-            .unwrap_or(0)
+        self.shared.handle.object_count(bucket)
+    }
+
+    /// See [`LabHandle::before_next_copy`]: a concurrent writer between a HEAD and its COPY.
+    pub fn before_next_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        hook: impl FnOnce(&LabHandle) + Send + 'static,
+    ) {
+        self.shared.handle.before_next_copy(bucket, key, hook);
+    }
+
+    /// See [`LabHandle::fail_next`]: the next `count` `operation` requests on `key` get a 500.
+    pub fn fail_next(&self, operation: &str, key: &str, count: u32) {
+        self.shared.handle.fail_next(operation, key, count);
     }
 
     /// Stops accepting, closes every connection and waits for the server task.
@@ -267,7 +235,7 @@ async fn serve(
             _ = stopped.changed() => break,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                shared.counters.connection();
+                shared.handle.counters.connection();
                 let _ = stream.set_nodelay(true);
                 let service = service.clone();
                 let shared = shared.clone();

@@ -35,7 +35,7 @@ pub struct StoredObject {
     pub sse_customer_algorithm: Option<String>,
     pub sse_customer_key_md5: Option<String>,
     pub object_lock_mode: Option<String>,
-    /// Raw ISO 8601 text, as sent.
+    /// ISO 8601 text: as seeded, or as S3 returns it (milliseconds, `Z`) when a request set it.
     pub object_lock_retain_until: Option<String>,
     pub object_lock_legal_hold: Option<String>,
     pub tags: Vec<(String, String)>,
@@ -140,6 +140,9 @@ pub struct ObjectSeed {
     pub grants: Vec<Grant>,
     /// Canned ACL ("public-read", ...), expanded into grants like S3 does.
     pub acl: Option<String>,
+    /// The canonical id of the account that wrote the object (another account's upload into a
+    /// lab bucket); `None`: the lab's own account.
+    pub owner_id: Option<String>,
 }
 
 impl ObjectSeed {

@@ -13,6 +13,7 @@ use s3s::{s3_error, S3Error, S3Request, S3Response, S3Result, S3};
 
 use super::acl::{self, AclHeaders};
 use super::copy::{self, Directive};
+use super::handle::LabHandle;
 use super::headers::{
     self, check_write_conditions, etag_condition_header, object_headers, request_attrs,
     ConditionFailure, Conditions,
@@ -20,12 +21,15 @@ use super::headers::{
 use super::listing;
 use super::model::StoredObject;
 use super::multipart::{self, Part, Upload};
+use super::ownership::{self, AclMode};
 use super::store::{self, Missing, Store, Versioning};
 use super::LAB_REGION;
 
 /// The lab's S3 implementation over a shared [`Store`].
 pub struct LabS3 {
     pub store: Arc<Store>,
+    /// For race hooks, which get the same handle tests use.
+    pub handle: LabHandle,
 }
 
 async fn read_body(blob: Option<StreamingBlob>) -> S3Result<Bytes> {
@@ -132,6 +136,10 @@ fn max_keys(requested: Option<i32>) -> usize {
 }
 
 impl LabS3 {
+    fn acl_mode(&self, bucket: &str) -> S3Result<AclMode> {
+        self.store.read(bucket, |b| Ok(b.acl_mode))
+    }
+
     /// Reads a copy source (current or pinned version), checking the copy-source conditions.
     fn copy_source(
         bucket: &store::Bucket,
@@ -276,8 +284,9 @@ impl S3 for LabS3 {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let attrs = request_attrs!(req.input, &req.headers);
+        let mut attrs = request_attrs!(req.input, &req.headers);
         let input = req.input;
+        attrs.resolve_acl(self.acl_mode(&input.bucket)?)?;
         let body = read_body(input.body).await?;
         let obj = attrs.into_object(body);
         let stored = self.store.write(&input.bucket, |b| {
@@ -541,8 +550,11 @@ impl S3 for LabS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        let attrs = request_attrs!(req.input, &req.headers);
+        // A test's concurrent writer gets in here, before anything about the request is checked.
+        self.handle.run_copy_hook(&req.input.bucket, &req.input.key);
+        let mut attrs = request_attrs!(req.input, &req.headers);
         let input = &req.input;
+        attrs.resolve_acl(self.acl_mode(&input.bucket)?)?;
         let metadata = Directive::parse(
             input
                 .metadata_directive
@@ -621,14 +633,19 @@ impl S3 for LabS3 {
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
         let input = &req.input;
-        let grants = self.store.read(&input.bucket, |b| {
-            b.lookup(&input.key, input.version_id.as_deref())
-                .map(|o| o.grants.clone())
-                .map_err(missing_error)
+        let (owner, grants) = self.store.read(&input.bucket, |b| {
+            // A store without ACLs answers 501 whether or not the object exists.
+            if b.acl_mode == AclMode::NotImplemented {
+                return ownership::visible_acl(b.acl_mode, &StoredObject::default());
+            }
+            let obj = b
+                .lookup(&input.key, input.version_id.as_deref())
+                .map_err(missing_error)?;
+            ownership::visible_acl(b.acl_mode, obj)
         })?;
         Ok(S3Response::new(GetObjectAclOutput {
             grants: Some(acl::to_dto(&grants)),
-            owner: Some(acl::owner_dto()),
+            owner: Some(acl::owner_dto_for(&owner)),
             ..GetObjectAclOutput::default()
         }))
     }
@@ -638,13 +655,14 @@ impl S3 for LabS3 {
         req: S3Request<PutObjectAclInput>,
     ) -> S3Result<S3Response<PutObjectAclOutput>> {
         let input = &req.input;
+        ownership::check_put_acl(self.acl_mode(&input.bucket)?)?;
         let from_headers = AclHeaders {
-            canned: input.acl.as_ref().map(ObjectCannedACL::as_str),
-            full_control: input.grant_full_control.as_deref(),
-            read: input.grant_read.as_deref(),
-            read_acp: input.grant_read_acp.as_deref(),
-            write: input.grant_write.as_deref(),
-            write_acp: input.grant_write_acp.as_deref(),
+            canned: input.acl.as_ref().map(|a| a.as_str().to_owned()),
+            full_control: input.grant_full_control.clone(),
+            read: input.grant_read.clone(),
+            read_acp: input.grant_read_acp.clone(),
+            write: input.grant_write.clone(),
+            write_acp: input.grant_write_acp.clone(),
         }
         .grants()?;
         let grants = match (from_headers, &input.access_control_policy) {
@@ -722,8 +740,11 @@ impl S3 for LabS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        let attrs = request_attrs!(req.input, &req.headers);
+        // The multipart path's counterpart of CopyObject's hook (see `copy_object`).
+        self.handle.run_copy_hook(&req.input.bucket, &req.input.key);
+        let mut attrs = request_attrs!(req.input, &req.headers);
         let input = &req.input;
+        attrs.resolve_acl(self.acl_mode(&input.bucket)?)?;
         let upload_id = store::new_version_id();
         let template = attrs.into_object(Bytes::new());
         let upload = Upload {
@@ -842,12 +863,22 @@ impl S3 for LabS3 {
                 )
             })
             .collect();
+        // s3s models these on CompleteMultipartUpload; the raw headers are a fallback should a
+        // client's spelling not reach the input.
+        let if_match = match &input.if_match {
+            Some(c) => Some(c.clone()),
+            None => etag_condition_header(&req.headers, "if-match")?,
+        };
+        let if_none_match = match &input.if_none_match {
+            Some(c) => Some(c.clone()),
+            None => etag_condition_header(&req.headers, "if-none-match")?,
+        };
         let stored = self.store.write(&input.bucket, |b| {
             let obj = multipart::assemble(open_upload(b, &input.upload_id, &input.key)?, &listed)?;
             check_write_conditions(
                 b.live(&input.key),
-                input.if_match.as_ref(),
-                input.if_none_match.as_ref(),
+                if_match.as_ref(),
+                if_none_match.as_ref(),
             )?;
             b.uploads.remove(&input.upload_id);
             let obj = StoredObject {

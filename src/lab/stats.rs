@@ -1,14 +1,18 @@
 //! Request and connection counters, fed by the s3s access hook and the accept loop.
 //!
 //! The access hook is the one place s3s tells us the operation name (`HeadObject`, ...) of every
-//! authenticated request, so counting there covers every operation, implemented or not.
+//! authenticated request, so counting there covers every operation, implemented or not; for the
+//! same reason injected faults are raised there.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use s3s::access::{S3Access, S3AccessContext};
+use s3s::path::S3Path;
 use s3s::{s3_error, S3Result};
+
+use super::inject::Inject;
 
 /// A snapshot of the lab's counters.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -71,18 +75,30 @@ impl Counters {
     }
 }
 
-/// The s3s access hook: counts each request and, like S3, refuses anonymous ones.
+/// The s3s access hook: counts each request, refuses anonymous ones like S3, and fails the
+/// ones a test armed with [`Inject::add_fault`] (here, before any handler runs, so a faulted
+/// request changes nothing).
 pub struct CountingAccess {
     pub counters: std::sync::Arc<Counters>,
+    pub inject: std::sync::Arc<Inject>,
 }
 
 #[async_trait::async_trait]
 impl S3Access for CountingAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        self.counters.request(cx.s3_op().name());
-        match cx.credentials() {
-            Some(_) => Ok(()),
-            None => Err(s3_error!(AccessDenied, "Access Denied")),
+        let op = cx.s3_op().name();
+        self.counters.request(op);
+        if cx.credentials().is_none() {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
         }
+        if let S3Path::Object { key, .. } = cx.s3_path() {
+            if self.inject.take_fault(op, key) {
+                return Err(s3_error!(
+                    InternalError,
+                    "We encountered an internal error. Please try again."
+                ));
+            }
+        }
+        Ok(())
     }
 }

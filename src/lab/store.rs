@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 
 use super::model::StoredObject;
 use super::multipart::Upload;
+use super::ownership::AclMode;
 
 /// Versioning state of a bucket, as GetBucketVersioning reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -25,11 +26,12 @@ pub enum Versioning {
     Suspended,
 }
 
-/// One bucket: every key's versions (oldest first) and its open multipart uploads.
+/// One bucket: its settings, every key's versions (oldest first) and its open multipart uploads.
 #[derive(Debug)]
 pub struct Bucket {
     pub created: OffsetDateTime,
     pub versioning: Versioning,
+    pub acl_mode: AclMode,
     pub objects: BTreeMap<String, Vec<StoredObject>>,
     pub uploads: BTreeMap<String, Upload>,
 }
@@ -50,6 +52,7 @@ impl Bucket {
         Self {
             created: now(),
             versioning: Versioning::Unversioned,
+            acl_mode: AclMode::Enabled,
             objects: BTreeMap::new(),
             uploads: BTreeMap::new(),
         }

@@ -1,0 +1,214 @@
+//! [`LabHandle`]: the lab's direct helpers (seeding, inspecting, arming hooks and faults) as a
+//! cheap cloneable value.
+//!
+//! A race hook runs inside the server and a test may want to drive the lab from other tasks,
+//! so the helpers cannot live only on [`Lab`](super::Lab), which owns the server and stops it
+//! on drop. `Lab` delegates every helper here, so there is one implementation.
+
+use std::sync::Arc;
+
+use super::acl;
+use super::headers::RequestAttrs;
+use super::inject::Inject;
+use super::model::{ObjectSeed, StoredObject};
+use super::ownership::AclMode;
+use super::stats::{Counters, LabStats};
+use super::store::{Store, Versioning};
+
+/// A handle on a running lab's state; clones share it. It does not keep the server running.
+#[derive(Clone)]
+pub struct LabHandle {
+    pub(super) store: Arc<Store>,
+    pub(super) counters: Arc<Counters>,
+    pub(super) inject: Arc<Inject>,
+}
+
+impl std::fmt::Debug for LabHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabHandle").finish_non_exhaustive()
+    }
+}
+
+impl LabHandle {
+    pub(super) fn new() -> Self {
+        Self {
+            store: Arc::new(Store::default()),
+            counters: Arc::new(Counters::default()),
+            inject: Arc::new(Inject::default()),
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> LabStats {
+        self.counters.snapshot()
+    }
+
+    pub fn reset_stats(&self) {
+        self.counters.reset();
+    }
+
+    /// Creates a bucket (no-op if it exists).
+    pub fn create_bucket(&self, bucket: &str) {
+        self.store.create_bucket(bucket);
+    }
+
+    /// Enables versioning, or suspends it (a never-versioned bucket stays unversioned).
+    pub fn set_versioning(&self, bucket: &str, enabled: bool) {
+        self.store.create_bucket(bucket);
+        let _ = self.store.write(bucket, |b| {
+            b.versioning = match (enabled, b.versioning) {
+                (true, _) => Versioning::Enabled,
+                (false, Versioning::Unversioned) => Versioning::Unversioned,
+                (false, _) => Versioning::Suspended,
+            };
+            Ok(())
+        });
+    }
+
+    /// Sets how the bucket treats ACLs (creating it if needed). Stored grants are kept, as S3
+    /// keeps them when ACLs are disabled, so switching back shows them again.
+    pub fn set_acl_mode(&self, bucket: &str, mode: AclMode) {
+        self.store.create_bucket(bucket);
+        let _ = self.store.write(bucket, |b| {
+            b.acl_mode = mode;
+            Ok(())
+        });
+    }
+
+    /// Stores an object directly (creating the bucket if needed), as a PUT would.
+    pub fn put_object(&self, bucket: &str, key: &str, seed: ObjectSeed) -> StoredObject {
+        self.store.create_bucket(bucket);
+        let owner = seed
+            .owner_id
+            .unwrap_or_else(|| acl::LAB_OWNER_ID.to_owned());
+        let grants = if !seed.grants.is_empty() {
+            seed.grants
+        } else {
+            seed.acl
+                .as_deref()
+                .and_then(|a| acl::canned_for(a, &owner).ok())
+                .unwrap_or_else(|| acl::private_for(&owner))
+        };
+        let attrs = RequestAttrs {
+            content_type: seed.content_type,
+            content_encoding: seed.content_encoding,
+            cache_control: seed.cache_control,
+            content_disposition: seed.content_disposition,
+            content_language: seed.content_language,
+            expires: seed.expires,
+            metadata: seed.metadata,
+            storage_class: seed.storage_class,
+            website_redirect_location: seed.website_redirect_location,
+            server_side_encryption: seed.server_side_encryption,
+            ssekms_key_id: seed.ssekms_key_id,
+            bucket_key_enabled: seed.bucket_key_enabled,
+            sse_customer_algorithm: seed.sse_customer_algorithm,
+            sse_customer_key_md5: seed.sse_customer_key_md5,
+            object_lock_mode: seed.object_lock_mode,
+            object_lock_retain_until: seed.object_lock_retain_until,
+            object_lock_legal_hold: seed.object_lock_legal_hold,
+            tags: Some(seed.tags),
+            acl: acl::AclHeaders::default(),
+            grants: Some(grants),
+        };
+        let obj = StoredObject {
+            owner_id: owner,
+            ..attrs.into_object(seed.body)
+        };
+        self.store
+            .write(bucket, |b| Ok(b.insert(key, obj.clone())))
+            .unwrap_or(obj)
+    }
+
+    /// The current version (`None` if absent or a delete marker).
+    pub fn object(&self, bucket: &str, key: &str) -> Option<StoredObject> {
+        self.store
+            .read(bucket, |b| Ok(b.live(key).cloned()))
+            .ok()
+            .flatten()
+    }
+
+    /// Every version and delete marker of a key, newest first.
+    pub fn versions(&self, bucket: &str, key: &str) -> Vec<StoredObject> {
+        self.store
+            .read(bucket, |b| {
+                Ok(b.objects
+                    .get(key)
+                    .map(|v| v.iter().rev().cloned().collect())
+                    .unwrap_or_default())
+            })
+            .unwrap_or_default()
+    }
+
+    /// Multipart uploads started and neither completed nor aborted.
+    pub fn open_multipart_uploads(&self, bucket: &str) -> usize {
+        self.store
+            .read(bucket, |b| Ok(b.uploads.len()))
+            .unwrap_or(0)
+    }
+
+    /// Number of keys whose current version is a live object.
+    pub fn object_count(&self, bucket: &str) -> usize {
+        self.store
+            .read(bucket, |b| {
+                Ok(b.objects
+                    .values()
+                    .filter(|v| v.last().is_some_and(|o| !o.delete_marker))
+                    .count())
+            })
+            .unwrap_or(0)
+    }
+
+    /// Runs `hook` once, right before the lab handles the next CopyObject or
+    /// CreateMultipartUpload whose destination is `bucket`/`key`: after the injected latency,
+    /// before any condition is checked. Hooks for the same destination run one per request, in
+    /// the order they were armed.
+    pub fn before_next_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        hook: impl FnOnce(&LabHandle) + Send + 'static,
+    ) {
+        self.inject.add_hook(bucket, key, Box::new(hook));
+    }
+
+    /// Makes the next `count` requests of `operation` (an S3 operation name as in
+    /// [`LabStats`], e.g. "CopyObject") on `key`, in any bucket, fail with 500 InternalError
+    /// before they do anything. They are still counted. `count` 0 disarms.
+    pub fn fail_next(&self, operation: &str, key: &str, count: u32) {
+        self.inject.add_fault(operation, key, count);
+    }
+
+    /// Runs a hook armed by [`LabHandle::before_next_copy`] for this destination, if any.
+    pub(super) fn run_copy_hook(&self, bucket: &str, key: &str) {
+        if let Some(hook) = self.inject.take_hook(bucket, key) {
+            hook(self);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+
+    #[test]
+    fn handle_can_move_into_tasks_and_hooks() {
+        shareable::<LabHandle>();
+    }
+
+    #[test]
+    fn a_hook_may_write_and_arm_another() {
+        let h = LabHandle::new();
+        h.before_next_copy("b", "k", |h| {
+            h.put_object("b", "k", ObjectSeed::with_body("w"));
+            h.before_next_copy("b", "k", |h| h.fail_next("CopyObject", "k", 1));
+        });
+        h.run_copy_hook("b", "k");
+        assert_eq!(&h.object("b", "k").unwrap().body[..], b"w");
+        h.run_copy_hook("b", "k");
+        assert!(h.inject.take_fault("CopyObject", "k"));
+        h.run_copy_hook("b", "k");
+    }
+}

@@ -1,0 +1,110 @@
+//! Test-driven interventions: race hooks that run just before a copy, and injected failures.
+//!
+//! A repair is only safe if it notices a concurrent writer and survives transient server errors.
+//! Neither can be timed reliably from outside the server, so tests arm them here: the server
+//! consults this state at fixed points (the access check for faults, the start of CopyObject and
+//! CreateMultipartUpload for hooks), which makes the interleaving deterministic.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use parking_lot::Mutex;
+
+use super::handle::LabHandle;
+
+/// A hook that runs once before a copy into its destination.
+pub type CopyHook = Box<dyn FnOnce(&LabHandle) + Send + 'static>;
+
+/// Armed hooks and faults.
+#[derive(Default)]
+pub struct Inject {
+    /// (bucket, key, hook), in the order they were armed.
+    hooks: Mutex<Vec<(String, String, CopyHook)>>,
+    /// (operation, key) → failures still to inject.
+    faults: Mutex<HashMap<(String, String), u32>>,
+    /// Lets every request skip the fault lock when nothing is armed (benchmarks run 1000s/s).
+    any_fault: AtomicBool,
+}
+
+impl std::fmt::Debug for Inject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inject")
+            .field("hooks", &self.hooks.lock().len())
+            .field("faults", &*self.faults.lock())
+            .finish()
+    }
+}
+
+impl Inject {
+    pub fn add_hook(&self, bucket: &str, key: &str, hook: CopyHook) {
+        self.hooks
+            .lock()
+            .push((bucket.to_owned(), key.to_owned(), hook));
+    }
+
+    /// Removes and returns the oldest hook for this destination. The caller runs it after the
+    /// lock is released, since a hook writes to the store and may arm further hooks.
+    pub fn take_hook(&self, bucket: &str, key: &str) -> Option<CopyHook> {
+        let mut hooks = self.hooks.lock();
+        let pos = hooks.iter().position(|(b, k, _)| b == bucket && k == key)?;
+        Some(hooks.remove(pos).2)
+    }
+
+    /// Arms `count` failures (replacing any still pending for the same operation and key).
+    pub fn add_fault(&self, operation: &str, key: &str, count: u32) {
+        let mut faults = self.faults.lock();
+        let id = (operation.to_owned(), key.to_owned());
+        if count == 0 {
+            faults.remove(&id);
+        } else {
+            faults.insert(id, count);
+        }
+        self.any_fault.store(!faults.is_empty(), Ordering::Release);
+    }
+
+    /// True (and one failure used up) when this request must fail.
+    pub fn take_fault(&self, operation: &str, key: &str) -> bool {
+        if !self.any_fault.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut faults = self.faults.lock();
+        let id = (operation.to_owned(), key.to_owned());
+        let Some(left) = faults.get_mut(&id) else {
+            return false;
+        };
+        *left -= 1;
+        if *left == 0 {
+            faults.remove(&id);
+            self.any_fault.store(!faults.is_empty(), Ordering::Release);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_used_up_per_operation_and_key() {
+        let inject = Inject::default();
+        inject.add_fault("HeadObject", "k", 2);
+        assert!(!inject.take_fault("HeadObject", "other"));
+        assert!(!inject.take_fault("GetObject", "k"));
+        assert!(inject.take_fault("HeadObject", "k"));
+        assert!(inject.take_fault("HeadObject", "k"));
+        assert!(!inject.take_fault("HeadObject", "k"));
+        assert!(!inject.any_fault.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn hooks_are_taken_once_in_order() {
+        let inject = Inject::default();
+        inject.add_hook("b", "k", Box::new(|_| {}));
+        inject.add_hook("b", "other", Box::new(|_| {}));
+        assert!(inject.take_hook("b", "x").is_none());
+        assert!(inject.take_hook("b", "k").is_some());
+        assert!(inject.take_hook("b", "k").is_none());
+        assert!(inject.take_hook("b", "other").is_some());
+    }
+}
