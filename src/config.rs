@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{ConnectArgs, OutputArgs, ScanArgs};
-use crate::pipeline::{KeyFilter, ScanJob};
+use crate::cli::{ConnectArgs, FixArgs, OutputArgs, ScanArgs, UndoArgs, WriteArgs};
+use crate::pipeline::{KeyFilter, RepairSettings, ScanJob};
 use crate::report::Format;
 use crate::rules::RuleSet;
 use crate::s3::{ConnectOptions, S3Uri};
@@ -25,6 +25,80 @@ pub struct OutputConfig {
     pub path: Option<PathBuf>,
     pub quiet: bool,
     pub progress: bool,
+}
+
+/// Settings of a run that writes.
+#[derive(Clone, Debug)]
+pub struct WriteConfig {
+    pub dry_run: bool,
+    pub yes: bool,
+    /// `None` with --dry-run.
+    pub journal: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FixConfig {
+    pub scan: ScanConfig,
+    pub write: WriteConfig,
+    pub repair: RepairSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct UndoConfig {
+    pub from: PathBuf,
+    pub connect: ConnectOptions,
+    pub write: WriteConfig,
+    pub concurrency: usize,
+    pub output: OutputConfig,
+}
+
+impl WriteConfig {
+    /// The journal defaults to `./s3mend-journal-<UTC timestamp>.jsonl`; a dry run writes none.
+    pub fn from_args(args: &WriteArgs) -> Self {
+        let journal = (!args.dry_run).then(|| {
+            args.journal.clone().unwrap_or_else(|| {
+                let now = time::OffsetDateTime::now_utc();
+                let stamp = now
+                    .format(time::macros::format_description!(
+                        "[year][month][day]T[hour][minute][second]Z"
+                    ))
+                    .unwrap_or_else(|_| now.unix_timestamp().to_string());
+                PathBuf::from(format!("s3mend-journal-{stamp}.jsonl"))
+            })
+        });
+        WriteConfig {
+            dry_run: args.dry_run,
+            yes: args.yes,
+            journal,
+        }
+    }
+}
+
+impl FixConfig {
+    pub fn from_args(args: &FixArgs) -> Result<Self, String> {
+        Ok(FixConfig {
+            scan: ScanConfig::from_args(&args.scan)?,
+            write: WriteConfig::from_args(&args.write),
+            repair: RepairSettings {
+                dry_run: args.write.dry_run,
+                multipart_threshold: args.multipart_threshold,
+                // Parts of at most 256 MiB; smaller thresholds (tests) mean smaller parts.
+                part_size: args.multipart_threshold.clamp(1, 256 << 20),
+            },
+        })
+    }
+}
+
+impl UndoConfig {
+    pub fn from_args(args: &UndoArgs) -> Self {
+        UndoConfig {
+            from: args.from.clone(),
+            connect: ConnectOptions::from(&args.connect),
+            write: WriteConfig::from_args(&args.write),
+            concurrency: usize::from(args.concurrency),
+            output: OutputConfig::from(&args.output),
+        }
+    }
 }
 
 impl ScanConfig {

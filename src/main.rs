@@ -6,7 +6,7 @@ use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
 use s3mend::cli::{Cli, Command, LogFormat};
-use s3mend::config::ScanConfig;
+use s3mend::config::{FixConfig, ScanConfig, UndoConfig};
 use s3mend::exit_codes::ExitCode;
 use s3mend::{app, demo};
 
@@ -59,6 +59,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let cfg = ScanConfig::from_args(&args).map_err(anyhow::Error::msg)?;
                 app::scan(cfg, cancel).await
             }
+            Command::Fix(args) => {
+                let cfg = FixConfig::from_args(&args).map_err(anyhow::Error::msg)?;
+                app::fix(cfg, cancel).await
+            }
+            Command::Undo(args) => app::undo(UndoConfig::from_args(&args), cancel).await,
             Command::Demo(args) => demo::run(&args, cancel).await,
         }
     })
@@ -94,9 +99,10 @@ fn init_logging(verbose: u8, format: LogFormat) {
         2 => "debug",
         _ => "trace",
     };
-    // Our own crate at the chosen level; the SDK's chatter one step quieter below -vvv.
+    // Our own crate at the chosen level. The SDK logs each credential provider it tries at WARN
+    // (IMDS on a laptop, say); s3mend reports what matters itself, so below -vv only its errors.
     let default = match verbose {
-        0 | 1 => format!("{level},aws=warn,hyper=warn"),
+        0 | 1 => format!("{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error,aws_sdk_s3=error,hyper=warn"),
         _ => format!("{level},aws_smithy_runtime=info,hyper=info"),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("S3MEND_LOG")

@@ -229,6 +229,37 @@ pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Pla
     })
 }
 
+/// The plan that puts `old`'s headers back on the object `current` describes (undo): the copy
+/// is conditional on the current ETag and re-sends everything `old` had.
+pub fn restore(bucket: &str, current: &ObjectHead, old: &ObjectHead) -> Result<Plan, SkipReason> {
+    let headers = carry_over(old)?;
+    let repairable = [
+        (
+            "Content-Encoding",
+            &current.content_encoding,
+            &old.content_encoding,
+        ),
+        ("Content-Type", &current.content_type, &old.content_type),
+    ];
+    let changes = repairable
+        .into_iter()
+        .filter(|(_, now, before)| now != before)
+        .map(|(header, now, before)| Change {
+            header,
+            before: now.clone(),
+            after: before.clone(),
+        })
+        .collect();
+    Ok(Plan {
+        key: current.key.clone(),
+        copy_source: copy_source(bucket, &current.key, current.version_id.as_deref()),
+        if_match: current.etag.clone().unwrap_or_default(),
+        headers,
+        changes,
+        grants: None,
+    })
+}
+
 /// Everything of `head` a REPLACE copy must re-send to keep the object as it is, or why that is
 /// impossible.
 pub fn carry_over(head: &ObjectHead) -> Result<HeaderSet, SkipReason> {
@@ -558,6 +589,39 @@ mod tests {
                 .full_control
                 .as_deref(),
             Some("id=\"other\"")
+        );
+    }
+
+    #[test]
+    fn restore_puts_every_old_header_back() {
+        let old = full_head();
+        let current = ObjectHead {
+            version_id: Some("v2".into()),
+            etag: Some("\"0123abcd\"".into()),
+            content_encoding: Some("gzip".into()),
+            content_type: Some("text/html; charset=utf-8".into()),
+            ..old.clone()
+        };
+        let restore = restore("bucket", &current, &old).unwrap();
+        assert_eq!(restore.headers, carry_over(&old).unwrap());
+        assert_eq!(
+            restore.headers.content_encoding.as_deref(),
+            Some("gzip, UTF-8")
+        );
+        assert_eq!(
+            restore.copy_source,
+            "bucket/dir/page%20one%2B%E2%82%AC.html?versionId=v2"
+        );
+        assert_eq!(
+            restore
+                .changes
+                .iter()
+                .map(|c| (c.header, c.after.clone()))
+                .collect::<Vec<_>>(),
+            vec![
+                ("Content-Encoding", Some("gzip, UTF-8".to_owned())),
+                ("Content-Type", Some("binary/octet-stream".to_owned())),
+            ]
         );
     }
 

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use aws_sdk_s3::Client;
 
 use super::Inspected;
-use crate::journal::{self, Journal};
+use crate::journal::{self, Journal, Recorded};
 use crate::plan::{self, Plan, SkipReason};
-use crate::rules::{Finding, RuleSet};
+use crate::rules::{Finding, RuleId, RuleSet};
 use crate::s3::{self, ListedObject, ObjectHead, Rewritten, S3Failure};
 use crate::verify;
 
@@ -25,6 +25,16 @@ pub struct RepairSettings {
     pub multipart_threshold: u64,
     /// Part size of a multipart copy (raised where 10,000 parts would not suffice).
     pub part_size: u64,
+}
+
+impl Default for RepairSettings {
+    fn default() -> Self {
+        RepairSettings {
+            dry_run: false,
+            multipart_threshold: 5 << 30,
+            part_size: 256 << 20,
+        }
+    }
 }
 
 /// How one object ended.
@@ -88,7 +98,7 @@ pub struct Repairer {
 }
 
 /// Why an attempt did not fix the object.
-enum Stop {
+pub(super) enum Stop {
     Skip(SkipReason),
     Conflict,
     Fail(S3Failure),
@@ -207,14 +217,26 @@ impl Repairer {
         let mut plan = plan::plan(&self.bucket, head, findings).map_err(Stop::Skip)?;
         let acl = self.object_acl(head).await?;
         plan.grants = acl.as_ref().and_then(|acl| acl.grant_headers());
+        let expected = verify::expected_after(head, &plan);
+        self.apply(head, plan, acl.as_ref(), &expected).await
+    }
+
+    /// Journals, writes and verifies `plan` on the object `head` describes; `expected` is what
+    /// HEAD must show afterwards. The building block of both fix and undo.
+    pub(super) async fn apply(
+        &self,
+        head: &ObjectHead,
+        mut plan: Plan,
+        acl: Option<&plan::ObjectAcl>,
+        expected: &ObjectHead,
+    ) -> Result<Outcome, Stop> {
         if self.settings.dry_run {
             return Ok(Outcome::WouldFix(Box::new(plan)));
         }
-        let expected = verify::expected_after(head, &plan);
-        self.record_plan(head, acl.as_ref(), &expected, &plan)?;
+        self.record_plan(head, acl, expected, &plan)?;
         // A copy whose verification failed was still written: its record keeps the new ETag.
         let verified = match self.rewrite(head, &mut plan).await {
-            Ok(new) => match self.verify(&head.key, &expected).await {
+            Ok(new) => match self.verify(&head.key, expected).await {
                 Ok(()) => Ok(new),
                 Err(stop) => Err((stop, Some(new))),
             },
@@ -398,5 +420,69 @@ fn journal_failure(journal: &Journal, e: std::io::Error) -> S3Failure {
         code: JOURNAL_FAILED.into(),
         message: format!("cannot write journal {}: {e}", journal.path().display()),
         http_status: None,
+    }
+}
+
+impl Repairer {
+    /// Undoes one journalled repair: only if the object is still exactly as the fix left it, and
+    /// with the same lossless conditional copy.
+    pub async fn undo(&self, entry: Recorded) -> Repaired {
+        let listed = ListedObject {
+            key: entry.key.clone(),
+            size: entry.old.content_length.unwrap_or(0),
+            etag: entry.new.etag.clone(),
+        };
+        let repaired = |head, findings, outcome| Repaired {
+            listed: listed.clone(),
+            head,
+            findings,
+            outcome,
+        };
+        let current = match s3::head_object(&self.client, &self.bucket, &entry.key).await {
+            Ok(head) => head,
+            Err(f) if f.is_not_found() => {
+                let outcome = Outcome::Conflict("deleted since the fix".into());
+                return repaired(None, Vec::new(), outcome);
+            }
+            Err(f) => return repaired(None, Vec::new(), Outcome::InspectFailed(f)),
+        };
+        let changed = verify::differences(&entry.new, &current);
+        if !changed.is_empty() {
+            let outcome = if verify::differences(&entry.old, &current).is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Conflict(format!("changed since the fix ({})", changed.join(", ")))
+            };
+            return repaired(Some(current), Vec::new(), outcome);
+        }
+        let mut plan = match plan::restore(&self.bucket, &current, &entry.old) {
+            Ok(plan) => plan,
+            Err(reason) => return repaired(Some(current), Vec::new(), Outcome::Skipped(reason)),
+        };
+        let findings: Vec<Finding> = plan
+            .changes
+            .iter()
+            .map(|change| Finding {
+                rule: if change.header == "Content-Type" {
+                    RuleId::ContentType
+                } else {
+                    RuleId::ContentEncoding
+                },
+                header: change.header,
+                current: change.before.clone(),
+                proposed: change.after.clone(),
+            })
+            .collect();
+        plan.grants = entry.old_acl.as_ref().and_then(|acl| acl.grant_headers());
+        let outcome = match self
+            .apply(&current, plan, entry.old_acl.as_ref(), &entry.old)
+            .await
+        {
+            Ok(outcome) => outcome,
+            Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
+            Err(Stop::Fail(f)) => Outcome::Failed(f),
+            Err(Stop::Conflict) => Outcome::Conflict("changed while being restored".into()),
+        };
+        repaired(Some(current), findings, outcome)
     }
 }

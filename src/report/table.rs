@@ -241,6 +241,8 @@ impl ReportWriter for TableWriter {
                     "Dry run: {} objects would be repaired; nothing was written.",
                     yellow.apply_to(fix.would_fix)
                 )?;
+            } else if left == 0 && fix.fixed == 0 {
+                writeln!(self.out, "{}", green.apply_to("Nothing to do."))?;
             } else if left == 0 {
                 writeln!(
                     self.out,

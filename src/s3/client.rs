@@ -14,11 +14,10 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::Client;
 use clap::ValueEnum;
 
-use super::error::one_line;
+use super::error::chain;
 use super::S3Failure;
 
 /// Region assumed for a custom endpoint when none is configured.
@@ -132,10 +131,7 @@ async fn check_credentials(sdk_config: &aws_config::SdkConfig) -> anyhow::Result
         CredentialsError::CredentialsNotLoaded(_) => anyhow::anyhow!(
             "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run where instance or SSO credentials exist"
         ),
-        other => anyhow::anyhow!(
-            "cannot load AWS credentials: {}",
-            one_line(&DisplayErrorContext(&other).to_string())
-        ),
+        other => anyhow::anyhow!("cannot load AWS credentials: {}", chain(&other)),
     })?;
     let sendable = |value: &str| !value.is_empty() && value.bytes().all(|b| b.is_ascii_graphic());
     if !sendable(credentials.access_key_id()) {

@@ -102,6 +102,21 @@ fn default_message(code: &str) -> &'static str {
     }
 }
 
+/// An error and its sources, by their Display texts only: the SDK's DisplayErrorContext appends
+/// a Debug dump of whole responses.
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    one_line(&parts.join(": "))
+}
+
 /// SDK error chains span lines; reports and the one-line errors want one line.
 pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")

@@ -1,5 +1,9 @@
 //! Wiring: client, pipeline, progress and report for one run, and the run's exit code.
 
+mod fix;
+
+pub use fix::{consent, fix, undo, Consent};
+
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::sync::Arc;

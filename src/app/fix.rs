@@ -1,0 +1,382 @@
+//! `s3mend fix` and `s3mend undo`: scan (or read a journal), ask, repair, report.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::sync::Arc;
+
+use anyhow::Context;
+use futures::stream::{self, BoxStream};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::open_output;
+use crate::config::{FixConfig, OutputConfig, UndoConfig, WriteConfig};
+use crate::exit_codes::ExitCode;
+use crate::journal::{self, Journal};
+use crate::pipeline::{
+    self, AclSupport, Counters, Outcome, RepairSettings, Repaired, Repairer, JOURNAL_FAILED,
+};
+use crate::progress::Progress;
+use crate::report::{self, ObjectRow, RunInfo, Summary};
+use crate::rules::RuleSet;
+use crate::s3;
+
+/// Whether a run may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consent {
+    Granted,
+    /// Ask on the terminal, with the count, once the scan is done.
+    Ask,
+    Refused,
+}
+
+pub fn consent(write: &WriteConfig, stdin_is_terminal: bool) -> Consent {
+    if write.dry_run || write.yes {
+        Consent::Granted
+    } else if stdin_is_terminal {
+        Consent::Ask
+    } else {
+        Consent::Refused
+    }
+}
+
+const REFUSED: &str =
+    "refusing to write without --yes: stdin is not a terminal to confirm on (see the plan with --dry-run)";
+
+fn open_journal(write: &WriteConfig) -> anyhow::Result<Option<Arc<Journal>>> {
+    match (&write.journal, write.dry_run) {
+        (Some(path), false) => Journal::create(path)
+            .map(|j| Some(Arc::new(j)))
+            .with_context(|| format!("cannot write --journal {}", path.display())),
+        _ => Ok(None),
+    }
+}
+
+/// Asks "Repair N objects in TARGET? [y/N]" on the terminal.
+fn confirm(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer).is_ok()
+        && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+    let consent = consent(&cfg.write, io::stdin().is_terminal());
+    if consent == Consent::Refused {
+        anyhow::bail!(REFUSED);
+    }
+    let (out, color) = open_output(&cfg.scan.output)?;
+    let journal = open_journal(&cfg.write)?;
+    let client = s3::connect(&cfg.scan.connect, &cfg.scan.target.bucket).await?;
+    let repairer = Arc::new(
+        Repairer::new(
+            client.clone(),
+            cfg.scan.target.bucket.clone(),
+            cfg.scan.job.rules.clone(),
+            cfg.repair.clone(),
+            journal.clone(),
+        )
+        .await,
+    );
+    let mut run = Run::new(
+        "fix",
+        cfg.scan.target.to_string(),
+        cfg.scan.job.rules.clone(),
+        &cfg.scan.output,
+        out,
+        color,
+    );
+    let concurrency = cfg.scan.job.concurrency;
+    let counters = Arc::new(Counters::default());
+    let scan = pipeline::scan(client, cfg.scan.job, counters.clone(), cancel.clone());
+
+    let source: BoxStream<'_, pipeline::ScanItem> = if consent == Consent::Ask {
+        // Ask once, with the count: scan first, keeping only the objects with findings.
+        let progress = Progress::start(counters.clone(), cfg.scan.output.progress);
+        let mut pending = Vec::new();
+        let mut scan = std::pin::pin!(scan);
+        while let Some(item) = scan.next().await {
+            match item {
+                Ok(inspected) if inspected.outcome.is_ok() && !inspected.findings.is_empty() => {
+                    pending.push(inspected)
+                }
+                Ok(inspected) => run.record(&repairer.repair(inspected).await, &cancel)?,
+                Err(failed) => run.listing_failed(failed.0, &cancel),
+            }
+        }
+        progress.finish();
+        if !pending.is_empty()
+            && !cancel.is_cancelled()
+            && !confirm(&format!(
+                "Repair {} objects in {}?",
+                pending.len(),
+                cfg.scan.target
+            ))
+        {
+            eprintln!("s3mend: nothing was written");
+            return Ok(ExitCode::Findings);
+        }
+        stream::iter(pending.into_iter().map(Ok))
+            .take_until(cancel.clone().cancelled_owned())
+            .boxed()
+    } else {
+        scan.boxed()
+    };
+    let progress = Progress::start(counters, cfg.scan.output.progress);
+    let mut results = std::pin::pin!(source
+        .map(|item| {
+            let repairer = repairer.clone();
+            async move {
+                match item {
+                    Ok(inspected) => Ok(repairer.repair(inspected).await),
+                    Err(failed) => Err(failed),
+                }
+            }
+        })
+        .buffer_unordered(concurrency));
+    while let Some(item) = results.next().await {
+        match item {
+            Ok(repaired) => run.record(&repaired, &cancel)?,
+            Err(failed) => run.listing_failed(failed.0, &cancel),
+        }
+    }
+    progress.finish();
+    run.finish(&cancel, repairer.acl_support(), journal.as_deref())
+}
+
+pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+    let entries = journal::read(&cfg.from)?;
+    let Some(bucket) = entries.first().map(|e| e.bucket.clone()) else {
+        anyhow::bail!(
+            "journal {} records no repair: nothing to undo",
+            cfg.from.display()
+        );
+    };
+    if let Some(other) = entries.iter().find(|e| e.bucket != bucket) {
+        anyhow::bail!(
+            "journal {} mixes buckets ({bucket} and {}): not a journal s3mend wrote",
+            cfg.from.display(),
+            other.bucket
+        );
+    }
+    // The last written repair of each key is the one to undo; planned-only entries may have been
+    // written before the run stopped, so they are checked like the others.
+    let mut latest = std::collections::BTreeMap::new();
+    for entry in entries {
+        if matches!(
+            entry.status.as_deref(),
+            None | Some("fixed") | Some("error")
+        ) {
+            latest.insert(entry.key.clone(), entry);
+        }
+    }
+    let consent = consent(&cfg.write, io::stdin().is_terminal());
+    if consent == Consent::Refused {
+        anyhow::bail!(REFUSED);
+    }
+    let (out, color) = open_output(&cfg.output)?;
+    let journal = open_journal(&cfg.write)?;
+    if consent == Consent::Ask
+        && !confirm(&format!(
+            "Restore the old metadata of {} objects in s3://{bucket}/?",
+            latest.len()
+        ))
+    {
+        eprintln!("s3mend: nothing was written");
+        return Ok(ExitCode::Findings);
+    }
+    let client = s3::connect(&cfg.connect, &bucket).await?;
+    let settings = RepairSettings {
+        dry_run: cfg.write.dry_run,
+        ..RepairSettings::default()
+    };
+    let repairer = Arc::new(
+        Repairer::new(
+            client,
+            bucket.clone(),
+            RuleSet::all(),
+            settings,
+            journal.clone(),
+        )
+        .await,
+    );
+    let mut run = Run::new(
+        "undo",
+        format!("s3://{bucket}/"),
+        RuleSet::all(),
+        &cfg.output,
+        out,
+        color,
+    );
+    let mut results = std::pin::pin!(stream::iter(latest.into_values())
+        .take_until(cancel.clone().cancelled_owned())
+        .map(|entry| {
+            let repairer = repairer.clone();
+            async move { repairer.undo(entry).await }
+        })
+        .buffer_unordered(cfg.concurrency));
+    while let Some(repaired) = results.next().await {
+        run.record(&repaired, &cancel)?;
+    }
+    run.finish(&cancel, repairer.acl_support(), journal.as_deref())
+}
+
+/// The report side of a fix or undo run.
+struct Run {
+    writer: Box<dyn report::ReportWriter>,
+    summary: Summary,
+    info: RunInfo,
+    listing_failed: Option<s3::S3Failure>,
+    journal_failed: Option<s3::S3Failure>,
+}
+
+impl Run {
+    fn new(
+        command: &'static str,
+        target: String,
+        rules: RuleSet,
+        output: &OutputConfig,
+        out: Box<dyn Write + Send>,
+        color: bool,
+    ) -> Self {
+        Run {
+            writer: report::writer(output.format, out, color),
+            summary: Summary {
+                fix: Some(Default::default()),
+                ..Summary::default()
+            },
+            info: RunInfo {
+                target,
+                rules,
+                stopped: None,
+                command,
+                notes: Vec::new(),
+            },
+            listing_failed: None,
+            journal_failed: None,
+        }
+    }
+
+    fn record(&mut self, repaired: &Repaired, cancel: &CancellationToken) -> anyhow::Result<()> {
+        self.summary.record_repaired(repaired);
+        if let Outcome::Failed(f) = &repaired.outcome {
+            // Nothing may change without a record: stop taking new objects.
+            if f.code == JOURNAL_FAILED && self.journal_failed.is_none() {
+                self.journal_failed = Some(f.clone());
+                cancel.cancel();
+            }
+        }
+        if let Some(row) = ObjectRow::from_repaired(repaired) {
+            self.writer.object(&row).context("writing the report")?;
+        }
+        Ok(())
+    }
+
+    fn listing_failed(&mut self, failure: s3::S3Failure, cancel: &CancellationToken) {
+        cancel.cancel();
+        self.listing_failed.get_or_insert(failure);
+    }
+
+    fn finish(
+        mut self,
+        cancel: &CancellationToken,
+        acl: AclSupport,
+        journal: Option<&Journal>,
+    ) -> anyhow::Result<ExitCode> {
+        match acl {
+            AclSupport::Used => {}
+            AclSupport::NotImplemented => self.info.notes.push(
+                "the server does not implement object ACLs (501): objects were rewritten without ACL grants".into(),
+            ),
+            AclSupport::Disabled => self.info.notes.push(
+                "the bucket does not use ACLs (Object Ownership = BucketOwnerEnforced): no grants were sent".into(),
+            ),
+        }
+        if let Some(journal) = journal {
+            self.info.notes.push(format!(
+                "journal: {} (undo with: s3mend undo {})",
+                journal.path().display(),
+                journal.path().display()
+            ));
+        }
+        let interrupted =
+            cancel.is_cancelled() && self.listing_failed.is_none() && self.journal_failed.is_none();
+        self.info.stopped = match (&self.journal_failed, &self.listing_failed) {
+            (Some(f), _) => Some(format!("stopped: {}", f.message)),
+            (None, Some(f)) => Some(format!("listing failed ({f})")),
+            (None, None) if interrupted => Some("interrupted".to_owned()),
+            (None, None) => None,
+        };
+        self.summary.complete = self.info.stopped.is_none();
+        self.writer
+            .finish(&self.summary, &self.info)
+            .context("writing the report")?;
+        if let Some(f) = self.journal_failed.or(self.listing_failed) {
+            anyhow::bail!("{}: {f}", self.info.target);
+        }
+        Ok(exit_code(&self.summary, interrupted))
+    }
+}
+
+/// 0 every finding repaired (or none); 1 findings left; 2 errors; 130 interrupted.
+pub fn exit_code(summary: &Summary, interrupted: bool) -> ExitCode {
+    let fix = summary.fix.clone().unwrap_or_default();
+    let mut code = ExitCode::Clean;
+    if fix.would_fix + fix.skipped + fix.conflicts > 0 {
+        code = code.merge(ExitCode::Findings);
+    }
+    if summary.errors + fix.failed > 0 {
+        code = code.merge(ExitCode::Error);
+    }
+    if interrupted {
+        code = code.merge(ExitCode::Interrupted);
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::FixCounts;
+
+    #[test]
+    fn consent_needs_yes_without_a_terminal() {
+        let write = |dry_run, yes| WriteConfig {
+            dry_run,
+            yes,
+            journal: None,
+        };
+        assert_eq!(consent(&write(false, false), false), Consent::Refused);
+        assert_eq!(consent(&write(false, false), true), Consent::Ask);
+        assert_eq!(consent(&write(false, true), false), Consent::Granted);
+        assert_eq!(consent(&write(true, false), false), Consent::Granted);
+    }
+
+    #[test]
+    fn fix_exit_codes() {
+        let with = |fix: FixCounts, errors| Summary {
+            errors,
+            fix: Some(fix),
+            ..Summary::default()
+        };
+        let fixed = FixCounts {
+            fixed: 3,
+            ..FixCounts::default()
+        };
+        assert_eq!(exit_code(&with(fixed.clone(), 0), false), ExitCode::Clean);
+        let left = FixCounts {
+            skipped: 1,
+            ..fixed.clone()
+        };
+        assert_eq!(exit_code(&with(left.clone(), 0), false), ExitCode::Findings);
+        let dry = FixCounts {
+            would_fix: 1,
+            ..FixCounts::default()
+        };
+        assert_eq!(exit_code(&with(dry, 0), false), ExitCode::Findings);
+        let failed = FixCounts { failed: 1, ..left };
+        assert_eq!(exit_code(&with(failed, 0), false), ExitCode::Error);
+        assert_eq!(exit_code(&with(fixed.clone(), 1), false), ExitCode::Error);
+        assert_eq!(exit_code(&with(fixed, 0), true), ExitCode::Interrupted);
+    }
+}
