@@ -6,6 +6,7 @@ mod harness;
 mod lab;
 
 mod demo;
+mod fix;
 mod scan_errors;
 mod scan_formats;
 mod scan_walk;

@@ -1,0 +1,435 @@
+//! `s3mend fix` and `undo` against the lab: lossless, conditional, journalled.
+
+use std::collections::BTreeMap;
+
+use s3mend::lab::{AclMode, Grant, Grantee, ObjectSeed, StoredObject, LAB_OWNER_ID};
+
+use crate::harness::{TestEnv, BUCKET};
+
+/// An object carrying every attribute a repair must keep.
+fn everything(body: &'static [u8]) -> ObjectSeed {
+    ObjectSeed {
+        body: bytes::Bytes::from_static(body),
+        content_type: Some("text/html".into()),
+        content_encoding: Some("gzip, UTF-8".into()),
+        cache_control: Some("public, max-age=3600".into()),
+        content_disposition: Some("inline; filename=\"page.html\"".into()),
+        content_language: Some("de-CH".into()),
+        expires: Some("Wed, 21 Oct 2037 07:28:00 GMT".into()),
+        metadata: BTreeMap::from([
+            (
+                "s3cmd-attrs".into(),
+                "uid:1000/gname:deploy/mode:33188".into(),
+            ),
+            ("author".into(), "Zoë Ångström – naïve".into()),
+        ]),
+        storage_class: Some("STANDARD_IA".into()),
+        website_redirect_location: Some("/new/page.html".into()),
+        server_side_encryption: Some("aws:kms".into()),
+        ssekms_key_id: Some("arn:aws:kms:us-east-1:111122223333:key/1234abcd".into()),
+        bucket_key_enabled: Some(true),
+        object_lock_mode: Some("GOVERNANCE".into()),
+        object_lock_retain_until: Some("2030-01-02T03:04:05.000Z".into()),
+        object_lock_legal_hold: Some("ON".into()),
+        tags: vec![("team".into(), "web".into()), ("env".into(), "prod".into())],
+        acl: Some("public-read".into()),
+        grants: Vec::new(),
+        ..ObjectSeed::default()
+    }
+}
+
+/// The object as a repair must leave it: only the time of writing may differ, and display names
+/// (which grant headers do not carry).
+fn comparable(mut object: StoredObject) -> StoredObject {
+    object.last_modified = time::OffsetDateTime::UNIX_EPOCH;
+    for grant in &mut object.grants {
+        if let Grantee::CanonicalUser { display_name, .. } = &mut grant.grantee {
+            *display_name = None;
+        }
+    }
+    object.grants.sort_by_key(|g| format!("{:?}", g));
+    object
+}
+
+fn object(env: &TestEnv, key: &str) -> StoredObject {
+    env.lab.object(BUCKET, key).expect("object exists")
+}
+
+fn writes(env: &TestEnv) -> u64 {
+    let stats = env.lab.stats();
+    [
+        "CopyObject",
+        "PutObject",
+        "CreateMultipartUpload",
+        "UploadPartCopy",
+        "PutObjectAcl",
+    ]
+    .iter()
+    .map(|op| stats.count(op))
+    .sum()
+}
+
+async fn fix(env: &TestEnv, journal: &std::path::Path, extra: &[&str]) -> crate::harness::Run {
+    let mut args = vec![
+        "fix",
+        "s3://test-bucket/",
+        "--yes",
+        "--format",
+        "json",
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    env.s3mend(&args).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_with_every_attribute_loses_nothing() {
+    let env = TestEnv::new().await;
+    let mut seed = everything(b"<html>every attribute</html>");
+    seed.grants = vec![Grant {
+        grantee: Grantee::CanonicalUser {
+            id: "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be".into(),
+            display_name: None,
+        },
+        permission: "READ_ACP".into(),
+    }];
+    // Canned public-read plus one more grant: spell them all out.
+    seed.grants
+        .extend(env.lab.put_object(BUCKET, "tmp", everything(b"x")).grants);
+    seed.acl = None;
+    let before = env.lab.put_object(BUCKET, "page.html", seed);
+    assert!(before.grants.len() >= 3, "{:?}", before.grants);
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = fix(
+        &env,
+        &dir.path().join("j.jsonl"),
+        &["--include", "page.html"],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    assert_eq!(report["summary"]["fixed"], 1, "{report}");
+    assert_eq!(report["objects"][0]["status"], "fixed");
+
+    let after = object(&env, "page.html");
+    assert_eq!(after.content_encoding.as_deref(), Some("gzip"));
+    assert_eq!(after.body, before.body);
+    assert_eq!(after.etag, before.etag);
+    let expected = StoredObject {
+        content_encoding: Some("gzip".into()),
+        ..before.clone()
+    };
+    assert_eq!(comparable(after), comparable(expected));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fixture_site_is_repaired_and_a_rescan_is_clean() {
+    let env = TestEnv::new().await;
+    let manifest = s3mend::demo::manifest().unwrap();
+    s3mend::demo::seed(&env.lab, &manifest).unwrap();
+    let before: Vec<_> = manifest
+        .objects
+        .iter()
+        .map(|o| env.lab.object(&manifest.bucket, &o.key).unwrap())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let target = format!("s3://{}/", manifest.bucket);
+    let run = env
+        .s3mend(&[
+            "fix",
+            &target,
+            "--yes",
+            "--format",
+            "json",
+            "--journal",
+            journal.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let summary = &run.json()["summary"];
+    assert_eq!(summary["fixed"], summary["with_findings"]);
+    let rescan = env.s3mend(&["scan", &target]).await;
+    assert_eq!(rescan.code, 0, "{}", rescan.stdout);
+    for (fixture, old) in manifest.objects.iter().zip(before) {
+        let new = env.lab.object(&manifest.bucket, &fixture.key).unwrap();
+        let mut expected = old.clone();
+        for (rule, proposed) in &fixture.expect {
+            match rule.as_str() {
+                "content-encoding" => expected.content_encoding = proposed.clone(),
+                "content-type" => expected.content_type = proposed.clone(),
+                other => panic!("{other}"),
+            }
+        }
+        assert_eq!(comparable(new), comparable(expected), "{}", fixture.key);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dry_run_and_no_terminal_write_nothing() {
+    let env = TestEnv::new().await;
+    env.lab.put_object(BUCKET, "a.html", everything(b"a"));
+    let before = object(&env, "a.html");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+
+    let dry = env
+        .s3mend(&[
+            "fix",
+            "s3://test-bucket/",
+            "--dry-run",
+            "--format",
+            "json",
+            "--journal",
+            journal.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(dry.code, 1, "findings left: {dry:?}");
+    let row = &dry.json()["objects"][0];
+    assert_eq!(row["status"], "would-fix");
+    assert_eq!(row["changes"][0]["before"], "gzip, UTF-8");
+    assert_eq!(row["changes"][0]["after"], "gzip");
+    assert_eq!(row["resend"]["storage_class"], "STANDARD_IA");
+    assert_eq!(
+        row["resend"]["encryption"]["kms_key_id"],
+        "arn:aws:kms:us-east-1:111122223333:key/1234abcd"
+    );
+    // Re-sent as HEAD returned it: RFC 2047 encoded words, which S3 decodes again (the
+    // every-attribute test proves the round trip).
+    assert!(
+        row["resend"]["metadata"]["author"]
+            .as_str()
+            .unwrap()
+            .starts_with("=?UTF-8?B?"),
+        "{row}"
+    );
+    assert!(
+        row["grants"]["read"].as_str().unwrap().contains("AllUsers"),
+        "{row}"
+    );
+    assert!(!journal.exists(), "a dry run writes no journal");
+
+    let refused = env.s3mend(&["fix", "s3://test-bucket/"]).await;
+    assert_eq!(refused.code, 2);
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+
+    assert_eq!(writes(&env), 0);
+    assert_eq!(comparable(object(&env, "a.html")), comparable(before));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_concurrent_writer_is_never_clobbered() {
+    let env = TestEnv::new().await;
+    env.put("fixed-by-writer.html", "text/html", Some("UTF-8"));
+    env.put("still-bad.html", "text/html", Some("UTF-8"));
+    // Between s3mend's HEAD and its COPY another writer replaces each object.
+    env.lab
+        .before_next_copy(BUCKET, "fixed-by-writer.html", |lab| {
+            lab.put_object(
+                BUCKET,
+                "fixed-by-writer.html",
+                ObjectSeed {
+                    body: bytes::Bytes::from_static(b"the writer's bytes"),
+                    content_type: Some("text/plain".into()),
+                    ..ObjectSeed::default()
+                },
+            );
+        });
+    env.lab.before_next_copy(BUCKET, "still-bad.html", |lab| {
+        lab.put_object(
+            BUCKET,
+            "still-bad.html",
+            ObjectSeed {
+                body: bytes::Bytes::from_static(b"new bytes, same bug"),
+                content_type: Some("text/html".into()),
+                content_encoding: Some("ANSI_X3.4-1968".into()),
+                cache_control: Some("no-cache".into()),
+                ..ObjectSeed::default()
+            },
+        );
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = fix(&env, &dir.path().join("j.jsonl"), &[]).await;
+    assert_eq!(run.code, 1, "a conflict is a finding left: {run:?}");
+    let report = run.json();
+    let rows: BTreeMap<String, serde_json::Value> = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap().to_owned(), r.clone()))
+        .collect();
+    assert_eq!(rows["fixed-by-writer.html"]["status"], "conflict");
+    let writer = object(&env, "fixed-by-writer.html");
+    assert_eq!(&writer.body[..], b"the writer's bytes");
+    assert_eq!(writer.content_type.as_deref(), Some("text/plain"));
+
+    assert_eq!(rows["still-bad.html"]["status"], "fixed");
+    assert!(rows["still-bad.html"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("new version"));
+    let repaired = object(&env, "still-bad.html");
+    assert_eq!(&repaired.body[..], b"new bytes, same bug");
+    assert_eq!(repaired.content_encoding, None);
+    assert_eq!(repaired.cache_control.as_deref(), Some("no-cache"));
+    assert_eq!(report["summary"]["conflicts"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn large_objects_take_the_multipart_path_and_leave_no_upload_open() {
+    let env = TestEnv::new().await;
+    let body: &'static [u8] = Box::leak(vec![7u8; 5000].into_boxed_slice());
+    let before = env.lab.put_object(BUCKET, "big.js", everything(body));
+    env.lab.put_object(BUCKET, "fails.js", everything(body));
+    let fails_before = object(&env, "fails.js");
+    // Every try of a part copy of fails.js fails, retries included.
+    env.lab.fail_next("UploadPartCopy", "fails.js", 100);
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = fix(
+        &env,
+        &dir.path().join("j.jsonl"),
+        &["--multipart-threshold", "1KiB"],
+    )
+    .await;
+    assert_eq!(run.code, 2, "a failed repair is an error: {run:?}");
+    let stats = env.lab.stats();
+    assert!(stats.count("CreateMultipartUpload") >= 2);
+    assert!(stats.count("AbortMultipartUpload") >= 1);
+    assert_eq!(stats.count("CopyObject"), 0);
+    assert_eq!(env.lab.open_multipart_uploads(BUCKET), 0);
+
+    let after = object(&env, "big.js");
+    assert_eq!(after.body, before.body);
+    assert_eq!(after.parts_count, Some(5), "1 KiB parts");
+    let expected = StoredObject {
+        content_encoding: Some("gzip".into()),
+        etag: after.etag.clone(),
+        parts_count: after.parts_count,
+        ..before
+    };
+    assert_eq!(comparable(after), comparable(expected));
+    assert_eq!(
+        comparable(object(&env, "fails.js")),
+        comparable(fails_before)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undo_restores_the_exact_original_and_refuses_changed_objects() {
+    let env = TestEnv::new().await;
+    env.lab.put_object(BUCKET, "a.html", everything(b"a"));
+    env.lab.put_object(BUCKET, "b.html", everything(b"b"));
+    let (a0, b0) = (object(&env, "a.html"), object(&env, "b.html"));
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("fix.jsonl");
+    assert_eq!(fix(&env, &journal, &[]).await.code, 0);
+    assert_eq!(
+        object(&env, "a.html").content_encoding.as_deref(),
+        Some("gzip")
+    );
+
+    // Someone changes b.html after the fix.
+    env.lab.put_object(
+        BUCKET,
+        "b.html",
+        ObjectSeed {
+            content_type: Some("text/html".into()),
+            ..everything(b"someone else")
+        },
+    );
+    let b1 = object(&env, "b.html");
+
+    let undo_journal = dir.path().join("undo.jsonl");
+    let run = env
+        .s3mend(&[
+            "undo",
+            journal.to_str().unwrap(),
+            "--yes",
+            "--format",
+            "json",
+            "--journal",
+            undo_journal.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(run.code, 1, "a conflict is left: {run:?}");
+    let report = run.json();
+    let status = |key: &str| {
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("a.html"), "fixed");
+    assert_eq!(status("b.html"), "conflict");
+    assert_eq!(comparable(object(&env, "a.html")), comparable(a0));
+    assert_eq!(comparable(object(&env, "b.html")), comparable(b1.clone()));
+    assert_ne!(comparable(b1), comparable(b0));
+
+    let run = env
+        .s3mend(&["undo", "/nonexistent/journal.jsonl", "--yes"])
+        .await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot read journal"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acl_modes_and_owners() {
+    let env = TestEnv::new().await;
+    env.lab.set_acl_mode(BUCKET, AclMode::OwnerEnforced);
+    env.put("owned.html", "text/html", Some("UTF-8"));
+    let dir = tempfile::tempdir().unwrap();
+    let run = fix(&env, &dir.path().join("1.jsonl"), &[]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(object(&env, "owned.html").content_encoding, None);
+
+    env.lab.set_acl_mode(BUCKET, AclMode::NotImplemented);
+    env.put("second.html", "text/html", Some("UTF-8"));
+    let run = fix(&env, &dir.path().join("2.jsonl"), &[]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let notes = run.json()["summary"]["notes"].to_string();
+    assert!(notes.contains("does not implement object ACLs"), "{notes}");
+
+    env.lab.set_acl_mode(BUCKET, AclMode::Enabled);
+    env.lab.put_object(
+        BUCKET,
+        "theirs.html",
+        ObjectSeed {
+            owner_id: Some("another-account-canonical-id".into()),
+            ..everything(b"theirs")
+        },
+    );
+    let theirs = object(&env, "theirs.html");
+    let run = fix(&env, &dir.path().join("3.jsonl"), &[]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    let row = &run.json()["objects"][0];
+    assert_eq!(row["status"], "skipped");
+    assert_eq!(row["reason"], "foreign-owner");
+    assert_eq!(comparable(object(&env, "theirs.html")), comparable(theirs));
+    assert_eq!(object(&env, "owned.html").owner_id, LAB_OWNER_ID);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn versioned_buckets_keep_the_old_version() {
+    let env = TestEnv::new().await;
+    env.lab.set_versioning(BUCKET, true);
+    env.put("v.html", "text/html", Some("UTF-8"));
+    let dir = tempfile::tempdir().unwrap();
+    let run = fix(&env, &dir.path().join("j.jsonl"), &[]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    assert_eq!(report["summary"]["noncurrent_versions"], 1);
+    let versions = env.lab.versions(BUCKET, "v.html");
+    assert_eq!(versions.len(), 2);
+    assert_eq!(versions[0].content_encoding, None);
+    assert_eq!(versions[1].content_encoding.as_deref(), Some("UTF-8"));
+    assert_eq!(
+        report["objects"][0]["new_version_id"].as_str(),
+        versions[0].version_id.as_deref()
+    );
+}
