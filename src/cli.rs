@@ -52,8 +52,8 @@ pub enum Command {
     /// Put back the metadata a fix changed, from its journal.
     #[command(after_help = FIX_EXIT_CODES)]
     Undo(UndoArgs),
-    /// Start an embedded S3 server seeded with a broken static site and scan it. No AWS account or
-    /// network needed.
+    /// Start an embedded S3 server seeded with a broken static site, then scan, fix and scan it
+    /// again. No AWS account or network needed.
     Demo(DemoArgs),
 }
 
@@ -188,8 +188,9 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 0)]
     pub port: u16,
 
-    #[command(flatten)]
-    pub output: OutputArgs,
+    /// Format of the three reports (scan, fix, scan again); with json each is one document.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

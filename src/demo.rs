@@ -9,10 +9,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app;
 use crate::cli::DemoArgs;
-use crate::config::{OutputConfig, ScanConfig};
+use crate::config::{FixConfig, OutputConfig, ScanConfig, WriteConfig};
 use crate::exit_codes::ExitCode;
-use crate::lab::{Lab, LabConfig, ObjectSeed, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
-use crate::pipeline::{KeyFilter, ScanJob};
+use crate::lab::{
+    Grantee, Lab, LabConfig, ObjectSeed, StoredObject, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY,
+};
+use crate::pipeline::{KeyFilter, RepairSettings, ScanJob};
+use crate::report::Format;
 use crate::rules::RuleSet;
 use crate::s3::{Addressing, ConnectOptions, S3Uri};
 
@@ -124,11 +127,30 @@ pub async fn run(args: &DemoArgs, cancel: CancellationToken) -> anyhow::Result<E
         return Ok(ExitCode::Clean);
     }
 
+    let result = tell_the_story(&lab, &manifest, args.format, cancel).await;
+    lab.shutdown().await;
+    result
+}
+
+/// Scan, fix, scan again, then one object's headers before and after.
+async fn tell_the_story(
+    lab: &Lab,
+    manifest: &Manifest,
+    format: Format,
+    cancel: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let table = format == Format::Table;
+    let output = OutputConfig {
+        format,
+        path: None,
+        quiet: true,
+        progress: false,
+    };
     let target = S3Uri {
         bucket: manifest.bucket.clone(),
         prefix: String::new(),
     };
-    let cfg = ScanConfig {
+    let scan = ScanConfig {
         job: ScanJob {
             bucket: target.bucket.clone(),
             prefix: String::new(),
@@ -137,14 +159,114 @@ pub async fn run(args: &DemoArgs, cancel: CancellationToken) -> anyhow::Result<E
             concurrency: 16,
         },
         target,
-        connect: lab_connection(&lab),
-        output: OutputConfig::from(&args.output),
+        connect: lab_connection(lab),
+        output,
     };
-    let code = app::scan(cfg, cancel).await;
-    lab.shutdown().await;
-    // Findings are what the demo is meant to show; only errors and interruptions are failures.
-    Ok(match code? {
-        ExitCode::Findings => ExitCode::Clean,
-        other => other,
-    })
+    let shown = "js/analytics.js";
+    let before = lab.object(&manifest.bucket, shown);
+    let heading = |text: &str| {
+        if table {
+            println!("\n==> {text}\n");
+        }
+    };
+
+    heading("1. scan: what is wrong");
+    // Findings are what the demo is meant to show; only errors and interruptions fail it.
+    let code = app::scan(scan.clone(), cancel.clone()).await?;
+    if code > ExitCode::Findings {
+        return Ok(code);
+    }
+    heading("2. fix: repair in place, losslessly");
+    let journal =
+        std::env::temp_dir().join(format!("s3mend-demo-journal-{}.jsonl", std::process::id()));
+    let fix = FixConfig {
+        scan: scan.clone(),
+        write: WriteConfig {
+            dry_run: false,
+            yes: true,
+            journal: None,
+        },
+        repair: RepairSettings::default(),
+    };
+    if app::fix(fix, cancel.clone()).await? != ExitCode::Clean {
+        anyhow::bail!("the demo's fix left findings");
+    }
+    heading("3. scan again: clean");
+    let code = app::scan(scan, cancel).await?;
+    if table {
+        if let (Some(before), Some(after)) = (before, lab.object(&manifest.bucket, shown)) {
+            println!("\n==> 4. {shown}, before and after\n");
+            print_headers(&before, &after);
+        }
+    }
+    Ok(code)
+}
+
+fn print_headers(before: &StoredObject, after: &StoredObject) {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+    let grants = |o: &StoredObject| {
+        let mut g: Vec<String> = o
+            .grants
+            .iter()
+            .map(|g| match &g.grantee {
+                Grantee::Group { uri } => {
+                    format!("{} {}", uri.rsplit('/').next().unwrap_or(uri), g.permission)
+                }
+                Grantee::CanonicalUser { .. } => format!("owner {}", g.permission),
+                Grantee::Email { address } => format!("{address} {}", g.permission),
+            })
+            .collect();
+        g.sort();
+        g.join(", ")
+    };
+    let rows = [
+        (
+            "Content-Encoding",
+            opt(&before.content_encoding),
+            opt(&after.content_encoding),
+        ),
+        (
+            "Content-Type",
+            opt(&before.content_type),
+            opt(&after.content_type),
+        ),
+        (
+            "Cache-Control",
+            opt(&before.cache_control),
+            opt(&after.cache_control),
+        ),
+        (
+            "Storage class",
+            before.storage_class.clone().unwrap_or("STANDARD".into()),
+            after.storage_class.clone().unwrap_or("STANDARD".into()),
+        ),
+        ("ACL", grants(before), grants(after)),
+        (
+            "x-amz-meta-s3cmd-attrs",
+            before
+                .metadata
+                .get("s3cmd-attrs")
+                .cloned()
+                .unwrap_or_default()
+                .chars()
+                .take(40)
+                .collect::<String>()
+                + "…",
+            after
+                .metadata
+                .get("s3cmd-attrs")
+                .cloned()
+                .unwrap_or_default()
+                .chars()
+                .take(40)
+                .collect::<String>()
+                + "…",
+        ),
+        ("ETag (bytes)", before.etag.clone(), after.etag.clone()),
+    ];
+    println!("  {:<24} {:<44} after", "header", "before");
+    for (name, old, new) in rows {
+        let mark = if old == new { " " } else { "*" };
+        println!("{mark} {name:<24} {old:<44} {new}");
+    }
 }

@@ -3,7 +3,7 @@
 use crate::harness::{expected_fixture_proposals, proposals, s3mend_command};
 
 #[tokio::test(flavor = "multi_thread")]
-async fn demo_scans_the_fixture_site() {
+async fn demo_scans_fixes_and_scans_again() {
     let out = s3mend_command()
         .args(["demo", "--format", "json"])
         .output()
@@ -15,13 +15,26 @@ async fn demo_scans_the_fixture_site() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reports: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(reports.len(), 3, "scan, fix, scan");
     let expected = expected_fixture_proposals();
-    assert_eq!(proposals(report["objects"].as_array().unwrap()), expected);
+    assert_eq!(
+        proposals(reports[0]["objects"].as_array().unwrap()),
+        expected
+    );
+    assert_eq!(reports[1]["summary"]["fixed"], expected.len());
+    assert_eq!(reports[2]["summary"]["with_findings"], 0);
+    assert_eq!(
+        reports[2]["summary"]["clean"],
+        reports[0]["summary"]["listed"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn demo_prints_a_table_by_default() {
+async fn demo_prints_tables_and_one_object_before_and_after() {
     let out = s3mend_command().arg("demo").output().await.unwrap();
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -31,4 +44,9 @@ async fn demo_prints_a_table_by_default() {
     );
     assert!(stdout.contains("content-encoding — "), "{stdout}");
     assert!(stdout.contains("ANSI_X3.4-1968  →  (remove)"), "{stdout}");
+    assert!(stdout.contains("Every finding repaired"), "{stdout}");
+    assert!(stdout.contains("No findings."), "{stdout}");
+    let changed: Vec<&str> = stdout.lines().filter(|l| l.starts_with('*')).collect();
+    assert_eq!(changed.len(), 1, "only Content-Encoding changes: {stdout}");
+    assert!(changed[0].contains("gzip, UTF-8") && changed[0].trim_end().ends_with("gzip"));
 }
