@@ -177,8 +177,7 @@ async fn tell_the_story(
         return Ok(code);
     }
     heading("2. fix: repair in place, losslessly");
-    let journal =
-        std::env::temp_dir().join(format!("s3mend-demo-journal-{}.jsonl", std::process::id()));
+    // The lab lives only as long as the demo: no journal to undo with later.
     let fix = FixConfig {
         scan: scan.clone(),
         write: WriteConfig {
