@@ -342,6 +342,21 @@ async fn undo_restores_the_exact_original_and_refuses_changed_objects() {
     );
     let b1 = object(&env, "b.html");
 
+    let writes_before = writes(&env);
+    let dry = env
+        .s3mend(&[
+            "undo",
+            journal.to_str().unwrap(),
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .await;
+    assert_eq!(dry.code, 1, "{dry:?}");
+    let planned = dry.json();
+    assert_eq!(planned["summary"]["would_fix"], 1, "{planned}");
+    assert_eq!(writes(&env), writes_before, "a dry run writes nothing");
+
     let undo_journal = dir.path().join("undo.jsonl");
     let run = env
         .s3mend(&[
@@ -431,5 +446,107 @@ async fn versioned_buckets_keep_the_old_version() {
     assert_eq!(
         report["objects"][0]["new_version_id"].as_str(),
         versions[0].version_id.as_deref()
+    );
+}
+
+/// Runs `s3mend ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
+async fn on_a_terminal(env: &TestEnv, args: &[&str], answer: &str) -> (i32, String) {
+    use tokio::io::AsyncWriteExt;
+    let command = std::iter::once(env!("CARGO_BIN_EXE_s3mend"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = crate::harness::s3mend_command();
+    let cmd = cmd.as_std_mut();
+    let mut script = tokio::process::Command::from(std::process::Command::new("script"));
+    script.args(["-q", "-e", "-c", &command, "/dev/null"]);
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    script
+        .env("AWS_ENDPOINT_URL", env.lab.endpoint())
+        .env("AWS_ACCESS_KEY_ID", s3mend::lab::LAB_ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", s3mend::lab::LAB_SECRET_KEY)
+        .env("AWS_REGION", s3mend::lab::LAB_REGION)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = script.spawn().expect("script(1) from util-linux runs");
+    let mut stdin = child.stdin.take().unwrap();
+    // Typed ahead: the terminal keeps it until s3mend reads its answer.
+    stdin.write_all(answer.as_bytes()).await.unwrap();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("finishes")
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_fix_asks_once_with_the_count() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    env.put("b.html", "text/html", Some("ANSI_X3.4-1968"));
+    env.put("c.html", "text/html", None);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let report = dir.path().join("report.json");
+    let args = [
+        "fix",
+        "s3://test-bucket/",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--format",
+        "json",
+        "--output",
+        report.to_str().unwrap(),
+    ];
+
+    let (code, screen) = on_a_terminal(&env, &args, "n\n").await;
+    assert!(
+        screen.contains("Repair 2 objects in s3://test-bucket/? [y/N]"),
+        "{screen}"
+    );
+    assert!(screen.contains("nothing was written"), "{screen}");
+    assert_eq!(code, 1);
+    assert_eq!(writes(&env), 0);
+
+    let (code, screen) = on_a_terminal(&env, &args, "y\n").await;
+    assert_eq!(code, 0, "{screen}");
+    assert_eq!(screen.matches("[y/N]").count(), 1, "asked once: {screen}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["summary"]["fixed"], 2);
+    assert_eq!(object(&env, "b.html").content_encoding, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_without_destination_conditions_is_learnt_from_the_first_copy() {
+    let env = TestEnv::new().await;
+    env.lab.set_copy_if_match_supported(BUCKET, false);
+    for key in ["a.html", "b.html", "c.html"] {
+        env.put(key, "text/html", Some("UTF-8"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = fix(&env, &dir.path().join("j.jsonl"), &["--concurrency", "1"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    assert_eq!(report["summary"]["fixed"], 3);
+    assert!(
+        report["summary"]["notes"].to_string().contains("If-Match"),
+        "{report}"
+    );
+    assert_eq!(
+        env.lab.stats().count("CopyObject"),
+        4,
+        "one refused copy, then one per object"
     );
 }

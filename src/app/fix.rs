@@ -141,7 +141,7 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
         }
     }
     progress.finish();
-    run.finish(&cancel, repairer.acl_support(), journal.as_deref())
+    run.finish(&cancel, &repairer, journal.as_deref())
 }
 
 pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
@@ -218,7 +218,7 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
     while let Some(repaired) = results.next().await {
         run.record(&repaired, &cancel)?;
     }
-    run.finish(&cancel, repairer.acl_support(), journal.as_deref())
+    run.finish(&cancel, &repairer, journal.as_deref())
 }
 
 /// The report side of a fix or undo run.
@@ -280,10 +280,15 @@ impl Run {
     fn finish(
         mut self,
         cancel: &CancellationToken,
-        acl: AclSupport,
+        repairer: &Repairer,
         journal: Option<&Journal>,
     ) -> anyhow::Result<ExitCode> {
-        match acl {
+        if !repairer.destination_conditions() {
+            self.info.notes.push(
+                "the server does not support If-Match on CopyObject: copies were conditional on the source ETag only".into(),
+            );
+        }
+        match repairer.acl_support() {
             AclSupport::Used => {}
             AclSupport::NotImplemented => self.info.notes.push(
                 "the server does not implement object ACLs (501): objects were rewritten without ACL grants".into(),

@@ -75,6 +75,16 @@ impl LabHandle {
         });
     }
 
+    /// Makes CopyObject refuse a destination `If-Match` with 501, as stores without that S3
+    /// feature (added in 2025) do.
+    pub fn set_copy_if_match_supported(&self, bucket: &str, supported: bool) {
+        self.store.create_bucket(bucket);
+        let _ = self.store.write(bucket, |b| {
+            b.copy_if_match_unsupported = !supported;
+            Ok(())
+        });
+    }
+
     /// Stores an object directly (creating the bucket if needed), as a PUT would.
     pub fn put_object(&self, bucket: &str, key: &str, seed: ObjectSeed) -> StoredObject {
         self.store.create_bucket(bucket);

@@ -214,6 +214,7 @@ mod tests {
             created: OffsetDateTime::UNIX_EPOCH,
             versioning: Versioning::Unversioned,
             acl_mode: Default::default(),
+            copy_if_match_unsupported: false,
             objects: Default::default(),
             uploads: Default::default(),
         };

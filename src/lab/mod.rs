@@ -163,6 +163,12 @@ impl Lab {
     }
 
     /// Sets how the bucket treats ACLs; see [`AclMode`].
+    pub fn set_copy_if_match_supported(&self, bucket: &str, supported: bool) {
+        self.shared
+            .handle
+            .set_copy_if_match_supported(bucket, supported);
+    }
+
     pub fn set_acl_mode(&self, bucket: &str, mode: AclMode) {
         self.shared.handle.set_acl_mode(bucket, mode);
     }

@@ -571,6 +571,16 @@ impl S3 for LabS3 {
         )?;
         let dest_if_match = etag_condition_header(&req.headers, "if-match")?;
         let dest_if_none_match = etag_condition_header(&req.headers, "if-none-match")?;
+        if dest_if_match.is_some()
+            && self
+                .store
+                .read(&input.bucket, |b| Ok(b.copy_if_match_unsupported))?
+        {
+            return Err(s3_error!(
+                NotImplemented,
+                "A header you provided implies functionality that is not implemented"
+            ));
+        }
         let src = bucket_key(&input.copy_source)?;
         let conditions = Conditions {
             if_match: input.copy_source_if_match.as_ref(),

@@ -32,6 +32,9 @@ pub struct Bucket {
     pub created: OffsetDateTime,
     pub versioning: Versioning,
     pub acl_mode: AclMode,
+    /// Like older S3-compatible stores: CopyObject with a destination `If-Match` is refused with
+    /// 501 NotImplemented.
+    pub copy_if_match_unsupported: bool,
     pub objects: BTreeMap<String, Vec<StoredObject>>,
     pub uploads: BTreeMap<String, Upload>,
 }
@@ -53,6 +56,7 @@ impl Bucket {
             created: now(),
             versioning: Versioning::Unversioned,
             acl_mode: AclMode::Enabled,
+            copy_if_match_unsupported: false,
             objects: BTreeMap::new(),
             uploads: BTreeMap::new(),
         }

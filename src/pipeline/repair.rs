@@ -131,6 +131,11 @@ impl Repairer {
         }
     }
 
+    /// Whether copies could also be conditional on the destination's ETag.
+    pub fn destination_conditions(&self) -> bool {
+        self.destination_if_match.load(Ordering::Relaxed)
+    }
+
     pub fn acl_support(&self) -> AclSupport {
         match self.acl.load(Ordering::Relaxed) {
             1 => AclSupport::NotImplemented,
@@ -302,6 +307,15 @@ impl Repairer {
                 self.acl
                     .store(AclSupport::Disabled as u8, Ordering::Relaxed);
                 plan.grants = None;
+                self.send(head, plan).await
+            }
+            // Learnt from the first real copy instead of a probe that would have to write: a
+            // server without destination conditions refuses the header; the copy-source
+            // condition still guards the ETag seen at HEAD.
+            Err(f)
+                if f.code == "NotImplemented"
+                    && self.destination_if_match.swap(false, Ordering::Relaxed) =>
+            {
                 self.send(head, plan).await
             }
             other => other,
