@@ -202,9 +202,11 @@ async fn tell_the_story(
 }
 
 fn print_headers(before: &StoredObject, after: &StoredObject) {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
-    let grants = |o: &StoredObject| {
-        let mut g: Vec<String> = o
+    fn opt(value: &Option<String>) -> String {
+        value.clone().unwrap_or_else(|| "(none)".into())
+    }
+    fn grants(object: &StoredObject) -> String {
+        let mut grants: Vec<String> = object
             .grants
             .iter()
             .map(|g| match &g.grantee {
@@ -215,56 +217,27 @@ fn print_headers(before: &StoredObject, after: &StoredObject) {
                 Grantee::Email { address } => format!("{address} {}", g.permission),
             })
             .collect();
-        g.sort();
-        g.join(", ")
-    };
-    let rows = [
-        (
-            "Content-Encoding",
-            opt(&before.content_encoding),
-            opt(&after.content_encoding),
-        ),
-        (
-            "Content-Type",
-            opt(&before.content_type),
-            opt(&after.content_type),
-        ),
-        (
-            "Cache-Control",
-            opt(&before.cache_control),
-            opt(&after.cache_control),
-        ),
-        (
-            "Storage class",
-            before.storage_class.clone().unwrap_or("STANDARD".into()),
-            after.storage_class.clone().unwrap_or("STANDARD".into()),
-        ),
-        ("ACL", grants(before), grants(after)),
-        (
-            "x-amz-meta-s3cmd-attrs",
-            before
-                .metadata
-                .get("s3cmd-attrs")
-                .cloned()
-                .unwrap_or_default()
-                .chars()
-                .take(40)
-                .collect::<String>()
-                + "…",
-            after
-                .metadata
-                .get("s3cmd-attrs")
-                .cloned()
-                .unwrap_or_default()
-                .chars()
-                .take(40)
-                .collect::<String>()
-                + "…",
-        ),
-        ("ETag (bytes)", before.etag.clone(), after.etag.clone()),
+        grants.sort();
+        grants.join(", ")
+    }
+    type Field = fn(&StoredObject) -> String;
+    let fields: [(&str, Field); 7] = [
+        ("Content-Encoding", |o| opt(&o.content_encoding)),
+        ("Content-Type", |o| opt(&o.content_type)),
+        ("Cache-Control", |o| opt(&o.cache_control)),
+        ("Storage class", |o| {
+            o.storage_class.clone().unwrap_or_else(|| "STANDARD".into())
+        }),
+        ("ACL", grants),
+        ("x-amz-meta-s3cmd-attrs", |o| {
+            let attrs = o.metadata.get("s3cmd-attrs").cloned().unwrap_or_default();
+            attrs.chars().take(40).collect::<String>() + "…"
+        }),
+        ("ETag (bytes)", |o| o.etag.clone()),
     ];
     println!("  {:<24} {:<44} after", "header", "before");
-    for (name, old, new) in rows {
+    for (name, field) in fields {
+        let (old, new) = (field(before), field(after));
         let mark = if old == new { " " } else { "*" };
         println!("{mark} {name:<24} {old:<44} {new}");
     }
