@@ -284,6 +284,16 @@ async fn large_objects_take_the_multipart_path_and_leave_no_upload_open() {
     let before = env.lab.put_object(BUCKET, "big.js", everything(body));
     env.lab.put_object(BUCKET, "fails.js", everything(body));
     let fails_before = object(&env, "fails.js");
+    let plain = env.lab.put_object(
+        BUCKET,
+        "plain.css",
+        ObjectSeed {
+            body: bytes::Bytes::from_static(body),
+            content_type: Some("text/css".into()),
+            content_encoding: Some("UTF-8".into()),
+            ..ObjectSeed::default()
+        },
+    );
     // Every try of a part copy of fails.js fails, retries included.
     env.lab.fail_next("UploadPartCopy", "fails.js", 100);
 
