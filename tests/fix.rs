@@ -305,6 +305,23 @@ async fn large_objects_take_the_multipart_path_and_leave_no_upload_open() {
     )
     .await;
     assert_eq!(run.code, 2, "a failed repair is an error: {run:?}");
+    let report = run.json();
+    let status = |key: &str| {
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key"] == key)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status("big.js"), "fixed", "{report}");
+    assert_eq!(
+        status("plain.css"),
+        "fixed",
+        "verified despite the new ETag: {report}"
+    );
+    assert_eq!(status("fails.js"), "error");
     let stats = env.lab.stats();
     assert!(stats.count("CreateMultipartUpload") >= 2);
     assert!(stats.count("AbortMultipartUpload") >= 1);
@@ -324,6 +341,17 @@ async fn large_objects_take_the_multipart_path_and_leave_no_upload_open() {
     assert_eq!(
         comparable(object(&env, "fails.js")),
         comparable(fails_before)
+    );
+    let plain_after = object(&env, "plain.css");
+    assert!(plain_after.etag.ends_with("-5\""), "{}", plain_after.etag);
+    assert_eq!(
+        comparable(plain_after.clone()),
+        comparable(StoredObject {
+            content_encoding: None,
+            etag: plain_after.etag.clone(),
+            parts_count: Some(5),
+            ..plain
+        })
     );
 }
 

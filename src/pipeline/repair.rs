@@ -241,7 +241,10 @@ impl Repairer {
         self.record_plan(head, acl, expected, &plan)?;
         // A copy whose verification failed was still written: its record keeps the new ETag.
         let verified = match self.rewrite(head, &mut plan).await {
-            Ok(new) => match self.verify(&head.key, expected).await {
+            Ok(new) => match self
+                .verify(&head.key, &self.expect_etag(head, expected, &new))
+                .await
+            {
                 Ok(()) => Ok(new),
                 Err(stop) => Err((stop, Some(new))),
             },
@@ -330,10 +333,25 @@ impl Repairer {
         })
     }
 
+    fn is_multipart(&self, head: &ObjectHead) -> bool {
+        head.content_length.unwrap_or(0).max(0) as u64 > self.settings.multipart_threshold
+    }
+
+    /// A multipart rewrite gives every object a new `…-N` ETag: HEAD must then show the one
+    /// CompleteMultipartUpload returned. (HEAD reports no part count on AWS without
+    /// `partNumber`, so the ETag's shape cannot be told from the HEAD alone.)
+    fn expect_etag(&self, head: &ObjectHead, expected: &ObjectHead, new: &Rewritten) -> ObjectHead {
+        let mut expected = expected.clone();
+        if self.is_multipart(head) {
+            expected.etag.clone_from(&new.etag);
+        }
+        expected
+    }
+
     async fn send(&self, head: &ObjectHead, plan: &Plan) -> Result<Rewritten, S3Failure> {
         let if_match = self.destination_if_match.load(Ordering::Relaxed);
         let size = head.content_length.unwrap_or(0).max(0) as u64;
-        if size <= self.settings.multipart_threshold {
+        if !self.is_multipart(head) {
             return s3::copy_in_place(&self.client, &self.bucket, plan, if_match).await;
         }
         let tagging = if head.tag_count.unwrap_or(0) > 0 {
