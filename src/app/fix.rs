@@ -60,6 +60,19 @@ fn confirm(question: &str) -> bool {
         && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
+/// `1234567` as `1,234,567`, as the confirmation question shows counts.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     let consent = consent(&cfg.write, io::stdin().is_terminal());
     if consent == Consent::Refused {
@@ -109,7 +122,7 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
             && !cancel.is_cancelled()
             && !confirm(&format!(
                 "Repair {} objects in {}?",
-                pending.len(),
+                thousands(pending.len()),
                 cfg.scan.target
             ))
         {
@@ -179,7 +192,7 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
     if consent == Consent::Ask
         && !confirm(&format!(
             "Restore the old metadata of {} objects in s3://{bucket}/?",
-            latest.len()
+            thousands(latest.len())
         ))
     {
         eprintln!("s3mend: nothing was written");
@@ -355,6 +368,20 @@ mod tests {
         assert_eq!(consent(&write(false, false), true), Consent::Ask);
         assert_eq!(consent(&write(false, true), false), Consent::Granted);
         assert_eq!(consent(&write(true, false), false), Consent::Granted);
+    }
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1234, "1,234"),
+            (1234567, "1,234,567"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(thousands(n), text);
+        }
     }
 
     #[test]
