@@ -555,6 +555,7 @@ async fn on_a_terminal_fix_asks_once_with_the_count() {
     );
     assert!(screen.contains("nothing was written"), "{screen}");
     assert_eq!(code, 1);
+    assert!(!journal.exists(), "no empty journal is left behind");
     assert_eq!(writes(&env), 0);
 
     let (code, screen) = on_a_terminal(&env, &args, "y\n").await;

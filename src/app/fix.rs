@@ -60,6 +60,16 @@ fn confirm(question: &str) -> bool {
         && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
+/// The user said no: say so, and do not leave an empty journal behind.
+fn declined(journal: Option<&Journal>) {
+    if let Some(journal) = journal {
+        if std::fs::metadata(journal.path()).is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(journal.path());
+        }
+    }
+    eprintln!("s3mend: nothing was written");
+}
+
 /// `1234567` as `1,234,567`, as the confirmation question shows counts.
 fn thousands(n: usize) -> String {
     let digits = n.to_string();
@@ -126,7 +136,7 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
                 cfg.scan.target
             ))
         {
-            eprintln!("s3mend: nothing was written");
+            declined(journal.as_deref());
             return Ok(ExitCode::Findings);
         }
         stream::iter(pending.into_iter().map(Ok))
@@ -195,7 +205,7 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
             thousands(latest.len())
         ))
     {
-        eprintln!("s3mend: nothing was written");
+        declined(journal.as_deref());
         return Ok(ExitCode::Findings);
     }
     let client = s3::connect(&cfg.connect, &bucket).await?;
