@@ -589,3 +589,51 @@ async fn a_server_without_destination_conditions_is_learnt_from_the_first_copy()
         "one refused copy, then one per object"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_deleted_after_listing_is_skipped_as_a_delete_marker() {
+    use s3mend::pipeline::{Inspected, Outcome, RepairSettings, Repairer};
+    let env = TestEnv::new().await;
+    env.lab.set_versioning(BUCKET, true);
+    env.put("gone.html", "text/html", Some("UTF-8"));
+    let client = s3mend::lab::client(&env.lab);
+    client
+        .delete_object()
+        .bucket(BUCKET)
+        .key("gone.html")
+        .send()
+        .await
+        .unwrap();
+
+    let failure = s3mend::s3::head_object(&client, BUCKET, "gone.html")
+        .await
+        .unwrap_err();
+    assert_eq!(failure.code, s3mend::s3::DELETE_MARKER);
+    let repairer = Repairer::new(
+        client,
+        BUCKET.into(),
+        s3mend::rules::RuleSet::all(),
+        RepairSettings::default(),
+        None,
+    )
+    .await;
+    let repaired = repairer
+        .repair(Inspected {
+            listed: s3mend::s3::ListedObject {
+                key: "gone.html".into(),
+                size: 10,
+                etag: None,
+            },
+            outcome: Err(failure),
+            findings: Vec::new(),
+        })
+        .await;
+    assert_eq!(
+        repaired.outcome,
+        Outcome::Skipped(s3mend::plan::SkipReason::DeleteMarker)
+    );
+    let mut summary = s3mend::report::Summary::default();
+    summary.record_repaired(&repaired);
+    assert_eq!((summary.listed, summary.clean, summary.errors), (1, 1, 0));
+    assert_eq!(env.lab.stats().count("CopyObject"), 0);
+}

@@ -151,6 +151,15 @@ impl Repairer {
             findings,
         } = inspected;
         let head = match outcome {
+            // Deleted between LIST and HEAD in a versioned bucket: nothing left to repair.
+            Err(failure) if failure.code == s3::DELETE_MARKER => {
+                return Repaired {
+                    listed,
+                    head: None,
+                    findings,
+                    outcome: Outcome::Skipped(SkipReason::DeleteMarker),
+                }
+            }
             Err(failure) => {
                 return Repaired {
                     listed,

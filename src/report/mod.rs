@@ -14,7 +14,7 @@ use clap::ValueEnum;
 use serde::Serialize;
 
 use crate::pipeline::{Inspected, Outcome, Repaired};
-use crate::plan::{Change, GrantHeaders, HeaderSet};
+use crate::plan::{Change, GrantHeaders, HeaderSet, SkipReason};
 use crate::rules::{Finding, RuleSet};
 use crate::s3::S3Failure;
 
@@ -239,7 +239,15 @@ impl Summary {
     }
 
     pub fn record_repaired(&mut self, repaired: &Repaired) {
-        self.count(repaired.head.is_some(), repaired.findings.is_empty());
+        // Deleted after listing (a delete marker): inspected, and nothing is left to repair.
+        let deleted = repaired.outcome == Outcome::Skipped(SkipReason::DeleteMarker);
+        self.count(
+            repaired.head.is_some() || deleted,
+            repaired.findings.is_empty(),
+        );
+        if deleted {
+            return;
+        }
         let fix = self.fix.get_or_insert_with(FixCounts::default);
         match &repaired.outcome {
             Outcome::Clean | Outcome::InspectFailed(_) => {}

@@ -6,6 +6,9 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 
+/// The code s3mend gives a HEAD that found a delete marker (S3 sends none: HEAD has no body).
+pub const DELETE_MARKER: &str = "DeleteMarker";
+
 /// A failed S3 request: the S3 error code (or a code we derive from the HTTP status or the kind
 /// of transport failure), a message, and the HTTP status when there was a response.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

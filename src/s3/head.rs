@@ -56,7 +56,20 @@ pub async fn head_object(
 ) -> Result<ObjectHead, super::S3Failure> {
     match client.head_object().bucket(bucket).key(key).send().await {
         Ok(out) => Ok(ObjectHead::from_sdk(key, &out)),
-        Err(err) => Err(super::S3Failure::from_sdk(&err)),
+        Err(err) => {
+            let mut failure = super::S3Failure::from_sdk(&err);
+            // In a versioned bucket a deleted key answers 404 with this header: the object was
+            // deleted, not lost.
+            let marker = err
+                .raw_response()
+                .and_then(|r| r.headers().get("x-amz-delete-marker"))
+                .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+            if marker {
+                failure.code = super::error::DELETE_MARKER.to_owned();
+                failure.message = "the current version is a delete marker".to_owned();
+            }
+            Err(failure)
+        }
     }
 }
 

@@ -8,7 +8,7 @@ mod uri;
 mod write;
 
 pub use client::{connect, Addressing, ConnectOptions};
-pub use error::S3Failure;
+pub use error::{S3Failure, DELETE_MARKER};
 pub use head::{head_object, ListedObject, ObjectHead};
 pub use uri::S3Uri;
 pub use write::{
