@@ -1,7 +1,7 @@
 //! Scan benchmark: the release binary against the in-process lab with injected latency.
 //!
 //! ```sh
-//! cargo bench --bench scan -- [--objects N] [--latency-ms MS] [--concurrency N] [--format F]
+//! cargo bench --bench scan -- [--command scan|fix] [--bad-every N] [--objects N] [--latency-ms MS] [--concurrency N] [--format F]
 //!                             [--wrap 'heaptrack' | --wrap 'perf record -g']
 //! ```
 //! Reports objects/s, the ratio to the physical limit (concurrency ÷ latency), client CPU per
@@ -18,6 +18,10 @@ struct Args {
     latency_ms: u64,
     concurrency: usize,
     format: String,
+    /// One object in this many has a finding.
+    bad_every: usize,
+    /// `scan`, or `fix` (one object in `--bad-every` has a finding; the fix repairs them).
+    command: String,
     /// A profiler to run s3mend under, e.g. `heaptrack` or `perf record -g` (whitespace-split).
     wrap: Option<String>,
 }
@@ -28,6 +32,8 @@ fn parse_args() -> Args {
         latency_ms: 10,
         concurrency: 64,
         format: "jsonl".to_owned(),
+        command: "scan".to_owned(),
+        bad_every: 10,
         wrap: None,
     };
     let mut it = std::env::args().skip(1);
@@ -38,6 +44,8 @@ fn parse_args() -> Args {
             "--latency-ms" => args.latency_ms = value().parse().expect("--latency-ms MS"),
             "--concurrency" => args.concurrency = value().parse().expect("--concurrency N"),
             "--format" => args.format = value(),
+            "--command" => args.command = value(),
+            "--bad-every" => args.bad_every = value().parse().expect("--bad-every N"),
             "--wrap" => args.wrap = Some(value()),
             "--bench" => {}
             other => panic!("unknown argument {other}"),
@@ -117,7 +125,7 @@ fn main() {
         .unwrap();
     lab.create_bucket("bench");
     for i in 0..args.objects {
-        let bad = i % 10 == 0;
+        let bad = i % args.bad_every.max(1) == 0;
         lab.put_object(
             "bench",
             &format!("site/{:03}/page-{i:07}.html", i % 997),
@@ -132,6 +140,11 @@ fn main() {
     lab.reset_stats();
 
     let lab_cpu_before = own_cpu();
+    let journal = std::path::PathBuf::from(
+        std::env::var("S3MEND_BENCH_JOURNAL_DIR")
+            .unwrap_or_else(|_| std::env::temp_dir().display().to_string()),
+    )
+    .join(format!("s3mend-bench-{}.journal", std::process::id()));
     let output = std::env::temp_dir().join(format!("s3mend-bench-{}.out", std::process::id()));
     let mut command = match &args.wrap {
         None => Command::new(env!("CARGO_BIN_EXE_s3mend")),
@@ -145,12 +158,17 @@ fn main() {
     let (code, wall, cpu, rss_kib) = run_measured(
         command
             .args([
-                "scan",
+                args.command.as_str(),
                 "s3://bench/",
                 "--no-progress",
                 "--format",
                 &args.format,
             ])
+            .args(if args.command == "fix" {
+                vec!["--yes", "--journal", journal.to_str().unwrap()]
+            } else {
+                vec![]
+            })
             .args(["--concurrency", &args.concurrency.to_string()])
             .args(["--output", output.to_str().unwrap()])
             .env("AWS_ENDPOINT_URL", lab.endpoint())
@@ -164,9 +182,17 @@ fn main() {
     );
     let lab_cpu = own_cpu() - lab_cpu_before;
     let _ = std::fs::remove_file(&output);
-    assert_eq!(code, 1, "the scan must finish with findings");
+    let _ = std::fs::remove_file(&journal);
+    let expected = if args.command == "fix" { 0 } else { 1 };
+    assert_eq!(
+        code, expected,
+        "the {} must finish with exit {expected}",
+        args.command
+    );
     let stats = lab.stats();
-    assert_eq!(stats.count("HeadObject") as usize, args.objects);
+    // A fix HEADs each repaired object once more, to verify it.
+    let verified = stats.count("CopyObject") as usize;
+    assert_eq!(stats.count("HeadObject") as usize, args.objects + verified);
 
     let rate = args.objects as f64 / wall.as_secs_f64();
     let limit = if args.latency_ms == 0 {
@@ -175,9 +201,16 @@ fn main() {
         args.concurrency as f64 * 1000.0 / args.latency_ms as f64
     };
     println!(
-        "scan objects={} latency={}ms concurrency={} format={}",
-        args.objects, args.latency_ms, args.concurrency, args.format
+        "{} objects={} latency={}ms concurrency={} format={}",
+        args.command, args.objects, args.latency_ms, args.concurrency, args.format
     );
+    if args.command == "fix" {
+        println!(
+            "  repaired         {} ({:.0} repairs/s; each: GetObjectAcl, CopyObject, HeadObject)",
+            stats.count("CopyObject"),
+            stats.count("CopyObject") as f64 / wall.as_secs_f64()
+        );
+    }
     println!("  wall             {:.2} s", wall.as_secs_f64());
     println!("  throughput       {rate:.0} objects/s");
     if limit.is_finite() {

@@ -7,7 +7,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::mpsc;
+
+use tokio::sync::oneshot;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +17,19 @@ use crate::plan::{GrantHeaders, HeaderSet, ObjectAcl};
 use crate::s3::ObjectHead;
 
 /// An open journal, shared by the repair tasks.
+///
+/// One writer thread owns the file. Each append waits until its line is on disk, but lines that
+/// arrive while an fsync is running are written and synced together (group commit): one fsync
+/// per batch instead of one per line, which measured ~30 % of a fix's time when every task waited
+/// for its own.
 pub struct Journal {
     path: PathBuf,
-    file: Mutex<File>,
+    lines: mpsc::Sender<Pending>,
+}
+
+struct Pending {
+    line: Vec<u8>,
+    done: oneshot::Sender<io::Result<()>>,
 }
 
 /// Written before a copy.
@@ -66,9 +78,13 @@ impl Journal {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(path)?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("s3mend-journal".into())
+            .spawn(move || write_batches(file, rx))?;
         Ok(Journal {
             path: path.to_owned(),
-            file: Mutex::new(file),
+            lines: tx,
         })
     }
 
@@ -76,24 +92,45 @@ impl Journal {
         &self.path
     }
 
-    pub fn planned(&self, entry: &Planned<'_>) -> io::Result<()> {
-        self.append(&Line::Planned(entry))
+    pub async fn planned(&self, entry: &Planned<'_>) -> io::Result<()> {
+        self.append(&Line::Planned(entry)).await
     }
 
-    pub fn outcome(&self, entry: &Outcome<'_>) -> io::Result<()> {
-        self.append(&Line::Outcome(entry))
+    pub async fn outcome(&self, entry: &Outcome<'_>) -> io::Result<()> {
+        self.append(&Line::Outcome(entry)).await
     }
 
-    /// One line, written whole and forced to disk before the caller goes on.
-    fn append(&self, line: &Line<'_>) -> io::Result<()> {
+    /// One line, written whole; returns once it is on disk.
+    async fn append(&self, line: &Line<'_>) -> io::Result<()> {
         let mut text = serde_json::to_vec(line)?;
         text.push(b'\n');
-        let mut file = self
-            .file
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        file.write_all(&text)?;
-        file.sync_data()
+        let (done, written) = oneshot::channel();
+        if self.lines.send(Pending { line: text, done }).is_err() {
+            return Err(io::Error::other("the journal writer stopped"));
+        }
+        written
+            .await
+            .unwrap_or_else(|_| Err(io::Error::other("the journal writer stopped")))
+    }
+}
+
+/// The writer thread: takes every line waiting, writes them, syncs once, answers each.
+fn write_batches(mut file: File, rx: mpsc::Receiver<Pending>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let mut text = Vec::new();
+        for pending in &batch {
+            text.extend_from_slice(&pending.line);
+        }
+        let result = file.write_all(&text).and_then(|()| file.sync_data());
+        for pending in batch {
+            let answer = match &result {
+                Ok(()) => Ok(()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            };
+            let _ = pending.done.send(answer);
+        }
     }
 }
 
@@ -195,8 +232,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn entries_read_back_with_their_outcomes() {
+    #[tokio::test]
+    async fn entries_read_back_with_their_outcomes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.jsonl");
         let journal = Journal::create(&path).unwrap();
@@ -214,6 +251,7 @@ mod tests {
                     request: &headers,
                     grants: None,
                 })
+                .await
                 .unwrap();
         }
         journal
@@ -225,6 +263,7 @@ mod tests {
                 new_etag: Some("\"e\""),
                 error: None,
             })
+            .await
             .unwrap();
         let recorded = read(&path).unwrap();
         assert_eq!(recorded.len(), 2);

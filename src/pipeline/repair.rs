@@ -247,7 +247,7 @@ impl Repairer {
         if self.settings.dry_run {
             return Ok(Outcome::WouldFix(Box::new(plan)));
         }
-        self.record_plan(head, acl, expected, &plan)?;
+        self.record_plan(head, acl, expected, &plan).await?;
         // A copy whose verification failed was still written: its record keeps the new ETag.
         let verified = match self.rewrite(head, &mut plan).await {
             Ok(new) => match self
@@ -265,7 +265,7 @@ impl Repairer {
             Err((Stop::Fail(f), new)) => ("error", new.as_ref(), Some(f.to_string())),
             Err((Stop::Skip(_), _)) => ("skipped", None, None),
         };
-        self.record_outcome(&head.key, status, new, error)?;
+        self.record_outcome(&head.key, status, new, error).await?;
         let new = verified.map_err(|(stop, _)| stop)?;
         let left_noncurrent = head.version_id.is_some() && new.version_id.is_some();
         Ok(Outcome::Fixed {
@@ -404,7 +404,7 @@ impl Repairer {
         }
     }
 
-    fn record_plan(
+    async fn record_plan(
         &self,
         head: &ObjectHead,
         acl: Option<&plan::ObjectAcl>,
@@ -426,10 +426,11 @@ impl Repairer {
                 request: &plan.headers,
                 grants: plan.grants.as_ref(),
             })
+            .await
             .map_err(|e| Stop::Fail(journal_failure(journal, e)))
     }
 
-    fn record_outcome(
+    async fn record_outcome(
         &self,
         key: &str,
         status: &str,
@@ -448,6 +449,7 @@ impl Repairer {
                 new_etag: new.and_then(|n| n.etag.as_deref()),
                 error,
             })
+            .await
             .map_err(|e| Stop::Fail(journal_failure(journal, e)))
     }
 }
