@@ -487,47 +487,6 @@ async fn versioned_buckets_keep_the_old_version() {
     );
 }
 
-/// Runs `s3mend ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
-async fn on_a_terminal(env: &TestEnv, args: &[&str], answer: &str) -> (i32, String) {
-    use tokio::io::AsyncWriteExt;
-    let command = std::iter::once(env!("CARGO_BIN_EXE_s3mend"))
-        .chain(args.iter().copied())
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let mut cmd = crate::harness::s3mend_command();
-    let cmd = cmd.as_std_mut();
-    let mut script = tokio::process::Command::from(std::process::Command::new("script"));
-    script.args(["-q", "-e", "-c", &command, "/dev/null"]);
-    for (key, value) in cmd.get_envs() {
-        match value {
-            Some(value) => script.env(key, value),
-            None => script.env_remove(key),
-        };
-    }
-    script
-        .env("AWS_ENDPOINT_URL", env.lab.endpoint())
-        .env("AWS_ACCESS_KEY_ID", s3mend::lab::LAB_ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", s3mend::lab::LAB_SECRET_KEY)
-        .env("AWS_REGION", s3mend::lab::LAB_REGION)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = script.spawn().expect("script(1) from util-linux runs");
-    let mut stdin = child.stdin.take().unwrap();
-    // Typed ahead: the terminal keeps it until s3mend reads its answer.
-    stdin.write_all(answer.as_bytes()).await.unwrap();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("finishes")
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_terminal_fix_asks_once_with_the_count() {
     let env = TestEnv::new().await;
@@ -548,7 +507,7 @@ async fn on_a_terminal_fix_asks_once_with_the_count() {
         report.to_str().unwrap(),
     ];
 
-    let (code, screen) = on_a_terminal(&env, &args, "n\n").await;
+    let (code, screen) = env.on_a_terminal(&args, "n\n", &[]).await;
     assert!(
         screen.contains("Repair 2 objects in s3://test-bucket/? [y/N]"),
         "{screen}"
@@ -558,7 +517,7 @@ async fn on_a_terminal_fix_asks_once_with_the_count() {
     assert!(!journal.exists(), "no empty journal is left behind");
     assert_eq!(writes(&env), 0);
 
-    let (code, screen) = on_a_terminal(&env, &args, "y\n").await;
+    let (code, screen) = env.on_a_terminal(&args, "y\n", &[]).await;
     assert_eq!(code, 0, "{screen}");
     assert_eq!(screen.matches("[y/N]").count(), 1, "asked once: {screen}");
     let report: serde_json::Value =

@@ -83,6 +83,56 @@ impl TestEnv {
         }
     }
 
+    /// Runs `s3mend ARGS` on a pseudo-terminal (util-linux `script`), typing `answer`.
+    pub async fn on_a_terminal(
+        &self,
+        args: &[&str],
+        answer: &str,
+        env: &[(&str, &str)],
+    ) -> (i32, String) {
+        use tokio::io::AsyncWriteExt;
+        let command = std::iter::once(env!("CARGO_BIN_EXE_s3mend"))
+            .chain(args.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut cmd = s3mend_command();
+        let cmd = cmd.as_std_mut();
+        let mut script = tokio::process::Command::from(std::process::Command::new("script"));
+        script.args(["-q", "-e", "-c", &command, "/dev/null"]);
+        for (key, value) in cmd.get_envs() {
+            match value {
+                Some(value) => script.env(key, value),
+                None => script.env_remove(key),
+            };
+        }
+        script
+            .env("AWS_ENDPOINT_URL", self.lab.endpoint())
+            .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", LAB_SECRET_KEY)
+            .env("AWS_REGION", LAB_REGION)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        for (k, v) in env {
+            script.env(k, v);
+        }
+        let mut child = script.spawn().expect("script(1) from util-linux runs");
+        let mut stdin = child.stdin.take().unwrap();
+        // Typed ahead: the terminal keeps it until s3mend reads its answer.
+        stdin.write_all(answer.as_bytes()).await.unwrap();
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("finishes")
+                .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
     pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
         let mut cmd = s3mend_command();
         cmd.args(args)

@@ -201,3 +201,20 @@ async fn output_goes_to_the_given_file() {
         .collect();
     assert_eq!(proposals(&lines[..lines.len() - 1]), expected);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_table_has_colour_on_a_terminal_unless_no_color() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    let args = ["scan", "s3://test-bucket/", "--no-progress"];
+    let (code, screen) = env.on_a_terminal(&args, "", &[]).await;
+    assert_eq!(code, 1, "{screen}");
+    assert!(
+        screen.contains("\u{1b}["),
+        "colour on a terminal: {screen:?}"
+    );
+    let (code, screen) = env.on_a_terminal(&args, "", &[("NO_COLOR", "1")]).await;
+    assert_eq!(code, 1, "{screen}");
+    assert!(screen.contains("a.html"), "{screen}");
+    assert!(!screen.contains("\u{1b}["), "NO_COLOR: {screen:?}");
+}
