@@ -13,14 +13,16 @@ Exit codes:
   0    no findings
   1    findings reported
   2    error: bad usage, no access, or an object that could not be inspected
-  130  interrupted (Ctrl-C); the partial report is written and marked incomplete";
+  130  interrupted (Ctrl-C); the partial report is written and marked incomplete
+  143  stopped by SIGTERM, as gracefully";
 
 const FIX_EXIT_CODES: &str = "\
 Exit codes:
   0    every finding repaired (or none)
   1    findings left: skipped, conflicts, or --dry-run
   2    error: bad usage, no access, an object that could not be inspected or repaired
-  130  interrupted (Ctrl-C); copies in flight finish, the journal and report are written";
+  130  interrupted (Ctrl-C); copies in flight finish, the journal and report are written
+  143  stopped by SIGTERM, as gracefully";
 
 /// Find and losslessly repair bad S3 object metadata in place.
 ///

@@ -11,12 +11,23 @@ pub enum ExitCode {
     Error = 2,
     /// Interrupted by SIGINT.
     Interrupted = 130,
+    /// Stopped by SIGTERM (a cron job's timeout, a container stop).
+    Terminated = 143,
 }
 
 impl ExitCode {
     /// The worse of two outcomes.
     pub fn merge(self, other: ExitCode) -> ExitCode {
         self.max(other)
+    }
+
+    /// An interrupted run reports the signal that stopped it.
+    pub fn by_signal(self, terminated: bool) -> ExitCode {
+        if self == ExitCode::Interrupted && terminated {
+            ExitCode::Terminated
+        } else {
+            self
+        }
     }
 }
 
@@ -37,6 +48,9 @@ mod tests {
         assert_eq!(Error.merge(Findings), Error);
         assert_eq!(Findings.merge(Interrupted), Interrupted);
         assert_eq!(Clean.merge(Clean), Clean);
+        assert_eq!(Interrupted.by_signal(true), Terminated);
+        assert_eq!(Interrupted.by_signal(false), Interrupted);
+        assert_eq!(Findings.by_signal(true), Findings);
         assert_eq!(
             [Clean, Findings, Error, Interrupted].map(|c| c as u8),
             [0, 1, 2, 130]

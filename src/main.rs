@@ -2,7 +2,11 @@
 
 use std::io::{self, IsTerminal};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use clap::Parser;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use s3mend::cli::{Cli, Command, LogFormat};
@@ -41,20 +45,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .build()?;
     runtime.block_on(async move {
         let cancel = CancellationToken::new();
-        tokio::spawn({
-            let cancel = cancel.clone();
-            // The first Ctrl-C stops gracefully; a second one does not wait for in-flight work.
-            async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    cancel.cancel();
-                }
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("s3mend: interrupted again, exiting at once");
-                    std::process::exit(ExitCode::Interrupted as i32);
-                }
-            }
-        });
-        match cli.command {
+        let terminated = Arc::new(AtomicBool::new(false));
+        tokio::spawn(watch_signals(cancel.clone(), terminated.clone()));
+        let outcome = match cli.command {
             Command::Scan(args) => {
                 let cfg = ScanConfig::from_args(&args).map_err(anyhow::Error::msg)?;
                 app::scan(cfg, cancel).await
@@ -65,8 +58,35 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Command::Undo(args) => app::undo(UndoConfig::from_args(&args), cancel).await,
             Command::Demo(args) => demo::run(&args, cancel).await,
-        }
+        };
+        outcome.map(|code| code.by_signal(terminated.load(Ordering::Relaxed)))
     })
+}
+
+/// The first SIGINT or SIGTERM stops gracefully: no new objects, in-flight requests finish, the
+/// journal and report are written. A second signal does not wait.
+async fn watch_signals(cancel: CancellationToken, terminated: Arc<AtomicBool>) {
+    let mut term = signal(SignalKind::terminate()).ok();
+    let first = next_signal(&mut term).await;
+    terminated.store(first, Ordering::Relaxed);
+    cancel.cancel();
+    let second = next_signal(&mut term).await;
+    eprintln!("s3mend: interrupted again, exiting at once");
+    std::process::exit(ExitCode::Interrupted.by_signal(first || second) as i32);
+}
+
+/// Waits for SIGINT (false) or SIGTERM (true).
+async fn next_signal(term: &mut Option<Signal>) -> bool {
+    let terminate = async {
+        match term {
+            Some(term) => term.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => false,
+        _ = terminate => true,
+    }
 }
 
 /// A bug must still end as a documented one-line error (exit 2), not a backtrace, unless -v.

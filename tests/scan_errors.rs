@@ -143,3 +143,29 @@ async fn credentials_that_cannot_be_sent_are_a_one_line_error() {
     }
     assert_eq!(env.lab.stats().total(), 0, "nothing was sent");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_refusing_connections_is_a_prompt_one_line_error() {
+    let env = TestEnv::new().await;
+    // A port nobody listens on: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let run = env
+        .s3mend(&["scan", "s3://test-bucket/", "--endpoint-url", &endpoint])
+        .await;
+    assert_eq!(run.code, 2);
+    one_line_error(
+        &run.stderr,
+        &format!("cannot reach bucket 'test-bucket' at {endpoint}"),
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+}

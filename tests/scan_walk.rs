@@ -154,7 +154,16 @@ async fn progress_is_hidden_when_stderr_is_not_a_terminal() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn interrupt_writes_a_partial_report_and_exits_130() {
+async fn sigint_writes_a_partial_report_and_exits_130() {
+    interrupted_by("INT", 130).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_writes_a_partial_report_and_exits_143() {
+    interrupted_by("TERM", 143).await;
+}
+
+async fn interrupted_by(signal: &str, code: i32) {
     let env = TestEnv::with_config(LabConfig {
         latency: std::time::Duration::from_millis(20),
         ..LabConfig::default()
@@ -182,12 +191,12 @@ async fn interrupt_writes_a_partial_report_and_exits_130() {
     }
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
-        .args(["-INT", &pid])
+        .args([format!("-{signal}"), pid])
         .status()
         .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().await.unwrap();
-    assert_eq!(out.status.code(), Some(130));
+    assert_eq!(out.status.code(), Some(code));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let summary = &report["summary"];
     assert_eq!(summary["complete"], false);

@@ -4,7 +4,6 @@ mod fix;
 
 pub use fix::{consent, fix, undo, Consent};
 
-use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::sync::Arc;
 
@@ -92,7 +91,13 @@ pub fn exit_code(summary: &Summary, interrupted: bool) -> ExitCode {
 pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<(Box<dyn Write + Send>, bool)> {
     match &cfg.path {
         Some(path) => {
-            let file = File::create(path)
+            // Reports name private objects: readable by the owner only.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options
+                .open(path)
                 .with_context(|| format!("cannot write --output {}", path.display()))?;
             Ok((Box::new(BufWriter::new(file)), false))
         }

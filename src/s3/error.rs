@@ -3,7 +3,7 @@
 use std::fmt;
 
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use serde::Serialize;
 
 /// The code s3mend gives a HEAD that found a delete marker (S3 sends none: HEAD has no body).
@@ -44,15 +44,9 @@ impl S3Failure {
                 } else {
                     "NetworkError"
                 };
-                (
-                    code.to_owned(),
-                    one_line(&DisplayErrorContext(err).to_string()),
-                )
+                (code.to_owned(), chain(err))
             }
-            _ => (
-                code_for_status(http_status),
-                one_line(&DisplayErrorContext(err).to_string()),
-            ),
+            _ => (code_for_status(http_status), chain(err)),
         };
         S3Failure {
             code,
