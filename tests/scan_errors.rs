@@ -169,3 +169,83 @@ async fn an_endpoint_refusing_connections_is_a_prompt_one_line_error() {
         started.elapsed()
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_never_reach_logs_even_at_trace() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    let token = "RecognisableSessionToken0123456789";
+    let run = env
+        .s3mend_with(
+            &[
+                "scan",
+                &format!("s3://{BUCKET}/"),
+                "-vvv",
+                "--format",
+                "json",
+            ],
+            &[("AWS_SESSION_TOKEN", token)],
+        )
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.lines().count() > 20, "trace logs were written");
+    for secret in [s3mend::lab::LAB_SECRET_KEY, token, "Signature="] {
+        assert!(
+            !run.stderr.contains(secret),
+            "{secret} leaked into the logs"
+        );
+        assert!(
+            !run.stdout.contains(secret),
+            "{secret} leaked into the report"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_to_a_plain_http_endpoint_is_a_one_line_error() {
+    let env = TestEnv::new().await;
+    let endpoint = env.lab.endpoint().replace("http://", "https://");
+    let run = env
+        .s3mend(&["scan", "s3://test-bucket/", "--endpoint-url", &endpoint])
+        .await;
+    assert_eq!(run.code, 2);
+    one_line_error(&run.stderr, "cannot reach bucket 'test-bucket'");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unwritable_journals_and_corrupt_ones_fail_before_any_request() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    let run = env
+        .s3mend(&[
+            "fix",
+            "s3://test-bucket/",
+            "--yes",
+            "--journal",
+            "/nonexistent/dir/j.jsonl",
+        ])
+        .await;
+    assert_eq!(run.code, 2);
+    one_line_error(
+        &run.stderr,
+        "cannot write --journal /nonexistent/dir/j.jsonl",
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.jsonl");
+    std::fs::write(&corrupt, "this is not json\n").unwrap();
+    let run = env
+        .s3mend(&["undo", corrupt.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(run.code, 2);
+    one_line_error(&run.stderr, "line 1 is not an s3mend journal entry");
+
+    let empty = dir.path().join("empty.jsonl");
+    std::fs::write(&empty, "").unwrap();
+    let run = env
+        .s3mend(&["undo", empty.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(run.code, 2);
+    one_line_error(&run.stderr, "records no repair");
+    assert_eq!(env.lab.stats().total(), 0);
+}
