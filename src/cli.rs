@@ -158,6 +158,11 @@ pub struct ConnectArgs {
     /// Bucket addressing: path style with --endpoint-url, virtual-hosted against AWS.
     #[arg(long, value_enum, default_value_t)]
     pub addressing_style: Addressing,
+
+    /// Attempts per request, retries included (adaptive mode: backs off and slows down on 503
+    /// SlowDown).
+    #[arg(long, default_value_t = crate::s3::DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
 }
 
 #[derive(Debug, Args)]

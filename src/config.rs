@@ -129,6 +129,7 @@ impl From<&ConnectArgs> for ConnectOptions {
             profile: args.profile.clone(),
             addressing: args.addressing_style,
             static_credentials: None,
+            max_attempts: args.max_attempts,
         }
     }
 }

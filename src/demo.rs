@@ -89,6 +89,7 @@ pub fn lab_connection(lab: &Lab) -> ConnectOptions {
         profile: None,
         addressing: Addressing::Path,
         static_credentials: Some((LAB_ACCESS_KEY.to_owned(), LAB_SECRET_KEY.to_owned())),
+        max_attempts: crate::s3::DEFAULT_MAX_ATTEMPTS,
     }
 }
 

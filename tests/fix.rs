@@ -301,7 +301,7 @@ async fn large_objects_take_the_multipart_path_and_leave_no_upload_open() {
     let run = fix(
         &env,
         &dir.path().join("j.jsonl"),
-        &["--multipart-threshold", "1KiB"],
+        &["--multipart-threshold", "1KiB", "--max-attempts", "2"],
     )
     .await;
     assert_eq!(run.code, 2, "a failed repair is an error: {run:?}");

@@ -103,7 +103,9 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
     assert_eq!(
         report["summary"],
         serde_json::json!({"listed": 3, "inspected": 2, "clean": 1, "with_findings": 1,
-                           "errors": 1, "complete": true, "stopped": null})
+                           "errors": 1, "complete": true, "stopped": null,
+                           "requests": {"calls": 5, "attempts": 5, "throttled": 0,
+                                        "failed_attempts": 0}})
     );
     let error_row = report["objects"]
         .as_array()

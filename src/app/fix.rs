@@ -90,10 +90,10 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
     }
     let (out, color) = open_output(&cfg.scan.output)?;
     let journal = open_journal(&cfg.write)?;
-    let client = s3::connect(&cfg.scan.connect, &cfg.scan.target.bucket).await?;
+    let connection = s3::connect(&cfg.scan.connect, &cfg.scan.target.bucket).await?;
     let repairer = Arc::new(
         Repairer::new(
-            client.clone(),
+            connection.client.clone(),
             cfg.scan.target.bucket.clone(),
             cfg.scan.job.rules.clone(),
             cfg.repair.clone(),
@@ -103,6 +103,7 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
     );
     let mut run = Run::new(
         "fix",
+        connection.requests.clone(),
         cfg.scan.target.to_string(),
         cfg.scan.job.rules.clone(),
         &cfg.scan.output,
@@ -111,7 +112,12 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
     );
     let concurrency = cfg.scan.job.concurrency;
     let counters = Arc::new(Counters::default());
-    let scan = pipeline::scan(client, cfg.scan.job, counters.clone(), cancel.clone());
+    let scan = pipeline::scan(
+        connection.client,
+        cfg.scan.job,
+        counters.clone(),
+        cancel.clone(),
+    );
 
     let source: BoxStream<'_, pipeline::ScanItem> = if consent == Consent::Ask {
         // Ask once, with the count: scan first, keeping only the objects with findings.
@@ -208,14 +214,14 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
         declined(journal.as_deref());
         return Ok(ExitCode::Findings);
     }
-    let client = s3::connect(&cfg.connect, &bucket).await?;
+    let connection = s3::connect(&cfg.connect, &bucket).await?;
     let settings = RepairSettings {
         dry_run: cfg.write.dry_run,
         ..RepairSettings::default()
     };
     let repairer = Arc::new(
         Repairer::new(
-            client,
+            connection.client,
             bucket.clone(),
             RuleSet::all(),
             settings,
@@ -225,6 +231,7 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
     );
     let mut run = Run::new(
         "undo",
+        connection.requests.clone(),
         format!("s3://{bucket}/"),
         RuleSet::all(),
         &cfg.output,
@@ -251,11 +258,13 @@ struct Run {
     info: RunInfo,
     listing_failed: Option<s3::S3Failure>,
     journal_failed: Option<s3::S3Failure>,
+    requests: Arc<s3::RequestStats>,
 }
 
 impl Run {
     fn new(
         command: &'static str,
+        requests: Arc<s3::RequestStats>,
         target: String,
         rules: RuleSet,
         output: &OutputConfig,
@@ -277,6 +286,7 @@ impl Run {
             },
             listing_failed: None,
             journal_failed: None,
+            requests,
         }
     }
 
@@ -336,6 +346,7 @@ impl Run {
             (None, None) => None,
         };
         self.summary.complete = self.info.stopped.is_none();
+        self.summary.requests = Some(self.requests.snapshot());
         self.writer
             .finish(&self.summary, &self.info)
             .context("writing the report")?;

@@ -22,7 +22,7 @@ use crate::s3;
 pub async fn scan(cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     // The report file must be writable before the first request is sent.
     let (out, color) = open_output(&cfg.output)?;
-    let client = s3::connect(&cfg.connect, &cfg.target.bucket).await?;
+    let connection = s3::connect(&cfg.connect, &cfg.target.bucket).await?;
     let mut info = RunInfo {
         target: cfg.target.to_string(),
         rules: cfg.job.rules.clone(),
@@ -36,7 +36,12 @@ pub async fn scan(cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Result<
 
     let mut summary = Summary::default();
     let mut listing_failed = None;
-    let mut results = std::pin::pin!(pipeline::scan(client, cfg.job, counters, cancel.clone()));
+    let mut results = std::pin::pin!(pipeline::scan(
+        connection.client.clone(),
+        cfg.job,
+        counters,
+        cancel.clone()
+    ));
     while let Some(item) = results.next().await {
         match item {
             Ok(inspected) => {
@@ -61,6 +66,7 @@ pub async fn scan(cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Result<
         info.stopped = Some("interrupted".to_owned());
     }
     summary.complete = info.stopped.is_none();
+    summary.requests = Some(connection.requests.snapshot());
     writer
         .finish(&summary, &info)
         .context("writing the report")?;

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::pipeline::{Inspected, Outcome, Repaired};
 use crate::plan::{Change, GrantHeaders, HeaderSet, SkipReason};
 use crate::rules::{Finding, RuleSet};
-use crate::s3::S3Failure;
+use crate::s3::{RequestCounts, S3Failure};
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -203,6 +203,9 @@ pub struct Summary {
     /// Fix only.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub fix: Option<FixCounts>,
+    /// S3 calls, attempts, throttled and failed attempts of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestCounts>,
 }
 
 /// What a fix did with the objects that have findings:

@@ -194,6 +194,18 @@ impl ReportWriter for TableWriter {
                 fix.noncurrent_versions,
             )?;
         }
+        if let Some(r) = &summary.requests {
+            if r.retries() > 0 || r.throttled > 0 {
+                writeln!(
+                    self.out,
+                    "  requests {}  retried {}  throttled {}  failed attempts {}",
+                    r.calls,
+                    r.retries(),
+                    r.throttled,
+                    r.failed_attempts
+                )?;
+            }
+        }
         for note in &info.notes {
             writeln!(self.out, "  note: {note}")?;
         }

@@ -4,6 +4,7 @@
 //! One `Client` serves the whole run: its connection pool keeps connections alive, which is most of
 //! what makes a HEAD-bound scan fast.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -13,11 +14,17 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
 use aws_sdk_s3::Client;
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use clap::ValueEnum;
 
 use super::error::chain;
+use super::metrics::{CountRequests, RequestStats};
 use super::S3Failure;
 
 /// Region assumed for a custom endpoint when none is configured.
@@ -44,12 +51,25 @@ pub struct ConnectOptions {
     pub addressing: Addressing,
     /// Fixed credentials instead of the aws-config chain (the demo's lab).
     pub static_credentials: Option<(String, String)>,
+    /// Attempts per request, retries included (adaptive retry mode).
+    pub max_attempts: u32,
+}
+
+/// Attempts per request unless `--max-attempts` says otherwise: enough to ride out a burst of
+/// SlowDown while S3 scales a prefix.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+
+/// The run's client and what it counts.
+#[derive(Clone, Debug)]
+pub struct Connection {
+    pub client: Client,
+    pub requests: Arc<RequestStats>,
 }
 
 /// Builds the run's client for `bucket`, checking on the way that the bucket exists and is
 /// reachable. Against AWS the bucket's own region is discovered, because aws-sdk-rust does not
 /// follow a 301 to it.
-pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Client> {
+pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Connection> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -77,8 +97,21 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Clie
         Addressing::Path => true,
         Addressing::Virtual => false,
     };
+    let requests = Arc::new(RequestStats::default());
+    // Adaptive retries add a client-side rate limiter after the first throttle. The retry quota
+    // is unlimited: under sustained SlowDown the shared quota would drain and every request
+    // would then fail at once, while backing off is exactly what S3 asks for.
+    let retry = RetryConfig::adaptive()
+        .with_max_attempts(opts.max_attempts.max(1))
+        .with_max_backoff(Duration::from_secs(20));
+    let partition = RetryPartition::custom("s3mend")
+        .token_bucket(TokenBucket::unlimited())
+        .build();
     let build = |region: Option<Region>| {
         let mut builder = aws_sdk_s3::config::Builder::from(&sdk_config)
+            .retry_config(retry.clone())
+            .retry_partition(partition.clone())
+            .interceptor(CountRequests(requests.clone()))
             .force_path_style(path_style)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
@@ -91,7 +124,7 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Clie
     };
 
     let client = build(None);
-    let probe = client.head_bucket().bucket(bucket).send().await;
+    let probe = preflight(&client, bucket).await;
     let discovered = match &probe {
         Ok(out) => out.bucket_region().map(str::to_owned),
         Err(err) => err
@@ -111,11 +144,11 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Clie
             check_bucket(&client, bucket)
                 .await
                 .with_context(|| format!("bucket '{bucket}' in region {region}"))?;
-            return Ok(client);
+            return Ok(Connection { client, requests });
         }
     }
     match probe {
-        Ok(_) => Ok(client),
+        Ok(_) => Ok(Connection { client, requests }),
         Err(err) => Err(bucket_error(bucket, &S3Failure::from_sdk(&err), opts)),
     }
 }
@@ -143,8 +176,32 @@ async fn check_credentials(sdk_config: &aws_config::SdkConfig) -> anyhow::Result
     Ok(())
 }
 
+/// HeadBucket with two attempts and short timeouts: an endpoint that does not answer must be a
+/// prompt error, not minutes of retries before the first object.
+async fn preflight(
+    client: &Client,
+    bucket: &str,
+) -> Result<HeadBucketOutput, SdkError<HeadBucketError, HttpResponse>> {
+    client
+        .head_bucket()
+        .bucket(bucket)
+        .customize()
+        .config_override(
+            aws_sdk_s3::config::Builder::default()
+                .retry_config(RetryConfig::standard().with_max_attempts(2))
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(5))
+                        .operation_attempt_timeout(Duration::from_secs(10))
+                        .build(),
+                ),
+        )
+        .send()
+        .await
+}
+
 async fn check_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {
-    match client.head_bucket().bucket(bucket).send().await {
+    match preflight(client, bucket).await {
         Ok(_) => Ok(()),
         Err(err) => bail!("{}", S3Failure::from_sdk(&err)),
     }

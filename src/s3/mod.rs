@@ -4,12 +4,14 @@
 mod client;
 mod error;
 mod head;
+mod metrics;
 mod uri;
 mod write;
 
-pub use client::{connect, Addressing, ConnectOptions};
+pub use client::{connect, Addressing, ConnectOptions, Connection, DEFAULT_MAX_ATTEMPTS};
 pub use error::{S3Failure, DELETE_MARKER};
 pub use head::{head_object, ListedObject, ObjectHead};
+pub use metrics::{RequestCounts, RequestStats};
 pub use uri::S3Uri;
 pub use write::{
     caller_id, copy_in_place, multipart_in_place, object_acl, object_tagging, Rewritten,

@@ -1,0 +1,97 @@
+//! Request accounting: how many S3 calls a run made, how many attempts they took, and how many
+//! attempts were throttled. An SDK interceptor sees every attempt, including the retries the SDK
+//! makes on its own, which s3mend's code never sees.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use aws_sdk_s3::config::interceptors::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::BoxError;
+use serde::Serialize;
+
+/// Counts shared by every request of a run.
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    calls: AtomicU64,
+    attempts: AtomicU64,
+    throttled: AtomicU64,
+    failed_attempts: AtomicU64,
+}
+
+/// A snapshot, as reports show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCounts {
+    /// S3 operations s3mend asked for.
+    pub calls: u64,
+    /// HTTP attempts the SDK made for them (retries included).
+    pub attempts: u64,
+    /// Attempts answered 503 SlowDown (or 429).
+    pub throttled: u64,
+    /// Attempts that failed otherwise (5xx, broken connections, timeouts).
+    pub failed_attempts: u64,
+}
+
+impl RequestCounts {
+    pub fn retries(&self) -> u64 {
+        self.attempts.saturating_sub(self.calls)
+    }
+}
+
+impl RequestStats {
+    pub fn snapshot(&self) -> RequestCounts {
+        RequestCounts {
+            calls: self.calls.load(Ordering::Relaxed),
+            attempts: self.attempts.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            failed_attempts: self.failed_attempts.load(Ordering::Relaxed),
+        }
+    }
+
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+}
+
+/// The interceptor that fills [`RequestStats`].
+#[derive(Debug)]
+pub struct CountRequests(pub Arc<RequestStats>);
+
+impl Intercept for CountRequests {
+    fn name(&self) -> &'static str {
+        "s3mend::CountRequests"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.attempts.fetch_add(1, Ordering::Relaxed);
+        match context.response().map(|r| r.status().as_u16()) {
+            Some(503 | 429) => {
+                self.0.throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(status) if status >= 500 => {
+                self.0.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(_) => {}
+            None => {
+                self.0.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+}
