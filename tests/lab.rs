@@ -732,8 +732,8 @@ async fn stats_count_requests_and_reuse_connections() {
 #[tokio::test]
 async fn latency_is_injected() {
     let lab = Lab::start(LabConfig {
-        port: 0,
         latency: Duration::from_millis(150),
+        ..LabConfig::default()
     })
     .await
     .unwrap();
