@@ -1526,14 +1526,35 @@ async fn slow_down_and_internal_error_look_like_s3() {
         ..FaultRates::default()
     };
     lab.set_faults(Faults::seeded(1).on_each(&["HeadObject", "GetObject"], always_slow));
-    let err = s3.head_object().bucket("bkt").key("k").send().await.unwrap_err();
+    let err = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 503, "HEAD: the status alone, no body");
-    let err = s3.get_object().bucket("bkt").key("k").send().await.unwrap_err();
+    let err = s3
+        .get_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 503);
     assert_eq!(err.message(), Some("Please reduce your request rate."));
-    assert_eq!(code(err), "SlowDown", "the SDK's list of throttling codes has it");
+    assert_eq!(
+        code(err),
+        "SlowDown",
+        "the SDK's list of throttling codes has it"
+    );
     // Other operations are untouched.
-    s3.get_object_acl().bucket("bkt").key("k").send().await.unwrap();
+    s3.get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
 
     lab.set_faults(only(
         "GetObject",
@@ -1542,7 +1563,13 @@ async fn slow_down_and_internal_error_look_like_s3() {
             ..FaultRates::default()
         },
     ));
-    let err = s3.get_object().bucket("bkt").key("k").send().await.unwrap_err();
+    let err = s3
+        .get_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(status(&err), 500);
     assert_eq!(
         err.message(),
@@ -1580,7 +1607,24 @@ async fn a_reset_is_a_dispatch_failure_that_the_sdk_retries() {
     let SdkError::DispatchFailure(failure) = &err else {
         panic!("expected a dispatch failure: {err:?}");
     };
-    assert!(failure.is_io(), "an I/O error, not a timeout or user error: {err:?}");
+    assert!(
+        failure.is_io(),
+        "an I/O error, not a timeout or user error: {err:?}"
+    );
+    // A real TCP RST (ECONNRESET), not an orderly close.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut kinds = Vec::new();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            kinds.push(io.kind());
+        }
+        source = e.source();
+    }
+    assert!(
+        kinds.contains(&std::io::ErrorKind::ConnectionReset),
+        "{}",
+        aws_smithy_types::error::display::DisplayErrorContext(&err)
+    );
     assert!(err.raw_response().is_none(), "no response at all");
 
     // The standard client retries it: 3 attempts, each on a fresh connection.
@@ -1610,7 +1654,14 @@ async fn a_reset_is_a_dispatch_failure_that_the_sdk_retries() {
     let s3 = quick_retry_client(&lab);
     let mut failed = 0;
     for _ in 0..20 {
-        failed += usize::from(s3.head_object().bucket("bkt").key("k").send().await.is_err());
+        failed += usize::from(
+            s3.head_object()
+                .bucket("bkt")
+                .key("k")
+                .send()
+                .await
+                .is_err(),
+        );
     }
     let stats = lab.stats();
     assert!(stats.fault_count("HeadObject", "Reset") >= 5, "{stats:?}");
@@ -1637,7 +1688,9 @@ async fn rates_hold_and_a_seed_replays_the_same_faults() {
         let s3 = no_retry_client(&lab);
         let mut seen = Vec::with_capacity(n);
         for _ in 0..n {
-            seen.push(outcome(&s3.head_object().bucket("bkt").key("k").send().await));
+            seen.push(outcome(
+                &s3.head_object().bucket("bkt").key("k").send().await,
+            ));
         }
         let stats = lab.stats();
         for kind in ["SlowDown", "InternalError", "Reset"] {
@@ -1747,7 +1800,11 @@ async fn a_copy_answered_200_with_an_error_body_is_an_error_and_not_applied() {
     assert_eq!(status(&err), 200);
     assert!(matches!(err, SdkError::ServiceError(_)), "{err:?}");
     assert_eq!(code(err), "InternalError");
-    assert_eq!(lab.object("bkt", "k").unwrap(), before, "the copy was not made");
+    assert_eq!(
+        lab.object("bkt", "k").unwrap(),
+        before,
+        "the copy was not made"
+    );
 
     // And S3's retry classifier lists InternalError as transient: the standard client retries.
     lab.reset_stats();
@@ -1791,7 +1848,7 @@ async fn a_stall_holds_the_answer_and_trips_attempt_timeouts() {
         )
         .build();
     let started = Instant::now();
-    let err = aws_sdk_s3::Client::from_conf(config)
+    let err = aws_sdk_s3::Client::from_conf(config.clone())
         .head_object()
         .bucket("bkt")
         .key("k")
@@ -1801,6 +1858,28 @@ async fn a_stall_holds_the_answer_and_trips_attempt_timeouts() {
     assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
     assert!(started.elapsed() < stall_for);
     assert_eq!(lab.stats().fault_count("HeadObject", "Stall"), 2);
+
+    // A write abandoned during its stall is never applied: the client closes the connection
+    // and hyper drops the pending request with it.
+    lab.set_faults(only(
+        "PutObject",
+        FaultRates {
+            stall: 1.0,
+            stall_for,
+            ..FaultRates::default()
+        },
+    ));
+    let err = aws_sdk_s3::Client::from_conf(config)
+        .put_object()
+        .bucket("bkt")
+        .key("k")
+        .body(ByteStream::from_static(b"new"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
+    tokio::time::sleep(stall_for + Duration::from_millis(200)).await;
+    assert_eq!(&lab.object("bkt", "k").unwrap().body[..], b"x");
 }
 
 /// HEADs through a standard client under a 10 % SlowDown, sequentially: returns the failed
@@ -1817,13 +1896,24 @@ async fn heads_through_slow_down(s3: &aws_sdk_s3::Client, lab: &Lab, n: usize) -
     lab.reset_stats();
     let mut failed = 0;
     for _ in 0..n {
-        failed += usize::from(s3.head_object().bucket("bkt").key("k").send().await.is_err());
+        failed += usize::from(
+            s3.head_object()
+                .bucket("bkt")
+                .key("k")
+                .send()
+                .await
+                .is_err(),
+        );
     }
     // Predict: each call takes draws until one is clean or 3 attempts are spent.
     let draws = faults.preview("HeadObject", 3 * n);
     let (mut at, mut expect_failed) = (0, 0);
     for _ in 0..n {
-        let tries = draws[at..].iter().take(3).take_while(|d| d.is_some()).count();
+        let tries = draws[at..]
+            .iter()
+            .take(3)
+            .take_while(|d| d.is_some())
+            .count();
         at += (tries + 1).min(3);
         expect_failed += usize::from(tries == 3);
     }
@@ -1856,7 +1946,10 @@ async fn default_client_gets_through_ten_percent_slow_down() {
     lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
     let started = Instant::now();
     let failed = heads_through_slow_down(&s3, &lab, 500).await;
-    eprintln!("default client: {failed} of 500 failed in {:?}", started.elapsed());
+    eprintln!(
+        "default client: {failed} of 500 failed in {:?}",
+        started.elapsed()
+    );
     assert!(failed <= 3, "{failed}");
 }
 
@@ -1870,14 +1963,27 @@ async fn latency_is_drawn_from_the_distribution() {
     let expected = dist.samples(11, 10);
     for want in expected {
         let started = Instant::now();
-        s3.head_object().bucket("bkt").key("k").send().await.unwrap();
+        s3.head_object()
+            .bucket("bkt")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
         let took = started.elapsed();
         assert!(took >= want && took >= min, "{took:?} < {want:?}");
         // Generous: a loaded 2-core machine adds scheduling noise, never a whole range.
-        assert!(took < want + Duration::from_millis(25), "{took:?} vs {want:?}");
+        assert!(
+            took < want + Duration::from_millis(25),
+            "{took:?} vs {want:?}"
+        );
     }
     lab.set_latency(Duration::ZERO);
     let started = Instant::now();
-    s3.head_object().bucket("bkt").key("k").send().await.unwrap();
+    s3.head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
     assert!(started.elapsed() < min);
 }

@@ -37,7 +37,8 @@ pub struct FaultRates {
     /// sees the same failure as [`reset`](Self::reset), but the write happened.
     pub reset_after: f64,
     /// The lab waits [`stall_for`](Self::stall_for) before handling the request, then answers
-    /// normally (for attempt timeouts).
+    /// normally (for attempt timeouts). A client that gives up meanwhile closes the connection,
+    /// hyper drops the pending request, and it is never applied.
     pub stall: f64,
     /// How long a stalled request waits.
     pub stall_for: Duration,
@@ -297,6 +298,9 @@ mod tests {
         let internal = a.iter().filter(|f| **f == Some("InternalError")).count();
         assert!((900..1100).contains(&slow), "{slow}");
         assert!((150..250).contains(&internal), "{internal}");
-        assert_ne!(a, Faults { seed: 43, ..faults }.preview("HeadObject", 10_000));
+        assert_ne!(
+            a,
+            Faults { seed: 43, ..faults }.preview("HeadObject", 10_000)
+        );
     }
 }

@@ -49,8 +49,8 @@ use tokio::task::JoinHandle;
 
 pub use acl::{LAB_OWNER_ID, LAB_OWNER_NAME};
 pub use faults::{FaultRates, Faults};
-pub use latency::LatencyDist;
 pub use handle::LabHandle;
+pub use latency::LatencyDist;
 pub use model::{Grant, Grantee, ObjectSeed, StoredObject};
 pub use ownership::AclMode;
 pub use stats::LabStats;

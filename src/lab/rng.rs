@@ -83,6 +83,9 @@ mod tests {
         let normals: Vec<f64> = (0..n).map(|_| r.normal()).collect();
         let mean = normals.iter().sum::<f64>() / n as f64;
         let var = normals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.05, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.03 && (var - 1.0).abs() < 0.05,
+            "{mean} {var}"
+        );
     }
 }

@@ -40,7 +40,10 @@ impl LabStats {
 
     /// Injected faults of one operation and kind: `fault_count("HeadObject", "SlowDown")`.
     pub fn fault_count(&self, op: &str, kind: &str) -> u64 {
-        self.faults.get(&format!("{op}/{kind}")).copied().unwrap_or(0)
+        self.faults
+            .get(&format!("{op}/{kind}"))
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Injected faults of every operation and kind.
@@ -69,7 +72,11 @@ impl Counters {
     }
 
     pub fn fault(&self, op: &str, kind: &str) {
-        *self.faults.lock().entry(format!("{op}/{kind}")).or_default() += 1;
+        *self
+            .faults
+            .lock()
+            .entry(format!("{op}/{kind}"))
+            .or_default() += 1;
     }
 
     pub fn connection(&self) {
