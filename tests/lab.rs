@@ -1987,3 +1987,35 @@ async fn latency_is_drawn_from_the_distribution() {
         .unwrap();
     assert!(started.elapsed() < min);
 }
+
+#[tokio::test]
+async fn faults_and_latency_can_be_set_at_start() {
+    let min = Duration::from_millis(20);
+    let lab = Lab::start(LabConfig {
+        latency_dist: Some(LatencyDist::Uniform {
+            min,
+            max: Duration::from_millis(30),
+        }),
+        faults: Some(only(
+            "HeadObject",
+            FaultRates {
+                slow_down: 1.0,
+                ..FaultRates::default()
+            },
+        )),
+        ..LabConfig::default()
+    })
+    .await
+    .unwrap();
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    let started = Instant::now();
+    let err = no_retry_client(&lab)
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 503);
+    assert!(started.elapsed() >= min);
+}

@@ -71,7 +71,7 @@ pub struct LabConfig {
     pub port: u16,
     /// Added before each request is handled.
     pub latency: Duration,
-    /// Replaces `latency` with a distribution, sampled with [`latency::DEFAULT_SEED`]; see
+    /// Replaces `latency` with a distribution, sampled from the fixed default seed as by
     /// [`Lab::set_latency_distribution`].
     pub latency_dist: Option<LatencyDist>,
     /// Seeded random faults from the first request on; see [`Lab::set_faults`].
