@@ -732,8 +732,8 @@ async fn stats_count_requests_and_reuse_connections() {
 #[tokio::test]
 async fn latency_is_injected() {
     let lab = Lab::start(LabConfig {
-        port: 0,
         latency: Duration::from_millis(150),
+        ..LabConfig::default()
     })
     .await
     .unwrap();
@@ -1476,4 +1476,546 @@ async fn multipart_in_place_copy_keeps_everything_and_checks_the_destination() {
         .await
         .unwrap();
     assert_eq!(lab.open_multipart_uploads("bkt"), 0);
+}
+
+// ---- Seeded random faults and latency distributions ----
+
+use s3mend::lab::{FaultRates, Faults, LatencyDist};
+
+/// What one raw (unretried) request met, comparable with [`Faults::preview`].
+fn outcome<E: ProvideErrorMetadata + std::fmt::Debug>(
+    result: &Result<impl Sized, SdkError<E, HttpResponse>>,
+) -> Option<&'static str> {
+    match result {
+        Ok(_) => None,
+        Err(SdkError::DispatchFailure(_)) => Some("Reset"),
+        Err(e) => match e.raw_response().map(|r| r.status().as_u16()) {
+            Some(503) => Some("SlowDown"),
+            Some(500) => Some("InternalError"),
+            _ => panic!("unexpected error: {e:?}"),
+        },
+    }
+}
+
+/// A standard-retry client (3 attempts) with a short backoff, so hundreds of retries stay fast.
+fn quick_retry_client(lab: &Lab) -> aws_sdk_s3::Client {
+    use aws_sdk_s3::config::retry::RetryConfig;
+    let config = lab::client(lab)
+        .config()
+        .to_builder()
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(2)),
+        )
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+fn only(op: &str, rates: FaultRates) -> Faults {
+    Faults::seeded(7).on(op, rates)
+}
+
+#[tokio::test]
+async fn slow_down_and_internal_error_look_like_s3() {
+    let (lab, _) = start().await;
+    let s3 = no_retry_client(&lab);
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    let always_slow = FaultRates {
+        slow_down: 1.0,
+        ..FaultRates::default()
+    };
+    lab.set_faults(Faults::seeded(1).on_each(&["HeadObject", "GetObject"], always_slow));
+    let err = s3
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 503, "HEAD: the status alone, no body");
+    let err = s3
+        .get_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 503);
+    assert_eq!(err.message(), Some("Please reduce your request rate."));
+    assert_eq!(
+        code(err),
+        "SlowDown",
+        "the SDK's list of throttling codes has it"
+    );
+    // Other operations are untouched.
+    s3.get_object_acl()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+
+    lab.set_faults(only(
+        "GetObject",
+        FaultRates {
+            internal_error: 1.0,
+            ..FaultRates::default()
+        },
+    ));
+    let err = s3
+        .get_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 500);
+    assert_eq!(
+        err.message(),
+        Some("We encountered an internal error. Please try again.")
+    );
+    assert_eq!(code(err), "InternalError");
+
+    lab.clear_faults();
+    s3.get_object().bucket("bkt").key("k").send().await.unwrap();
+    let stats = lab.stats();
+    assert_eq!(stats.fault_count("HeadObject", "SlowDown"), 1);
+    assert_eq!(stats.fault_count("GetObject", "SlowDown"), 1);
+    assert_eq!(stats.fault_count("GetObject", "InternalError"), 1);
+    assert_eq!(stats.total_faults(), 3);
+}
+
+#[tokio::test]
+async fn a_reset_is_a_dispatch_failure_that_the_sdk_retries() {
+    let (lab, _) = start().await;
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    lab.set_faults(only(
+        "HeadObject",
+        FaultRates {
+            reset: 1.0,
+            ..FaultRates::default()
+        },
+    ));
+    let err = no_retry_client(&lab)
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    let SdkError::DispatchFailure(failure) = &err else {
+        panic!("expected a dispatch failure: {err:?}");
+    };
+    assert!(
+        failure.is_io(),
+        "an I/O error, not a timeout or user error: {err:?}"
+    );
+    // A real TCP RST (ECONNRESET), not an orderly close.
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    let mut kinds = Vec::new();
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            kinds.push(io.kind());
+        }
+        source = e.source();
+    }
+    assert!(
+        kinds.contains(&std::io::ErrorKind::ConnectionReset),
+        "{}",
+        aws_smithy_types::error::display::DisplayErrorContext(&err)
+    );
+    assert!(err.raw_response().is_none(), "no response at all");
+
+    // The standard client retries it: 3 attempts, each on a fresh connection.
+    lab.reset_stats();
+    let err = quick_retry_client(&lab)
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+    let stats = lab.stats();
+    assert_eq!(stats.count("HeadObject"), 3);
+    assert_eq!(stats.fault_count("HeadObject", "Reset"), 3);
+    assert_eq!(stats.connections, 3, "a reset connection is not reused");
+
+    // Half the HEADs reset: with retries every call but a rare one gets through.
+    lab.set_faults(only(
+        "HeadObject",
+        FaultRates {
+            reset: 0.5,
+            ..FaultRates::default()
+        },
+    ));
+    lab.reset_stats();
+    let s3 = quick_retry_client(&lab);
+    let mut failed = 0;
+    for _ in 0..20 {
+        failed += usize::from(
+            s3.head_object()
+                .bucket("bkt")
+                .key("k")
+                .send()
+                .await
+                .is_err(),
+        );
+    }
+    let stats = lab.stats();
+    assert!(stats.fault_count("HeadObject", "Reset") >= 5, "{stats:?}");
+    assert!(failed <= 8, "{failed} of 20 failed");
+}
+
+#[tokio::test]
+async fn rates_hold_and_a_seed_replays_the_same_faults() {
+    let faults = Faults::seeded(42).on(
+        "HeadObject",
+        FaultRates {
+            slow_down: 0.10,
+            internal_error: 0.02,
+            reset: 0.01,
+            ..FaultRates::default()
+        },
+    );
+    let n = 2_000;
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let (lab, _) = start().await;
+        lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+        lab.set_faults(faults.clone());
+        let s3 = no_retry_client(&lab);
+        let mut seen = Vec::with_capacity(n);
+        for _ in 0..n {
+            seen.push(outcome(
+                &s3.head_object().bucket("bkt").key("k").send().await,
+            ));
+        }
+        let stats = lab.stats();
+        for kind in ["SlowDown", "InternalError", "Reset"] {
+            let observed = seen.iter().filter(|o| **o == Some(kind)).count() as u64;
+            assert_eq!(stats.fault_count("HeadObject", kind), observed, "{kind}");
+        }
+        runs.push(seen);
+    }
+    assert_eq!(runs[0], runs[1], "same seed, same order: same faults");
+    assert_eq!(runs[0], faults.preview("HeadObject", n), "and as previewed");
+    let count = |kind| runs[0].iter().filter(|o| **o == Some(kind)).count();
+    let (slow, internal, reset) = (count("SlowDown"), count("InternalError"), count("Reset"));
+    eprintln!("2000 HEADs at 10/2/1 %: {slow} SlowDown, {internal} InternalError, {reset} Reset");
+    assert!((140..=260).contains(&slow), "{slow}");
+    assert!((15..=65).contains(&internal), "{internal}");
+    assert!((5..=40).contains(&reset), "{reset}");
+    assert_ne!(
+        runs[0],
+        Faults::seeded(43)
+            .on("HeadObject", *faults.rates("HeadObject").unwrap())
+            .preview("HeadObject", n)
+    );
+}
+
+#[tokio::test]
+async fn faulted_writes_change_nothing_but_a_reset_after_does() {
+    let (lab, _) = start().await;
+    let s3 = no_retry_client(&lab);
+    lab.set_versioning("bkt", true);
+    let before = lab.put_object("bkt", "k", full_seed());
+    let put = || {
+        s3.put_object()
+            .bucket("bkt")
+            .key("k")
+            .body(ByteStream::from_static(b"new"))
+            .send()
+    };
+    let copy = || {
+        s3.copy_object()
+            .bucket("bkt")
+            .key("k")
+            .copy_source("bkt/k")
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type("text/plain")
+            .send()
+    };
+    for rates in [
+        FaultRates {
+            slow_down: 1.0,
+            ..FaultRates::default()
+        },
+        FaultRates {
+            internal_error: 1.0,
+            ..FaultRates::default()
+        },
+        FaultRates {
+            reset: 1.0,
+            ..FaultRates::default()
+        },
+    ] {
+        lab.set_faults(Faults::seeded(1).on_each(&["PutObject", "CopyObject"], rates));
+        put().await.unwrap_err();
+        copy().await.unwrap_err();
+        assert_eq!(lab.versions("bkt", "k"), vec![before.clone()], "{rates:?}");
+    }
+
+    // After the write, the reset hides that it happened.
+    lab.set_faults(only(
+        "CopyObject",
+        FaultRates {
+            reset_after: 1.0,
+            ..FaultRates::default()
+        },
+    ));
+    let err = copy().await.unwrap_err();
+    assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
+    let versions = lab.versions("bkt", "k");
+    assert_eq!(versions.len(), 2, "the copy was made");
+    assert_eq!(versions[0].content_type.as_deref(), Some("text/plain"));
+    assert_eq!(lab.stats().fault_count("CopyObject", "ResetAfter"), 1);
+}
+
+#[tokio::test]
+async fn a_copy_answered_200_with_an_error_body_is_an_error_and_not_applied() {
+    let (lab, _) = start().await;
+    let before = lab.put_object("bkt", "k", full_seed());
+    lab.set_faults(only(
+        "CopyObject",
+        FaultRates {
+            copy_error_body: 1.0,
+            ..FaultRates::default()
+        },
+    ));
+    let copy = |s3: aws_sdk_s3::Client| async move {
+        s3.copy_object()
+            .bucket("bkt")
+            .key("k")
+            .copy_source("bkt/k")
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type("text/plain")
+            .send()
+            .await
+    };
+    // aws-sdk-s3 (1.157) parses any CopyObject body that is an <Error> as an error, whatever
+    // the status: a service error with the code, not a CopyObjectResult.
+    let err = copy(no_retry_client(&lab)).await.unwrap_err();
+    assert_eq!(status(&err), 200);
+    assert!(matches!(err, SdkError::ServiceError(_)), "{err:?}");
+    assert_eq!(code(err), "InternalError");
+    assert_eq!(
+        lab.object("bkt", "k").unwrap(),
+        before,
+        "the copy was not made"
+    );
+
+    // And S3's retry classifier lists InternalError as transient: the standard client retries.
+    lab.reset_stats();
+    let err = copy(quick_retry_client(&lab)).await.unwrap_err();
+    assert_eq!(code(err), "InternalError");
+    assert_eq!(lab.stats().count("CopyObject"), 3);
+    assert_eq!(lab.stats().fault_count("CopyObject", "CopyErrorBody"), 3);
+    assert_eq!(lab.object("bkt", "k").unwrap(), before);
+}
+
+#[tokio::test]
+async fn a_stall_holds_the_answer_and_trips_attempt_timeouts() {
+    let (lab, _) = start().await;
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    let stall_for = Duration::from_millis(400);
+    lab.set_faults(only(
+        "HeadObject",
+        FaultRates {
+            stall: 1.0,
+            stall_for,
+            ..FaultRates::default()
+        },
+    ));
+    let started = Instant::now();
+    no_retry_client(&lab)
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() >= stall_for, "{:?}", started.elapsed());
+
+    let config = no_retry_client(&lab)
+        .config()
+        .to_builder()
+        .timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_millis(100))
+                .build(),
+        )
+        .build();
+    let started = Instant::now();
+    let err = aws_sdk_s3::Client::from_conf(config.clone())
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
+    assert!(started.elapsed() < stall_for);
+    assert_eq!(lab.stats().fault_count("HeadObject", "Stall"), 2);
+
+    // A write abandoned during its stall is never applied: the client closes the connection
+    // and hyper drops the pending request with it.
+    lab.set_faults(only(
+        "PutObject",
+        FaultRates {
+            stall: 1.0,
+            stall_for,
+            ..FaultRates::default()
+        },
+    ));
+    let err = aws_sdk_s3::Client::from_conf(config)
+        .put_object()
+        .bucket("bkt")
+        .key("k")
+        .body(ByteStream::from_static(b"new"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
+    tokio::time::sleep(stall_for + Duration::from_millis(200)).await;
+    assert_eq!(&lab.object("bkt", "k").unwrap().body[..], b"x");
+}
+
+/// HEADs through a standard client under a 10 % SlowDown, sequentially: returns the failed
+/// calls, after checking them against what the seed predicts.
+async fn heads_through_slow_down(s3: &aws_sdk_s3::Client, lab: &Lab, n: usize) -> usize {
+    let faults = Faults::seeded(5).on(
+        "HeadObject",
+        FaultRates {
+            slow_down: 0.10,
+            ..FaultRates::default()
+        },
+    );
+    lab.set_faults(faults.clone());
+    lab.reset_stats();
+    let mut failed = 0;
+    for _ in 0..n {
+        failed += usize::from(
+            s3.head_object()
+                .bucket("bkt")
+                .key("k")
+                .send()
+                .await
+                .is_err(),
+        );
+    }
+    // Predict: each call takes draws until one is clean or 3 attempts are spent.
+    let draws = faults.preview("HeadObject", 3 * n);
+    let (mut at, mut expect_failed) = (0, 0);
+    for _ in 0..n {
+        let tries = draws[at..]
+            .iter()
+            .take(3)
+            .take_while(|d| d.is_some())
+            .count();
+        at += (tries + 1).min(3);
+        expect_failed += usize::from(tries == 3);
+    }
+    assert_eq!(failed, expect_failed);
+    assert_eq!(lab.stats().count("HeadObject"), at as u64);
+    failed
+}
+
+#[tokio::test]
+async fn standard_retries_get_through_ten_percent_slow_down() {
+    let (lab, _) = start().await;
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    let started = Instant::now();
+    let failed = heads_through_slow_down(&quick_retry_client(&lab), &lab, 500).await;
+    let stats = lab.stats();
+    eprintln!(
+        "500 HEADs at 10 % SlowDown: {failed} failed, {} requests, {} SlowDown, {:?}",
+        stats.count("HeadObject"),
+        stats.fault_count("HeadObject", "SlowDown"),
+        started.elapsed()
+    );
+    assert!(failed <= 3, "{failed}");
+}
+
+/// The same with the SDK's own default backoff (about 0.5 s per retry): slow, so on demand.
+#[tokio::test]
+#[ignore = "about 30 s of backoff; run with --ignored to measure"]
+async fn default_client_gets_through_ten_percent_slow_down() {
+    let (lab, s3) = start().await;
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    let started = Instant::now();
+    let failed = heads_through_slow_down(&s3, &lab, 500).await;
+    eprintln!(
+        "default client: {failed} of 500 failed in {:?}",
+        started.elapsed()
+    );
+    assert!(failed <= 3, "{failed}");
+}
+
+#[tokio::test]
+async fn latency_is_drawn_from_the_distribution() {
+    let (lab, s3) = start().await;
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    let (min, max) = (Duration::from_millis(30), Duration::from_millis(60));
+    let dist = LatencyDist::Uniform { min, max };
+    lab.set_latency_distribution_seeded(dist, 11);
+    let expected = dist.samples(11, 10);
+    for want in expected {
+        let started = Instant::now();
+        s3.head_object()
+            .bucket("bkt")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        assert!(took >= want && took >= min, "{took:?} < {want:?}");
+        // Generous: a loaded 2-core machine adds scheduling noise, never a whole range.
+        assert!(
+            took < want + Duration::from_millis(25),
+            "{took:?} vs {want:?}"
+        );
+    }
+    lab.set_latency(Duration::ZERO);
+    let started = Instant::now();
+    s3.head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert!(started.elapsed() < min);
+}
+
+#[tokio::test]
+async fn faults_and_latency_can_be_set_at_start() {
+    let min = Duration::from_millis(20);
+    let lab = Lab::start(LabConfig {
+        latency_dist: Some(LatencyDist::Uniform {
+            min,
+            max: Duration::from_millis(30),
+        }),
+        faults: Some(only(
+            "HeadObject",
+            FaultRates {
+                slow_down: 1.0,
+                ..FaultRates::default()
+            },
+        )),
+        ..LabConfig::default()
+    })
+    .await
+    .unwrap();
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    let started = Instant::now();
+    let err = no_retry_client(&lab)
+        .head_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 503);
+    assert!(started.elapsed() >= min);
 }

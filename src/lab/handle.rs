@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use super::acl;
+use super::faults::Faults;
 use super::headers::RequestAttrs;
 use super::inject::Inject;
 use super::model::{ObjectSeed, StoredObject};
@@ -187,6 +188,17 @@ impl LabHandle {
     /// before they do anything. They are still counted. `count` 0 disarms.
     pub fn fail_next(&self, operation: &str, key: &str, count: u32) {
         self.inject.add_fault(operation, key, count);
+    }
+
+    /// Replaces the seeded random faults; each operation's stream restarts from the seed. See
+    /// [`Faults`] for what each fault does. `fail_next` failures still come first.
+    pub fn set_faults(&self, faults: Faults) {
+        self.inject.set_random(Some(faults));
+    }
+
+    /// Removes the random faults (not the `fail_next` ones).
+    pub fn clear_faults(&self) {
+        self.inject.set_random(None);
     }
 
     /// Runs a hook armed by [`LabHandle::before_next_copy`] for this destination, if any.

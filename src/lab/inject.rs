@@ -1,4 +1,5 @@
-//! Test-driven interventions: race hooks that run just before a copy, and injected failures.
+//! Test-driven interventions: race hooks that run just before a copy, and injected failures
+//! (counted ones armed per key, and seeded random ones per operation, see `faults.rs`).
 //!
 //! A repair is only safe if it notices a concurrent writer and survives transient server errors.
 //! Neither can be timed reliably from outside the server, so tests arm them here: the server
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
 
+use super::faults::{Fault, FaultPlan, Faults};
 use super::handle::LabHandle;
 
 /// A hook that runs once before a copy into its destination.
@@ -24,6 +26,10 @@ pub struct Inject {
     faults: Mutex<HashMap<(String, String), u32>>,
     /// Lets every request skip the fault lock when nothing is armed (benchmarks run 1000s/s).
     any_fault: AtomicBool,
+    /// Seeded random faults, if set.
+    random: Mutex<Option<FaultPlan>>,
+    /// As `any_fault`, for `random`.
+    any_random: AtomicBool,
 }
 
 impl std::fmt::Debug for Inject {
@@ -31,6 +37,7 @@ impl std::fmt::Debug for Inject {
         f.debug_struct("Inject")
             .field("hooks", &self.hooks.lock().len())
             .field("faults", &*self.faults.lock())
+            .field("random", &*self.random.lock())
             .finish()
     }
 }
@@ -60,6 +67,21 @@ impl Inject {
             faults.insert(id, count);
         }
         self.any_fault.store(!faults.is_empty(), Ordering::Release);
+    }
+
+    /// Replaces the random faults (restarting their streams), or removes them.
+    pub fn set_random(&self, faults: Option<Faults>) {
+        let mut random = self.random.lock();
+        *random = faults.map(FaultPlan::new);
+        self.any_random.store(random.is_some(), Ordering::Release);
+    }
+
+    /// The random fault this request of `operation` meets, if any.
+    pub fn decide(&self, operation: &str) -> Option<Fault> {
+        if !self.any_random.load(Ordering::Acquire) {
+            return None;
+        }
+        self.random.lock().as_mut()?.decide(operation)
     }
 
     /// True (and one failure used up) when this request must fail.

@@ -4,44 +4,53 @@
 //! in-memory store on 127.0.0.1, and reproduces the S3 behaviour s3mend depends on (see
 //! `S3-SEMANTICS.md`): CopyObject directives, the illegal self-copy, conditions, versions, ACLs,
 //! tags, SSE-C, multipart uploads and listing pagination. It also counts requests per operation
-//! and accepted connections, and can add latency to every request. Tests can also stage a
-//! concurrent writer right before a copy, inject 500s, and give a bucket S3's other ACL modes.
+//! and accepted connections, and can add latency to every request, fixed or from a seeded
+//! distribution. Tests can also stage a concurrent writer right before a copy, inject 500s on
+//! a key, inject seeded random faults per operation (SlowDown, InternalError, connection
+//! resets, stalls, CopyObject's 200-with-an-error) and give a bucket S3's other ACL modes.
 //!
-//! Layout: `mod.rs` (the running server), `handle.rs` (the direct helpers, shared by [`Lab`] and
-//! [`LabHandle`]), `inject.rs` (race hooks and faults), `stats.rs` (counters), `store.rs` (buckets
+//! Layout: `mod.rs` (the running server), `conn.rs` (accept loop, per-request latency and
+//! connection-level faults), `handle.rs` (the direct helpers, shared by [`Lab`] and
+//! [`LabHandle`]), `inject.rs` (race hooks and faults), `faults.rs` (seeded fault mixes),
+//! `latency.rs` and `delay.rs` (latency distributions, precise sleeps), `rng.rs`, `stats.rs`
+//! (counters), `store.rs` (buckets
 //! and versions), `model.rs` (object values), `s3.rs` (the s3s trait impl), `headers.rs`
 //! (request/response header mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`,
 //! `ownership.rs` (per-bucket ACL modes), `listing.rs`, `multipart.rs`.
 
 mod acl;
+mod conn;
 mod copy;
 mod delay;
+mod faults;
 mod handle;
 mod headers;
 mod inject;
+mod latency;
 mod listing;
 mod model;
 mod multipart;
 mod ownership;
+mod rng;
 mod s3;
 mod stats;
 mod store;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper_util::rt::TokioIo;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 pub use acl::{LAB_OWNER_ID, LAB_OWNER_NAME};
+pub use faults::{FaultRates, Faults};
 pub use handle::LabHandle;
+pub use latency::LatencyDist;
 pub use model::{Grant, Grantee, ObjectSeed, StoredObject};
 pub use ownership::AclMode;
 pub use stats::LabStats;
@@ -62,12 +71,17 @@ pub struct LabConfig {
     pub port: u16,
     /// Added before each request is handled.
     pub latency: Duration,
+    /// Replaces `latency` with a distribution, sampled from the fixed default seed as by
+    /// [`Lab::set_latency_distribution`].
+    pub latency_dist: Option<LatencyDist>,
+    /// Seeded random faults from the first request on; see [`Lab::set_faults`].
+    pub faults: Option<Faults>,
 }
 
 /// State shared by the `Lab` and the server tasks.
 struct Shared {
     handle: LabHandle,
-    latency_nanos: AtomicU64,
+    latency: latency::Latency,
     delays: delay::Delays,
 }
 
@@ -87,19 +101,19 @@ impl std::fmt::Debug for Lab {
     }
 }
 
-fn duration_nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 impl Lab {
     /// Binds 127.0.0.1 and starts serving.
     pub async fn start(config: LabConfig) -> std::io::Result<Lab> {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let handle = LabHandle::new();
+        handle.inject.set_random(config.faults);
+        let dist = config
+            .latency_dist
+            .unwrap_or(LatencyDist::Fixed(config.latency));
         let shared = Arc::new(Shared {
             handle: handle.clone(),
-            latency_nanos: AtomicU64::new(duration_nanos(config.latency)),
+            latency: latency::Latency::new(dist, latency::DEFAULT_SEED),
             delays: delay::Delays::start(),
         });
         let mut builder = S3ServiceBuilder::new(s3::LabS3 {
@@ -113,7 +127,7 @@ impl Lab {
         });
         let service = builder.build();
         let (stop, stopped) = watch::channel(false);
-        let server = tokio::spawn(serve(listener, service, shared.clone(), stopped));
+        let server = tokio::spawn(conn::serve(listener, service, shared.clone(), stopped));
         Ok(Lab {
             addr,
             shared,
@@ -131,11 +145,31 @@ impl Lab {
         self.addr
     }
 
-    /// Changes the latency added to every later request.
+    /// Changes the latency added to every later request (replacing any distribution).
     pub fn set_latency(&self, d: Duration) {
-        self.shared
-            .latency_nanos
-            .store(duration_nanos(d), Ordering::Relaxed);
+        self.set_latency_distribution(LatencyDist::Fixed(d));
+    }
+
+    /// Draws the latency of every later request from `dist`, with a stream restarted from a
+    /// fixed seed: requests arriving in the same order get the same latencies in every run.
+    pub fn set_latency_distribution(&self, dist: LatencyDist) {
+        self.set_latency_distribution_seeded(dist, latency::DEFAULT_SEED);
+    }
+
+    /// As [`Lab::set_latency_distribution`], with the stream seeded by `seed`;
+    /// [`LatencyDist::samples`] with the same seed gives the same sequence.
+    pub fn set_latency_distribution_seeded(&self, dist: LatencyDist, seed: u64) {
+        self.shared.latency.set(dist, seed);
+    }
+
+    /// See [`LabHandle::set_faults`]: seeded random faults per operation, from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        self.shared.handle.set_faults(faults);
+    }
+
+    /// Removes the random faults; `fail_next` ones stay armed.
+    pub fn clear_faults(&self) {
+        self.shared.handle.clear_faults();
     }
 
     /// A cloneable handle on this lab's state, for hooks and other tasks.
@@ -226,47 +260,6 @@ impl Drop for Lab {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
-}
-
-/// The accept loop: one task per connection (HTTP/1.1 keep-alive), all aborted on stop.
-async fn serve(
-    listener: TcpListener,
-    service: s3s::service::S3Service,
-    shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = stopped.changed() => break,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                shared.handle.counters.connection();
-                let _ = stream.set_nodelay(true);
-                let service = service.clone();
-                let shared = shared.clone();
-                let handler = hyper::service::service_fn(move |req| {
-                    let service = service.clone();
-                    let latency = Duration::from_nanos(shared.latency_nanos.load(Ordering::Relaxed));
-                    let delays = shared.delays.clone();
-                    async move {
-                        if !latency.is_zero() {
-                            delays.sleep(latency).await;
-                        }
-                        hyper::service::Service::call(&service, req).await
-                    }
-                });
-                connections.spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), handler)
-                        .await;
-                });
-            }
-            // Reap finished connection tasks so the set does not grow without bound.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-    connections.shutdown().await;
 }
 
 /// An SDK client for the lab with its key: path style, checksums only when required.

@@ -2,7 +2,7 @@
 //!
 //! The access hook is the one place s3s tells us the operation name (`HeadObject`, ...) of every
 //! authenticated request, so counting there covers every operation, implemented or not; for the
-//! same reason injected faults are raised there.
+//! same reason injected faults are raised (and counted) there.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +12,7 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::path::S3Path;
 use s3s::{s3_error, S3Result};
 
+use super::faults::{Fault, FaultSlot};
 use super::inject::Inject;
 
 /// A snapshot of the lab's counters.
@@ -21,6 +22,9 @@ pub struct LabStats {
     pub requests: BTreeMap<String, u64>,
     /// TCP connections accepted.
     pub connections: u64,
+    /// Injected faults by operation and kind, e.g. "HeadObject/SlowDown" (see
+    /// [`Faults`](super::Faults)); failures armed with `fail_next` count as ".../FailNext".
+    pub faults: BTreeMap<String, u64>,
 }
 
 impl LabStats {
@@ -33,6 +37,19 @@ impl LabStats {
     pub fn total(&self) -> u64 {
         self.requests.values().sum()
     }
+
+    /// Injected faults of one operation and kind: `fault_count("HeadObject", "SlowDown")`.
+    pub fn fault_count(&self, op: &str, kind: &str) -> u64 {
+        self.faults
+            .get(&format!("{op}/{kind}"))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Injected faults of every operation and kind.
+    pub fn total_faults(&self) -> u64 {
+        self.faults.values().sum()
+    }
 }
 
 /// The live counters.
@@ -40,6 +57,7 @@ impl LabStats {
 pub struct Counters {
     requests: Mutex<HashMap<String, u64>>,
     connections: AtomicU64,
+    faults: Mutex<HashMap<String, u64>>,
 }
 
 impl Counters {
@@ -51,6 +69,14 @@ impl Counters {
                 map.insert(op.to_owned(), 1);
             }
         }
+    }
+
+    pub fn fault(&self, op: &str, kind: &str) {
+        *self
+            .faults
+            .lock()
+            .entry(format!("{op}/{kind}"))
+            .or_default() += 1;
     }
 
     pub fn connection(&self) {
@@ -66,18 +92,26 @@ impl Counters {
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
             connections: self.connections.load(Ordering::Relaxed),
+            faults: self
+                .faults
+                .lock()
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
         }
     }
 
     pub fn reset(&self) {
         self.requests.lock().clear();
+        self.faults.lock().clear();
         self.connections.store(0, Ordering::Relaxed);
     }
 }
 
 /// The s3s access hook: counts each request, refuses anonymous ones like S3, and fails the
-/// ones a test armed with [`Inject::add_fault`] (here, before any handler runs, so a faulted
-/// request changes nothing).
+/// ones a test armed with [`Inject::add_fault`] or drew from its [`Faults`](super::Faults)
+/// (here, before any handler runs, so a faulted request changes nothing; a reset after handling
+/// is only recorded here and carried out by the connection).
 pub struct CountingAccess {
     pub counters: std::sync::Arc<Counters>,
     pub inject: std::sync::Arc<Inject>,
@@ -93,12 +127,42 @@ impl S3Access for CountingAccess {
         }
         if let S3Path::Object { key, .. } = cx.s3_path() {
             if self.inject.take_fault(op, key) {
-                return Err(s3_error!(
-                    InternalError,
-                    "We encountered an internal error. Please try again."
-                ));
+                self.counters.fault(op, "FailNext");
+                return Err(internal_error());
             }
         }
-        Ok(())
+        let Some(fault) = self.inject.decide(op) else {
+            return Ok(());
+        };
+        self.counters.fault(op, fault.name());
+        // Without a slot (not served by `conn.rs`) the connection-level faults degrade to a 500.
+        let slot = cx.extensions_mut().get::<FaultSlot>().cloned();
+        match fault {
+            Fault::SlowDown => Err(s3_error!(SlowDown, "Please reduce your request rate.")),
+            Fault::InternalError => Err(internal_error()),
+            Fault::Stall(d) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+            Fault::Reset | Fault::CopyErrorBody => {
+                if let Some(slot) = slot {
+                    slot.set(fault);
+                }
+                Err(internal_error())
+            }
+            Fault::ResetAfter => {
+                if let Some(slot) = slot {
+                    slot.set(fault);
+                }
+                Ok(())
+            }
+        }
     }
+}
+
+fn internal_error() -> s3s::S3Error {
+    s3_error!(
+        InternalError,
+        "We encountered an internal error. Please try again."
+    )
 }
