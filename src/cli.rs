@@ -159,10 +159,21 @@ pub struct ConnectArgs {
     #[arg(long, value_enum, default_value_t)]
     pub addressing_style: Addressing,
 
-    /// Attempts per request, retries included (adaptive mode: backs off and slows down on 503
-    /// SlowDown).
+    /// Attempts per request, retries included (with exponential backoff, also on 503 SlowDown).
     #[arg(long, default_value_t = crate::s3::DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub max_attempts: u32,
+
+    /// Retry mode: standard (exponential backoff) or adaptive (also a client-side rate limiter
+    /// that slows down after throttling).
+    #[arg(long, value_enum, default_value_t)]
+    pub retry_mode: RetryModeArg,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum RetryModeArg {
+    #[default]
+    Standard,
+    Adaptive,
 }
 
 #[derive(Debug, Args)]

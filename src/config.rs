@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::cli::{ConnectArgs, FixArgs, OutputArgs, ScanArgs, UndoArgs, WriteArgs};
+use crate::cli::{ConnectArgs, FixArgs, OutputArgs, RetryModeArg, ScanArgs, UndoArgs, WriteArgs};
 use crate::pipeline::{KeyFilter, RepairSettings, ScanJob};
 use crate::report::Format;
 use crate::rules::RuleSet;
@@ -130,6 +130,7 @@ impl From<&ConnectArgs> for ConnectOptions {
             addressing: args.addressing_style,
             static_credentials: None,
             max_attempts: args.max_attempts,
+            adaptive_retries: args.retry_mode == RetryModeArg::Adaptive,
         }
     }
 }

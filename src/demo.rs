@@ -90,6 +90,7 @@ pub fn lab_connection(lab: &Lab) -> ConnectOptions {
         addressing: Addressing::Path,
         static_credentials: Some((LAB_ACCESS_KEY.to_owned(), LAB_SECRET_KEY.to_owned())),
         max_attempts: crate::s3::DEFAULT_MAX_ATTEMPTS,
+        adaptive_retries: false,
     }
 }
 

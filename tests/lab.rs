@@ -1938,21 +1938,6 @@ async fn standard_retries_get_through_ten_percent_slow_down() {
     assert!(failed <= 3, "{failed}");
 }
 
-/// The same with the SDK's own default backoff (about 0.5 s per retry): slow, so on demand.
-#[tokio::test]
-#[ignore = "about 30 s of backoff; run with --ignored to measure"]
-async fn default_client_gets_through_ten_percent_slow_down() {
-    let (lab, s3) = start().await;
-    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
-    let started = Instant::now();
-    let failed = heads_through_slow_down(&s3, &lab, 500).await;
-    eprintln!(
-        "default client: {failed} of 500 failed in {:?}",
-        started.elapsed()
-    );
-    assert!(failed <= 3, "{failed}");
-}
-
 #[tokio::test]
 async fn latency_is_drawn_from_the_distribution() {
     let (lab, s3) = start().await;

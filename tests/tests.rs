@@ -6,6 +6,7 @@ mod harness;
 mod lab;
 
 mod demo;
+mod faults;
 mod fix;
 mod scan_errors;
 mod scan_formats;

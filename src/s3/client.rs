@@ -51,8 +51,10 @@ pub struct ConnectOptions {
     pub addressing: Addressing,
     /// Fixed credentials instead of the aws-config chain (the demo's lab).
     pub static_credentials: Option<(String, String)>,
-    /// Attempts per request, retries included (adaptive retry mode).
+    /// Attempts per request, retries included.
     pub max_attempts: u32,
+    /// Adaptive retry mode instead of standard.
+    pub adaptive_retries: bool,
 }
 
 /// Attempts per request unless `--max-attempts` says otherwise: enough to ride out a burst of
@@ -98,12 +100,18 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
         Addressing::Virtual => false,
     };
     let requests = Arc::new(RequestStats::default());
-    // Adaptive retries add a client-side rate limiter after the first throttle. The retry quota
-    // is unlimited: under sustained SlowDown the shared quota would drain and every request
-    // would then fail at once, while backing off is exactly what S3 asks for.
-    let retry = RetryConfig::adaptive()
-        .with_max_attempts(opts.max_attempts.max(1))
-        .with_max_backoff(Duration::from_secs(20));
+    // The retry quota is unlimited: under sustained SlowDown the shared quota would drain and
+    // every request would then fail at once, while backing off is exactly what S3 asks for.
+    // Standard mode by default: with a steady 10 % SlowDown, adaptive mode's client-side rate
+    // limiter kept cutting the rate and a 5,000-object scan took over two minutes instead of
+    // about ten seconds (tests/faults.rs).
+    let retry = if opts.adaptive_retries {
+        RetryConfig::adaptive()
+    } else {
+        RetryConfig::standard()
+    }
+    .with_max_attempts(opts.max_attempts.max(1))
+    .with_max_backoff(Duration::from_secs(20));
     let partition = RetryPartition::custom("s3mend")
         .token_bucket(TokenBucket::unlimited())
         .build();
