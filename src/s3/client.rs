@@ -57,6 +57,9 @@ pub struct ConnectOptions {
     pub adaptive_retries: bool,
 }
 
+/// How long one attempt of a small request (HEAD, LIST, ACL) may take before it is retried.
+pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Attempts per request unless `--max-attempts` says otherwise: enough to ride out a burst of
 /// SlowDown while S3 scales a prefix.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
@@ -75,6 +78,8 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
+            // A stalled response must not hold a slot for ever; copies override this.
+            .operation_attempt_timeout(DEFAULT_ATTEMPT_TIMEOUT)
             .build(),
     );
     // Stalled-stream protection guards long bodies; scans and copies move none, and it costs a

@@ -6,6 +6,9 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, MetadataDirective, ObjectLockLegalHoldStatus,
     ObjectLockMode, ServerSideEncryption, StorageClass, Type,
 };
+use std::time::Duration;
+
+use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
@@ -17,6 +20,21 @@ use crate::plan::{Grant, ObjectAcl, Plan};
 pub struct Rewritten {
     pub version_id: Option<String>,
     pub etag: Option<String>,
+}
+
+/// How long one attempt may take. The client's default (30 s) suits HEAD and the other small
+/// requests; S3 copies server-side at a few hundred MB/s, so a 5 GiB CopyObject or a long
+/// CompleteMultipartUpload needs minutes. Only these requests pay for the per-request override.
+const COPY_ATTEMPT: Duration = Duration::from_secs(15 * 60);
+const PART_ATTEMPT: Duration = Duration::from_secs(5 * 60);
+
+fn long_attempts(attempt: Duration) -> aws_sdk_s3::config::Builder {
+    aws_sdk_s3::config::Builder::default().timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .operation_attempt_timeout(attempt)
+            .build(),
+    )
 }
 
 /// Sets every header of a plan on a CopyObject or CreateMultipartUpload builder (they share the
@@ -75,6 +93,8 @@ pub async fn copy_in_place(
         .set_if_match(destination_if_match.then(|| plan.if_match.clone()))
         .metadata_directive(MetadataDirective::Replace);
     let out = with_plan_headers!(request, plan)
+        .customize()
+        .config_override(long_attempts(COPY_ATTEMPT))
         .send()
         .await
         .map_err(|e| S3Failure::from_sdk(&e))?;
@@ -163,6 +183,8 @@ async fn copy_parts(
             .copy_source(&plan.copy_source)
             .copy_source_if_match(&plan.if_match)
             .copy_source_range(format!("bytes={start}-{end}"))
+            .customize()
+            .config_override(long_attempts(PART_ATTEMPT))
             .send()
             .await
             .map_err(|e| S3Failure::from_sdk(&e))?;
@@ -188,6 +210,8 @@ async fn copy_parts(
                 .set_parts(Some(parts))
                 .build(),
         )
+        .customize()
+        .config_override(long_attempts(PART_ATTEMPT))
         .send()
         .await
         .map_err(|e| S3Failure::from_sdk(&e))?;
