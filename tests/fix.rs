@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use s3mend::lab::{AclMode, Grant, Grantee, ObjectSeed, StoredObject, LAB_OWNER_ID};
 
-use crate::harness::{TestEnv, BUCKET};
+use crate::harness::{row, TestEnv, BUCKET};
 
 /// An object carrying every attribute a repair must keep.
 fn everything(body: &'static [u8]) -> ObjectSeed {
@@ -254,19 +254,13 @@ async fn a_concurrent_writer_is_never_clobbered() {
     let run = fix(&env, &dir.path().join("j.jsonl"), &[]).await;
     assert_eq!(run.code, 1, "a conflict is a finding left: {run:?}");
     let report = run.json();
-    let rows: BTreeMap<String, serde_json::Value> = report["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["key"].as_str().unwrap().to_owned(), r.clone()))
-        .collect();
-    assert_eq!(rows["fixed-by-writer.html"]["status"], "conflict");
+    assert_eq!(row(&report, "fixed-by-writer.html")["status"], "conflict");
     let writer = object(&env, "fixed-by-writer.html");
     assert_eq!(&writer.body[..], b"the writer's bytes");
     assert_eq!(writer.content_type.as_deref(), Some("text/plain"));
 
-    assert_eq!(rows["still-bad.html"]["status"], "fixed");
-    assert!(rows["still-bad.html"]["reason"]
+    assert_eq!(row(&report, "still-bad.html")["status"], "fixed");
+    assert!(row(&report, "still-bad.html")["reason"]
         .as_str()
         .unwrap()
         .contains("new version"));
@@ -306,15 +300,7 @@ async fn large_objects_take_the_multipart_path_and_leave_no_upload_open() {
     .await;
     assert_eq!(run.code, 2, "a failed repair is an error: {run:?}");
     let report = run.json();
-    let status = |key: &str| {
-        report["objects"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["key"] == key)
-            .unwrap()["status"]
-            .clone()
-    };
+    let status = |key: &str| row(&report, key)["status"].clone();
     assert_eq!(status("big.js"), "fixed", "{report}");
     assert_eq!(
         status("plain.css"),
@@ -409,15 +395,7 @@ async fn undo_restores_the_exact_original_and_refuses_changed_objects() {
         .await;
     assert_eq!(run.code, 1, "a conflict is left: {run:?}");
     let report = run.json();
-    let status = |key: &str| {
-        report["objects"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["key"] == key)
-            .unwrap()["status"]
-            .clone()
-    };
+    let status = |key: &str| row(&report, key)["status"].clone();
     assert_eq!(status("a.html"), "fixed");
     assert_eq!(status("b.html"), "conflict");
     assert_eq!(comparable(object(&env, "a.html")), comparable(a0));

@@ -218,3 +218,13 @@ pub fn expected_fixture_proposals() -> Proposals {
         .map(|o| (o.key, o.expect))
         .collect()
 }
+
+/// The row of `key` in a JSON report.
+pub fn row<'a>(report: &'a Value, key: &str) -> &'a Value {
+    report["objects"]
+        .as_array()
+        .expect("objects")
+        .iter()
+        .find(|r| r["key"] == key)
+        .unwrap_or_else(|| panic!("no row for {key} in {report}"))
+}

@@ -2,7 +2,7 @@
 
 use s3mend::lab::ObjectSeed;
 
-use crate::harness::{TestEnv, BUCKET};
+use crate::harness::{row, TestEnv, BUCKET};
 
 fn one_line_error(stderr: &str, needle: &str) {
     let lines: Vec<&str> = stderr.lines().collect();
@@ -107,12 +107,7 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
                            "requests": {"calls": 5, "attempts": 5, "throttled": 0,
                                         "failed_attempts": 0}})
     );
-    let error_row = report["objects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["key"] == "m-secret.bin")
-        .expect("error row");
+    let error_row = row(&report, "m-secret.bin");
     assert_eq!(error_row["status"], "error");
     assert_eq!(error_row["error"]["code"], "BadRequest");
     assert_eq!(error_row["error"]["http_status"], 400);
