@@ -136,6 +136,23 @@ fn max_keys(requested: Option<i32>) -> usize {
 }
 
 impl LabS3 {
+    /// The object a HEAD or GET reads: found, its SSE-C key matching, its conditions met.
+    fn readable(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        (sse_key, sse_key_md5): (Option<&str>, Option<&str>),
+        conditions: Conditions<'_>,
+    ) -> S3Result<StoredObject> {
+        let obj = self.store.read(bucket, |b| {
+            b.lookup(key, version_id).cloned().map_err(missing_error)
+        })?;
+        check_customer_key(&obj, sse_key, sse_key_md5)?;
+        conditions.check(&obj).map_err(read_conditions_error)?;
+        Ok(obj)
+    }
+
     fn acl_mode(&self, bucket: &str) -> S3Result<AclMode> {
         self.store.read(bucket, |b| Ok(b.acl_mode))
     }
@@ -318,24 +335,21 @@ impl S3 for LabS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = &req.input;
-        let obj = self.store.read(&input.bucket, |b| {
-            b.lookup(&input.key, input.version_id.as_deref())
-                .cloned()
-                .map_err(missing_error)
-        })?;
-        check_customer_key(
-            &obj,
-            input.sse_customer_key.as_deref(),
-            input.sse_customer_key_md5.as_deref(),
+        let obj = self.readable(
+            &input.bucket,
+            &input.key,
+            input.version_id.as_deref(),
+            (
+                input.sse_customer_key.as_deref(),
+                input.sse_customer_key_md5.as_deref(),
+            ),
+            Conditions {
+                if_match: input.if_match.as_ref(),
+                if_none_match: input.if_none_match.as_ref(),
+                if_modified_since: input.if_modified_since.as_ref(),
+                if_unmodified_since: input.if_unmodified_since.as_ref(),
+            },
         )?;
-        Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        }
-        .check(&obj)
-        .map_err(read_conditions_error)?;
         let mut out = HeadObjectOutput::default();
         let extra = object_headers!(out, &obj);
         Ok(with_headers(out, extra))
@@ -346,24 +360,21 @@ impl S3 for LabS3 {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = &req.input;
-        let obj = self.store.read(&input.bucket, |b| {
-            b.lookup(&input.key, input.version_id.as_deref())
-                .cloned()
-                .map_err(missing_error)
-        })?;
-        check_customer_key(
-            &obj,
-            input.sse_customer_key.as_deref(),
-            input.sse_customer_key_md5.as_deref(),
+        let obj = self.readable(
+            &input.bucket,
+            &input.key,
+            input.version_id.as_deref(),
+            (
+                input.sse_customer_key.as_deref(),
+                input.sse_customer_key_md5.as_deref(),
+            ),
+            Conditions {
+                if_match: input.if_match.as_ref(),
+                if_none_match: input.if_none_match.as_ref(),
+                if_modified_since: input.if_modified_since.as_ref(),
+                if_unmodified_since: input.if_unmodified_since.as_ref(),
+            },
         )?;
-        Conditions {
-            if_match: input.if_match.as_ref(),
-            if_none_match: input.if_none_match.as_ref(),
-            if_modified_since: input.if_modified_since.as_ref(),
-            if_unmodified_since: input.if_unmodified_since.as_ref(),
-        }
-        .check(&obj)
-        .map_err(read_conditions_error)?;
         let mut out = GetObjectOutput::default();
         let extra = object_headers!(out, &obj);
         let mut body = obj.body.clone();
