@@ -76,6 +76,16 @@ pub struct HeaderSet {
     pub object_lock_legal_hold_status: Option<String>,
 }
 
+impl HeaderSet {
+    /// The header a rule repairs.
+    fn value_mut(&mut self, rule: RuleId) -> &mut Option<String> {
+        match rule {
+            RuleId::ContentEncoding => &mut self.content_encoding,
+            RuleId::ContentType => &mut self.content_type,
+        }
+    }
+}
+
 fn http_date<S: serde::Serializer>(value: &Option<DateTime>, s: S) -> Result<S::Ok, S::Error> {
     match value.and_then(|d| d.fmt(Format::HttpDate).ok()) {
         Some(text) => s.serialize_some(&text),
@@ -86,6 +96,7 @@ fn http_date<S: serde::Serializer>(value: &Option<DateTime>, s: S) -> Result<S::
 /// One header's change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Change {
+    pub rule: RuleId,
     pub header: &'static str,
     pub before: Option<String>,
     pub after: Option<String>,
@@ -208,11 +219,9 @@ pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Pla
     let mut headers = carry_over(head)?;
     let mut changes = Vec::new();
     for finding in findings {
-        let slot = match finding.rule {
-            RuleId::ContentEncoding => &mut headers.content_encoding,
-            RuleId::ContentType => &mut headers.content_type,
-        };
+        let slot = headers.value_mut(finding.rule);
         changes.push(Change {
+            rule: finding.rule,
             header: finding.header,
             before: slot.clone(),
             after: finding.proposed.clone(),
@@ -233,21 +242,14 @@ pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Pla
 /// is conditional on the current ETag and re-sends everything `old` had.
 pub fn restore(bucket: &str, current: &ObjectHead, old: &ObjectHead) -> Result<Plan, SkipReason> {
     let headers = carry_over(old)?;
-    let repairable = [
-        (
-            "Content-Encoding",
-            &current.content_encoding,
-            &old.content_encoding,
-        ),
-        ("Content-Type", &current.content_type, &old.content_type),
-    ];
-    let changes = repairable
+    let changes = RuleId::ALL
         .into_iter()
-        .filter(|(_, now, before)| now != before)
-        .map(|(header, now, before)| Change {
-            header,
-            before: now.clone(),
-            after: before.clone(),
+        .filter(|rule| rule.value(current) != rule.value(old))
+        .map(|rule| Change {
+            rule,
+            header: rule.header(),
+            before: rule.value(current).clone(),
+            after: rule.value(old).clone(),
         })
         .collect();
     Ok(Plan {
@@ -399,11 +401,13 @@ mod tests {
             plan.changes,
             vec![
                 Change {
+                    rule: RuleId::ContentEncoding,
                     header: "Content-Encoding",
                     before: Some("gzip, UTF-8".into()),
                     after: Some("gzip".into()),
                 },
                 Change {
+                    rule: RuleId::ContentType,
                     header: "Content-Type",
                     before: Some("binary/octet-stream".into()),
                     after: Some("text/html; charset=utf-8".into()),

@@ -11,12 +11,7 @@ use crate::s3::ObjectHead;
 pub fn expected_after(old: &ObjectHead, plan: &Plan) -> ObjectHead {
     let mut new = old.clone();
     for change in &plan.changes {
-        let slot = match change.header {
-            "Content-Encoding" => &mut new.content_encoding,
-            "Content-Type" => &mut new.content_type,
-            _ => continue,
-        };
-        slot.clone_from(&change.after);
+        change.rule.value_mut(&mut new).clone_from(&change.after);
     }
     new
 }

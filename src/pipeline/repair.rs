@@ -13,7 +13,7 @@ use aws_sdk_s3::Client;
 use super::Inspected;
 use crate::journal::{self, Journal, Recorded};
 use crate::plan::{self, Plan, SkipReason};
-use crate::rules::{Finding, RuleId, RuleSet};
+use crate::rules::{Finding, RuleSet};
 use crate::s3::{self, ListedObject, ObjectHead, Rewritten, S3Failure};
 use crate::verify;
 
@@ -506,11 +506,7 @@ impl Repairer {
             .changes
             .iter()
             .map(|change| Finding {
-                rule: if change.header == "Content-Type" {
-                    RuleId::ContentType
-                } else {
-                    RuleId::ContentEncoding
-                },
+                rule: change.rule,
                 header: change.header,
                 current: change.before.clone(),
                 proposed: change.after.clone(),

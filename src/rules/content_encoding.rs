@@ -45,7 +45,7 @@ pub fn check(head: &ObjectHead) -> Option<Finding> {
     let kept: Vec<&str> = valid_codings(current).collect();
     Some(Finding {
         rule: RuleId::ContentEncoding,
-        header: "Content-Encoding",
+        header: RuleId::ContentEncoding.header(),
         current: Some(current.to_owned()),
         proposed: (!kept.is_empty()).then(|| kept.join(", ")),
     })

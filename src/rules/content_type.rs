@@ -82,7 +82,7 @@ pub fn check(head: &ObjectHead) -> Option<Finding> {
     let proposed = guess(&head.key, head.content_encoding.as_deref())?;
     Some(Finding {
         rule: RuleId::ContentType,
-        header: "Content-Type",
+        header: RuleId::ContentType.header(),
         current: head.content_type.clone(),
         proposed: Some(proposed),
     })

@@ -55,6 +55,30 @@ impl RuleId {
         }
     }
 
+    /// The header the rule checks and a repair rewrites.
+    pub fn header(self) -> &'static str {
+        match self {
+            RuleId::ContentEncoding => "Content-Encoding",
+            RuleId::ContentType => "Content-Type",
+        }
+    }
+
+    /// That header's value in a HEAD snapshot.
+    pub fn value(self, head: &ObjectHead) -> &Option<String> {
+        match self {
+            RuleId::ContentEncoding => &head.content_encoding,
+            RuleId::ContentType => &head.content_type,
+        }
+    }
+
+    /// That header's value in a HEAD snapshot, to change.
+    pub fn value_mut(self, head: &mut ObjectHead) -> &mut Option<String> {
+        match self {
+            RuleId::ContentEncoding => &mut head.content_encoding,
+            RuleId::ContentType => &mut head.content_type,
+        }
+    }
+
     /// Runs the rule over one object.
     pub fn check(self, head: &ObjectHead) -> Option<Finding> {
         match self {
