@@ -27,10 +27,13 @@ pub enum SkipReason {
     MissingMeta,
     /// The Expires header is not an HTTP date, so it could not be re-sent.
     UnparseableExpires,
-    /// The current version is a delete marker: nothing to repair.
-    DeleteMarker,
     /// Owned by another account: a copy would change its owner.
     ForeignOwner,
+    /// The run was stopped (Ctrl-C, SIGTERM, or a journal that could not be written) before
+    /// this object's copy started.
+    Interrupted,
+    /// Asked on the terminal, the user did not confirm the repair.
+    Declined,
 }
 
 impl SkipReason {
@@ -40,8 +43,9 @@ impl SkipReason {
             SkipReason::Archived => "archived",
             SkipReason::MissingMeta => "missing-meta",
             SkipReason::UnparseableExpires => "unparseable-expires",
-            SkipReason::DeleteMarker => "delete-marker",
             SkipReason::ForeignOwner => "foreign-owner",
+            SkipReason::Interrupted => "interrupted",
+            SkipReason::Declined => "declined",
         }
     }
 }
@@ -636,8 +640,9 @@ mod tests {
             SkipReason::Archived,
             SkipReason::MissingMeta,
             SkipReason::UnparseableExpires,
-            SkipReason::DeleteMarker,
             SkipReason::ForeignOwner,
+            SkipReason::Interrupted,
+            SkipReason::Declined,
         ] {
             assert_eq!(
                 serde_json::to_value(reason).unwrap(),

@@ -494,6 +494,14 @@ async fn on_a_terminal_fix_asks_once_with_the_count() {
     assert_eq!(code, 1);
     assert!(!journal.exists(), "no empty journal is left behind");
     assert_eq!(writes(&env), 0);
+    let declined: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(declined["summary"]["skipped"], 2, "{declined}");
+    assert_eq!(row(&declined, "b.html")["reason"], "declined");
+    assert!(
+        !declined["summary"]["notes"].to_string().contains("journal"),
+        "no journal to undo with: {declined}"
+    );
 
     let (code, screen) = env.on_a_terminal(&args, "y\n", &[]).await;
     assert_eq!(code, 0, "{screen}");
@@ -528,7 +536,7 @@ async fn a_server_without_destination_conditions_is_learnt_from_the_first_copy()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn an_object_deleted_after_listing_is_skipped_as_a_delete_marker() {
+async fn an_object_deleted_after_listing_is_gone_behind_a_delete_marker() {
     use s3mend::pipeline::{Inspected, Outcome, RepairSettings, Repairer};
     let env = TestEnv::new().await;
     env.lab.set_versioning(BUCKET, true);
@@ -565,12 +573,83 @@ async fn an_object_deleted_after_listing_is_skipped_as_a_delete_marker() {
             findings: Vec::new(),
         })
         .await;
-    assert_eq!(
-        repaired.outcome,
-        Outcome::Skipped(s3mend::plan::SkipReason::DeleteMarker)
+    assert!(
+        matches!(&repaired.outcome, Outcome::Gone(why) if why.contains("delete marker")),
+        "{:?}",
+        repaired.outcome
     );
     let mut summary = s3mend::report::Summary::default();
     summary.record_repaired(&repaired);
-    assert_eq!((summary.listed, summary.clean, summary.errors), (1, 1, 0));
+    let counts = (summary.listed, summary.clean, summary.gone, summary.errors);
+    assert_eq!(counts, (1, 1, 1, 0));
+    assert_eq!(summary.fix.unwrap_or_default().skipped, 0);
     assert_eq!(env.lab.stats().count("CopyObject"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_at_the_question_writes_nothing_and_accounts_for_every_object() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    env.put("b.html", "text/html", Some("ANSI_X3.4-1968"));
+    env.put("c.html", "text/html", None);
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let report = dir.path().join("report.json");
+    let args = [
+        "fix",
+        "s3://test-bucket/",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--format",
+        "json",
+        "--output",
+        report.to_str().unwrap(),
+    ];
+    let mut child = env.spawn_on_a_terminal(&args, &[]);
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut screen = Vec::new();
+    let asked = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        let mut buf = [0u8; 256];
+        while !String::from_utf8_lossy(&screen).contains("[y/N]") {
+            let n = stdout.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "ended before asking: {}",
+                String::from_utf8_lossy(&screen)
+            );
+            screen.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(asked.is_ok(), "never asked");
+    // Ctrl-C on the terminal: the line discipline sends SIGINT to s3mend.
+    stdin.write_all(b"\x03").await.unwrap();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("stops promptly after Ctrl-C at the question")
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(writes(&env), 0);
+    assert!(!journal.exists(), "no empty journal is left behind");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let summary = &report["summary"];
+    assert_eq!(summary["complete"], false, "{summary}");
+    assert_eq!(summary["stopped"], "interrupted", "{summary}");
+    assert_eq!(
+        (
+            &summary["listed"],
+            &summary["clean"],
+            &summary["with_findings"]
+        ),
+        (&3.into(), &1.into(), &2.into()),
+        "{summary}"
+    );
+    assert_eq!(summary["skipped"], 2, "{summary}");
+    for key in ["a.html", "b.html"] {
+        assert_eq!(row(&report, key)["status"], "skipped");
+        assert_eq!(row(&report, key)["reason"], "interrupted");
+    }
 }

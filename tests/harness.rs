@@ -91,6 +91,28 @@ impl TestEnv {
         env: &[(&str, &str)],
     ) -> (i32, String) {
         use tokio::io::AsyncWriteExt;
+        let mut child = self.spawn_on_a_terminal(args, env);
+        let mut stdin = child.stdin.take().unwrap();
+        // Typed ahead: the terminal keeps it until s3mend reads its answer.
+        stdin.write_all(answer.as_bytes()).await.unwrap();
+        let out =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("finishes")
+                .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    /// Starts `s3mend ARGS` on a pseudo-terminal (util-linux `script`): what is written to the
+    /// child's stdin is typed on the terminal (so `\x03` is a Ctrl-C), its stdout is the screen.
+    pub fn spawn_on_a_terminal(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> tokio::process::Child {
         let command = std::iter::once(env!("CARGO_BIN_EXE_s3mend"))
             .chain(args.iter().copied())
             .map(|a| format!("'{a}'"))
@@ -118,19 +140,7 @@ impl TestEnv {
         for (k, v) in env {
             script.env(k, v);
         }
-        let mut child = script.spawn().expect("script(1) from util-linux runs");
-        let mut stdin = child.stdin.take().unwrap();
-        // Typed ahead: the terminal keeps it until s3mend reads its answer.
-        stdin.write_all(answer.as_bytes()).await.unwrap();
-        let out =
-            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-                .await
-                .expect("finishes")
-                .unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
+        script.spawn().expect("script(1) from util-linux runs")
     }
 
     pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {

@@ -80,7 +80,52 @@ async fn an_unwritable_output_fails_before_any_request() {
 async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
     let env = TestEnv::new().await;
     env.put("a.html", "text/html", Some("UTF-8"));
+    env.put("m-broken.html", "text/html", None);
     env.put("z.html", "text/html", None);
+    env.lab.fail_next("HeadObject", "m-broken.html", 1);
+    let args = [
+        "scan",
+        "s3://test-bucket/",
+        "--format",
+        "json",
+        "--max-attempts",
+        "1",
+    ];
+    let run = env.s3mend(&args).await;
+    assert_eq!(
+        run.code, 2,
+        "an object that could not be inspected: {run:?}"
+    );
+    let report = run.json();
+    assert_eq!(
+        report["summary"],
+        serde_json::json!({"listed": 3, "inspected": 2, "clean": 1, "with_findings": 1,
+                           "errors": 1, "gone": 0, "unreadable": 0,
+                           "complete": true, "stopped": null,
+                           "requests": {"calls": 5, "attempts": 5, "throttled": 0,
+                                        "failed_attempts": 1}})
+    );
+    let error_row = row(&report, "m-broken.html");
+    assert_eq!(error_row["status"], "error");
+    assert_eq!(error_row["error"]["code"], "InternalError");
+    assert_eq!(error_row["error"]["http_status"], 500);
+    assert_eq!(error_row["findings"], serde_json::json!([]));
+
+    env.lab.fail_next("HeadObject", "m-broken.html", 1);
+    let table = env.s3mend(&[&args[..2], &args[4..]].concat()).await;
+    assert_eq!(table.code, 2);
+    assert!(
+        table.stdout.contains("errors — 1 object"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("m-broken.html"), "{}", table.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_sse_c_object_is_skipped_not_an_error() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", None);
     // S3 refuses to HEAD an SSE-C object without its key (400).
     env.lab.put_object(
         BUCKET,
@@ -92,35 +137,93 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
             ..ObjectSeed::default()
         },
     );
-    let run = env
-        .s3mend(&["scan", &format!("s3://{BUCKET}/"), "--format", "json"])
-        .await;
-    assert_eq!(
-        run.code, 2,
-        "an object that could not be inspected: {run:?}"
-    );
-    let report = run.json();
-    assert_eq!(
-        report["summary"],
-        serde_json::json!({"listed": 3, "inspected": 2, "clean": 1, "with_findings": 1,
-                           "errors": 1, "complete": true, "stopped": null,
-                           "requests": {"calls": 5, "attempts": 5, "throttled": 0,
-                                        "failed_attempts": 0}})
-    );
-    let error_row = row(&report, "m-secret.bin");
-    assert_eq!(error_row["status"], "error");
-    assert_eq!(error_row["error"]["code"], "BadRequest");
-    assert_eq!(error_row["error"]["http_status"], 400);
-    assert_eq!(error_row["findings"], serde_json::json!([]));
+    for args in [
+        &["scan", "s3://test-bucket/", "--format", "json"][..],
+        &["fix", "s3://test-bucket/", "--format", "json", "--yes"],
+    ] {
+        let command = args[0];
+        let run = env.s3mend(args).await;
+        assert_eq!(run.code, 0, "nothing known to be wrong: {run:?}");
+        let report = run.json();
+        let summary = &report["summary"];
+        assert_eq!(
+            (
+                &summary["listed"],
+                &summary["clean"],
+                &summary["unreadable"],
+                &summary["errors"]
+            ),
+            (&2.into(), &1.into(), &1.into(), &0.into()),
+            "{command}: {summary}"
+        );
+        let skipped = row(&report, "m-secret.bin");
+        assert_eq!(skipped["status"], "skipped", "{command}");
+        assert_eq!(skipped["reason"], "sse-c", "{command}");
+        assert_eq!(skipped["error"], serde_json::Value::Null, "{command}");
+    }
+    assert_eq!(env.lab.stats().count("CopyObject"), 0);
 
-    let table = env.s3mend(&["scan", &format!("s3://{BUCKET}/")]).await;
-    assert_eq!(table.code, 2);
+    let csv = env
+        .s3mend(&["scan", "s3://test-bucket/", "--format", "csv"])
+        .await;
     assert!(
-        table.stdout.contains("errors — 1 object"),
+        csv.stdout.lines().any(|l| l.starts_with("m-secret.bin,")
+            && l.contains(",skipped,")
+            && l.ends_with(",sse-c")),
         "{}",
-        table.stdout
+        csv.stdout
     );
-    assert!(table.stdout.contains("m-secret.bin"), "{}", table.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_deleted_between_list_and_head_is_gone_not_an_error() {
+    for versioned in [false, true] {
+        let env = TestEnv::new().await;
+        env.lab.set_versioning(BUCKET, versioned);
+        env.put("a.html", "text/html", None);
+        env.put("b.html", "text/html", Some("UTF-8"));
+        env.put("c.html", "text/html", Some("UTF-8"));
+        for command in ["scan", "fix"] {
+            env.lab
+                .before_next_head(BUCKET, "b.html", |lab| lab.delete_object(BUCKET, "b.html"));
+            if command == "fix" {
+                // Put it back for the fix to find it gone again.
+                env.put("b.html", "text/html", Some("UTF-8"));
+            }
+            let mut args = vec![command, "s3://test-bucket/", "--format", "json"];
+            if command == "fix" {
+                args.push("--yes");
+            }
+            let run = env.s3mend(&args).await;
+            let report = run.json();
+            let summary = &report["summary"];
+            assert_eq!(
+                (
+                    &summary["listed"],
+                    &summary["clean"],
+                    &summary["gone"],
+                    &summary["errors"]
+                ),
+                (&3.into(), &2.into(), &1.into(), &0.into()),
+                "{command}, versioned {versioned}: {summary}"
+            );
+            let gone = row(&report, "b.html");
+            assert_eq!(gone["status"], "gone");
+            let reason = gone["reason"].as_str().unwrap();
+            assert!(
+                reason.starts_with("deleted after it was listed"),
+                "{reason}"
+            );
+            assert_eq!(reason.contains("delete marker"), versioned, "{reason}");
+            if command == "fix" {
+                assert_eq!(run.code, 0, "{run:?}");
+                assert_eq!(summary["fixed"], 1, "{summary}");
+            } else {
+                assert_eq!(run.code, 1, "c.html has a finding: {run:?}");
+            }
+        }
+        assert_eq!(env.lab.stats().count("CopyObject"), 1, "only c.html");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -54,7 +54,7 @@ async fn fixture_site_reports_exactly_the_bad_objects_with_the_right_proposals()
         serde_json::json!({
             "listed": manifest.objects.len(), "inspected": manifest.objects.len(),
             "clean": manifest.objects.len() - expected.len(), "with_findings": expected.len(),
-            "errors": 0, "complete": true, "stopped": null,
+            "errors": 0, "gone": 0, "unreadable": 0, "complete": true, "stopped": null,
             // HeadBucket, one ListObjectsV2 page, one HEAD per object; nothing retried.
             "requests": {"calls": manifest.objects.len() + 2, "attempts": manifest.objects.len() + 2,
                          "throttled": 0, "failed_attempts": 0}

@@ -15,6 +15,7 @@ use crate::journal::{self, Journal};
 use crate::pipeline::{
     self, AclSupport, Counters, Outcome, RepairSettings, Repaired, Repairer, JOURNAL_FAILED,
 };
+use crate::plan::SkipReason;
 use crate::progress::Progress;
 use crate::report::{self, ObjectRow, RunInfo, Summary};
 use crate::rules::RuleSet;
@@ -51,23 +52,37 @@ fn open_journal(write: &WriteConfig) -> anyhow::Result<Option<Arc<Journal>>> {
     }
 }
 
-/// Asks "Repair N objects in TARGET? [y/N]" on the terminal.
-fn confirm(question: &str) -> bool {
+/// Asks "Repair N objects in TARGET? [y/N]" on the terminal. A Ctrl-C while waiting for the
+/// answer counts as no: the read runs on its own thread, so the signal is not stuck behind it.
+async fn confirm(question: &str, cancel: &CancellationToken) -> bool {
     eprint!("{question} [y/N] ");
     let _ = io::stderr().flush();
-    let mut answer = String::new();
-    io::stdin().lock().read_line(&mut answer).is_ok()
-        && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
-}
-
-/// The user said no: say so, and do not leave an empty journal behind.
-fn declined(journal: Option<&Journal>) {
-    if let Some(journal) = journal {
-        if std::fs::metadata(journal.path()).is_ok_and(|m| m.len() == 0) {
-            let _ = std::fs::remove_file(journal.path());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    // Detached: if the run is interrupted the thread stays blocked in read_line until the
+    // process exits, which must not wait for it.
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let yes = io::stdin().lock().read_line(&mut answer).is_ok()
+            && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+        let _ = tx.send(yes);
+    });
+    tokio::select! {
+        answer = rx => answer.unwrap_or(false),
+        () = cancel.cancelled() => {
+            eprintln!();
+            false
         }
     }
-    eprintln!("s3mend: nothing was written");
+}
+
+/// Nothing was written: do not leave an empty journal behind. Returns the journal if it stays.
+fn discard_empty(journal: Option<Arc<Journal>>) -> Option<Arc<Journal>> {
+    let journal = journal?;
+    if std::fs::metadata(journal.path()).is_ok_and(|m| m.len() == 0) {
+        let _ = std::fs::remove_file(journal.path());
+        return None;
+    }
+    Some(journal)
 }
 
 /// `1234567` as `1,234,567`, as the confirmation question shows counts.
@@ -99,7 +114,8 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
             cfg.repair.clone(),
             journal.clone(),
         )
-        .await,
+        .await
+        .stopping_on(cancel.clone()),
     );
     let mut run = Run::new(
         "fix",
@@ -134,16 +150,32 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
             }
         }
         progress.finish();
-        if !pending.is_empty()
-            && !cancel.is_cancelled()
-            && !confirm(&format!(
-                "Repair {} objects in {}?",
-                thousands(pending.len()),
-                cfg.scan.target
-            ))
-        {
-            declined(journal.as_deref());
-            return Ok(ExitCode::Findings);
+        let confirmed = pending.is_empty()
+            || cancel.is_cancelled()
+            || confirm(
+                &format!(
+                    "Repair {} objects in {}?",
+                    thousands(pending.len()),
+                    cfg.scan.target
+                ),
+                &cancel,
+            )
+            .await;
+        if !confirmed || cancel.is_cancelled() {
+            // Not one copy was made: every object with a finding is in the report as skipped.
+            let reason = if cancel.is_cancelled() {
+                SkipReason::Interrupted
+            } else {
+                SkipReason::Declined
+            };
+            for inspected in pending {
+                run.record(&Repaired::skipped(inspected, reason), &cancel)?;
+            }
+            let journal = discard_empty(journal);
+            if reason == SkipReason::Declined {
+                eprintln!("s3mend: nothing was written");
+            }
+            return run.finish(&cancel, &repairer, journal.as_deref());
         }
         stream::iter(pending.into_iter().map(Ok))
             .take_until(cancel.clone().cancelled_owned())
@@ -206,13 +238,22 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
     let (out, color) = open_output(&cfg.output)?;
     let journal = open_journal(&cfg.write)?;
     if consent == Consent::Ask
-        && !confirm(&format!(
-            "Restore the old metadata of {} objects in s3://{bucket}/?",
-            thousands(latest.len())
-        ))
+        && !confirm(
+            &format!(
+                "Restore the old metadata of {} objects in s3://{bucket}/?",
+                thousands(latest.len())
+            ),
+            &cancel,
+        )
+        .await
     {
-        declined(journal.as_deref());
-        return Ok(ExitCode::Findings);
+        discard_empty(journal);
+        eprintln!("s3mend: nothing was written");
+        return Ok(if cancel.is_cancelled() {
+            ExitCode::Interrupted
+        } else {
+            ExitCode::Findings
+        });
     }
     let connection = s3::connect(&cfg.connect, &bucket).await?;
     let settings = RepairSettings {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::acl;
 use super::faults::Faults;
 use super::headers::RequestAttrs;
-use super::inject::Inject;
+use super::inject::{HookPoint, Inject};
 use super::model::{ObjectSeed, StoredObject};
 use super::ownership::AclMode;
 use super::stats::{Counters, LabStats};
@@ -139,6 +139,12 @@ impl LabHandle {
             .flatten()
     }
 
+    /// Deletes the object as DeleteObject without a version id would: removed, or in a
+    /// versioned bucket hidden behind a new delete marker.
+    pub fn delete_object(&self, bucket: &str, key: &str) {
+        let _ = self.store.write(bucket, |b| Ok(b.delete(key, None)));
+    }
+
     /// Every version and delete marker of a key, newest first.
     pub fn versions(&self, bucket: &str, key: &str) -> Vec<StoredObject> {
         self.store
@@ -180,7 +186,20 @@ impl LabHandle {
         key: &str,
         hook: impl FnOnce(&LabHandle) + Send + 'static,
     ) {
-        self.inject.add_hook(bucket, key, Box::new(hook));
+        self.inject
+            .add_hook(HookPoint::Copy, bucket, key, Box::new(hook));
+    }
+
+    /// Runs `hook` once, right before the lab handles the next HeadObject of `bucket`/`key`
+    /// (after the injected latency): e.g. to delete the object between LIST and HEAD.
+    pub fn before_next_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        hook: impl FnOnce(&LabHandle) + Send + 'static,
+    ) {
+        self.inject
+            .add_hook(HookPoint::Head, bucket, key, Box::new(hook));
     }
 
     /// Makes the next `count` requests of `operation` (an S3 operation name as in
@@ -202,8 +221,8 @@ impl LabHandle {
     }
 
     /// Runs a hook armed by [`LabHandle::before_next_copy`] for this destination, if any.
-    pub(super) fn run_copy_hook(&self, bucket: &str, key: &str) {
-        if let Some(hook) = self.inject.take_hook(bucket, key) {
+    pub(super) fn run_hook(&self, point: HookPoint, bucket: &str, key: &str) {
+        if let Some(hook) = self.inject.take_hook(point, bucket, key) {
             hook(self);
         }
     }
@@ -227,10 +246,10 @@ mod tests {
             h.put_object("b", "k", ObjectSeed::with_body("w"));
             h.before_next_copy("b", "k", |h| h.fail_next("CopyObject", "k", 1));
         });
-        h.run_copy_hook("b", "k");
+        h.run_hook(HookPoint::Copy, "b", "k");
         assert_eq!(&h.object("b", "k").unwrap().body[..], b"w");
-        h.run_copy_hook("b", "k");
+        h.run_hook(HookPoint::Copy, "b", "k");
         assert!(h.inject.take_fault("CopyObject", "k"));
-        h.run_copy_hook("b", "k");
+        h.run_hook(HookPoint::Copy, "b", "k");
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! A repair is only safe if it notices a concurrent writer and survives transient server errors.
 //! Neither can be timed reliably from outside the server, so tests arm them here: the server
-//! consults this state at fixed points (the access check for faults, the start of CopyObject and
-//! CreateMultipartUpload for hooks), which makes the interleaving deterministic.
+//! consults this state at fixed points (the access check for faults; for hooks the start of
+//! CopyObject and CreateMultipartUpload, or of HeadObject), which makes the interleaving
+//! deterministic.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,14 +15,23 @@ use parking_lot::Mutex;
 use super::faults::{Fault, FaultPlan, Faults};
 use super::handle::LabHandle;
 
-/// A hook that runs once before a copy into its destination.
-pub type CopyHook = Box<dyn FnOnce(&LabHandle) + Send + 'static>;
+/// A hook that runs once before a request on its object.
+pub type Hook = Box<dyn FnOnce(&LabHandle) + Send + 'static>;
+
+/// The request a hook waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookPoint {
+    /// CopyObject or CreateMultipartUpload into the object.
+    Copy,
+    /// HeadObject of the object.
+    Head,
+}
 
 /// Armed hooks and faults.
 #[derive(Default)]
 pub struct Inject {
-    /// (bucket, key, hook), in the order they were armed.
-    hooks: Mutex<Vec<(String, String, CopyHook)>>,
+    /// (point, bucket, key, hook), in the order they were armed.
+    hooks: Mutex<Vec<(HookPoint, String, String, Hook)>>,
     /// (operation, key) → failures still to inject.
     faults: Mutex<HashMap<(String, String), u32>>,
     /// Lets every request skip the fault lock when nothing is armed (benchmarks run 1000s/s).
@@ -43,18 +53,20 @@ impl std::fmt::Debug for Inject {
 }
 
 impl Inject {
-    pub fn add_hook(&self, bucket: &str, key: &str, hook: CopyHook) {
+    pub fn add_hook(&self, point: HookPoint, bucket: &str, key: &str, hook: Hook) {
         self.hooks
             .lock()
-            .push((bucket.to_owned(), key.to_owned(), hook));
+            .push((point, bucket.to_owned(), key.to_owned(), hook));
     }
 
-    /// Removes and returns the oldest hook for this destination. The caller runs it after the
-    /// lock is released, since a hook writes to the store and may arm further hooks.
-    pub fn take_hook(&self, bucket: &str, key: &str) -> Option<CopyHook> {
+    /// Removes and returns the oldest hook for this request. The caller runs it after the lock
+    /// is released, since a hook writes to the store and may arm further hooks.
+    pub fn take_hook(&self, point: HookPoint, bucket: &str, key: &str) -> Option<Hook> {
         let mut hooks = self.hooks.lock();
-        let pos = hooks.iter().position(|(b, k, _)| b == bucket && k == key)?;
-        Some(hooks.remove(pos).2)
+        let pos = hooks
+            .iter()
+            .position(|(p, b, k, _)| *p == point && b == bucket && k == key)?;
+        Some(hooks.remove(pos).3)
     }
 
     /// Arms `count` failures (replacing any still pending for the same operation and key).
@@ -122,11 +134,13 @@ mod tests {
     #[test]
     fn hooks_are_taken_once_in_order() {
         let inject = Inject::default();
-        inject.add_hook("b", "k", Box::new(|_| {}));
-        inject.add_hook("b", "other", Box::new(|_| {}));
-        assert!(inject.take_hook("b", "x").is_none());
-        assert!(inject.take_hook("b", "k").is_some());
-        assert!(inject.take_hook("b", "k").is_none());
-        assert!(inject.take_hook("b", "other").is_some());
+        inject.add_hook(HookPoint::Copy, "b", "k", Box::new(|_| {}));
+        inject.add_hook(HookPoint::Copy, "b", "other", Box::new(|_| {}));
+        inject.add_hook(HookPoint::Head, "b", "k", Box::new(|_| {}));
+        assert!(inject.take_hook(HookPoint::Copy, "b", "x").is_none());
+        assert!(inject.take_hook(HookPoint::Copy, "b", "k").is_some());
+        assert!(inject.take_hook(HookPoint::Copy, "b", "k").is_none());
+        assert!(inject.take_hook(HookPoint::Copy, "b", "other").is_some());
+        assert!(inject.take_hook(HookPoint::Head, "b", "k").is_some());
     }
 }

@@ -242,6 +242,16 @@ impl Lab {
         self.shared.handle.before_next_copy(bucket, key, hook);
     }
 
+    /// See [`LabHandle::before_next_head`].
+    pub fn before_next_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        hook: impl FnOnce(&LabHandle) + Send + 'static,
+    ) {
+        self.shared.handle.before_next_head(bucket, key, hook);
+    }
+
     /// See [`LabHandle::fail_next`]: the next `count` `operation` requests on `key` get a 500.
     pub fn fail_next(&self, operation: &str, key: &str, count: u32) {
         self.shared.handle.fail_next(operation, key, count);

@@ -18,6 +18,7 @@ use super::headers::{
     self, check_write_conditions, etag_condition_header, object_headers, request_attrs,
     ConditionFailure, Conditions,
 };
+use super::inject::HookPoint;
 use super::listing;
 use super::model::StoredObject;
 use super::multipart::{self, Part, Upload};
@@ -335,6 +336,8 @@ impl S3 for LabS3 {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = &req.input;
+        self.handle
+            .run_hook(HookPoint::Head, &input.bucket, &input.key);
         let obj = self.readable(
             &input.bucket,
             &input.key,
@@ -562,7 +565,8 @@ impl S3 for LabS3 {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         // A test's concurrent writer gets in here, before anything about the request is checked.
-        self.handle.run_copy_hook(&req.input.bucket, &req.input.key);
+        self.handle
+            .run_hook(HookPoint::Copy, &req.input.bucket, &req.input.key);
         let mut attrs = request_attrs!(req.input, &req.headers);
         let input = &req.input;
         attrs.resolve_acl(self.acl_mode(&input.bucket)?)?;
@@ -762,7 +766,8 @@ impl S3 for LabS3 {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         // The multipart path's counterpart of CopyObject's hook (see `copy_object`).
-        self.handle.run_copy_hook(&req.input.bucket, &req.input.key);
+        self.handle
+            .run_hook(HookPoint::Copy, &req.input.bucket, &req.input.key);
         let mut attrs = request_attrs!(req.input, &req.headers);
         let input = &req.input;
         attrs.resolve_acl(self.acl_mode(&input.bucket)?)?;

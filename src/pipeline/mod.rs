@@ -18,7 +18,7 @@ use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
-pub use detect::Inspected;
+pub use detect::{Inspected, Unread};
 pub use repair::{AclSupport, Outcome, RepairSettings, Repaired, Repairer, JOURNAL_FAILED};
 pub use walk::KeyFilter;
 
@@ -90,12 +90,14 @@ pub fn scan(
                 counters.listed.fetch_add(1, Ordering::Relaxed);
                 let result = inspect::head(&client, &bucket, listed).await;
                 let inspected = detect::detect(result, &rules);
-                match &inspected.outcome {
-                    Err(_) => counters.errors.fetch_add(1, Ordering::Relaxed),
-                    Ok(_) if inspected.findings.is_empty() => {
+                match inspected.unread() {
+                    Some(Unread::Failed) => counters.errors.fetch_add(1, Ordering::Relaxed),
+                    // Gone, or unreadable without a customer key: done with, not an error.
+                    Some(_) => counters.inspected.fetch_add(1, Ordering::Relaxed),
+                    None if inspected.findings.is_empty() => {
                         counters.inspected.fetch_add(1, Ordering::Relaxed)
                     }
-                    Ok(_) => {
+                    None => {
                         counters.with_findings.fetch_add(1, Ordering::Relaxed);
                         counters.inspected.fetch_add(1, Ordering::Relaxed)
                     }

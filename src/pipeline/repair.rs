@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 
-use super::Inspected;
+use tokio_util::sync::CancellationToken;
+
+use super::{Inspected, Unread};
 use crate::journal::{self, Journal, Recorded};
 use crate::plan::{self, Plan, SkipReason};
 use crate::rules::{Finding, RuleSet};
@@ -42,6 +44,8 @@ impl Default for RepairSettings {
 pub enum Outcome {
     /// No finding: nothing to do.
     Clean,
+    /// Deleted between LIST and HEAD: nothing left to repair. Says how it was found gone.
+    Gone(String),
     /// HEAD failed.
     InspectFailed(S3Failure),
     /// Dry run: this is what would be sent.
@@ -70,6 +74,18 @@ pub struct Repaired {
     pub outcome: Outcome,
 }
 
+impl Repaired {
+    /// An inspected object left alone for `reason`, before any request about it was made.
+    pub fn skipped(inspected: Inspected, reason: SkipReason) -> Repaired {
+        Repaired {
+            listed: inspected.listed,
+            head: inspected.outcome.ok(),
+            findings: inspected.findings,
+            outcome: Outcome::Skipped(reason),
+        }
+    }
+}
+
 /// What the run has learned about the bucket's ACL support.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -95,6 +111,8 @@ pub struct Repairer {
     acl: AtomicU8,
     /// Whether to send the destination If-Match (dropped once if the server refuses it).
     destination_if_match: AtomicBool,
+    /// Once the run is stopped, no new copy starts; copies in flight finish.
+    stop: CancellationToken,
 }
 
 /// Why an attempt did not fix the object.
@@ -128,7 +146,15 @@ impl Repairer {
             caller_id,
             acl: AtomicU8::new(AclSupport::Used as u8),
             destination_if_match: AtomicBool::new(true),
+            stop: CancellationToken::new(),
         }
+    }
+
+    /// Objects that reach the repair stage after `stop` fires are skipped as `interrupted`
+    /// instead of starting a copy.
+    pub fn stopping_on(mut self, stop: CancellationToken) -> Self {
+        self.stop = stop;
+        self
     }
 
     /// Whether copies could also be conditional on the destination's ETag.
@@ -151,31 +177,32 @@ impl Repairer {
             findings,
         } = inspected;
         let head = match outcome {
-            // Deleted between LIST and HEAD in a versioned bucket: nothing left to repair.
-            Err(failure) if failure.code == s3::DELETE_MARKER => {
-                return Repaired {
-                    listed,
-                    head: None,
-                    findings,
-                    outcome: Outcome::Skipped(SkipReason::DeleteMarker),
-                }
-            }
-            Err(failure) => {
-                return Repaired {
-                    listed,
-                    head: None,
-                    findings,
-                    outcome: Outcome::InspectFailed(failure),
-                }
-            }
             Ok(head) => head,
+            Err(failure) => {
+                let outcome = match Unread::of(&failure) {
+                    Unread::Gone => Outcome::Gone(Unread::gone_reason(&failure).into()),
+                    Unread::SseC => Outcome::Skipped(SkipReason::SseC),
+                    Unread::Failed => Outcome::InspectFailed(failure),
+                };
+                return Repaired {
+                    listed,
+                    head: None,
+                    findings,
+                    outcome,
+                };
+            }
         };
-        if findings.is_empty() {
+        if findings.is_empty() || self.stop.is_cancelled() {
+            let outcome = if findings.is_empty() {
+                Outcome::Clean
+            } else {
+                Outcome::Skipped(SkipReason::Interrupted)
+            };
             return Repaired {
                 listed,
                 head: Some(head),
                 findings,
-                outcome: Outcome::Clean,
+                outcome,
             };
         }
         let outcome = match self.attempt(&head, &findings).await {

@@ -57,6 +57,13 @@ impl ReportWriter for CsvWriter {
             record.extend([error.code.clone(), error.message.clone(), opt(&row.reason)]);
             self.out.write_record(&record)?;
         }
+        if row.error.is_none() && row.findings.is_empty() {
+            // Gone, or skipped before any rule ran (SSE-C): the status and reason say it all.
+            let mut record = base.to_vec();
+            record.extend(["", "", "", "", "", ""].map(str::to_owned));
+            record.push(opt(&row.reason));
+            self.out.write_record(&record)?;
+        }
         for finding in &row.findings {
             let mut record = base.to_vec();
             record.extend([

@@ -13,7 +13,7 @@ use std::io::{self, Write};
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::pipeline::{Inspected, Outcome, Repaired};
+use crate::pipeline::{Inspected, Outcome, Repaired, Unread};
 use crate::plan::{Change, GrantHeaders, HeaderSet, SkipReason};
 use crate::rules::{Finding, RuleSet};
 use crate::s3::{RequestCounts, S3Failure};
@@ -48,6 +48,8 @@ pub enum Status {
     Skipped,
     /// Fix: the object changed after it was inspected and was left alone.
     Conflict,
+    /// Deleted between LIST and HEAD: nothing left to repair (counted as clean).
+    Gone,
 }
 
 impl Status {
@@ -59,11 +61,12 @@ impl Status {
             Status::WouldFix => "would-fix",
             Status::Skipped => "skipped",
             Status::Conflict => "conflict",
+            Status::Gone => "gone",
         }
     }
 }
 
-/// One reported object: it has findings or could not be inspected.
+/// One reported object: it has findings, could not be inspected, or is gone.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ObjectRow {
     pub key: String,
@@ -129,6 +132,10 @@ impl ObjectRow {
         };
         Some(match &repaired.outcome {
             Outcome::Clean => return None,
+            Outcome::Gone(why) => ObjectRow {
+                reason: Some(why.clone()),
+                ..row(Status::Gone)
+            },
             Outcome::InspectFailed(failure) | Outcome::Failed(failure) => ObjectRow {
                 error: Some(failure.clone()),
                 ..row(Status::Error)
@@ -166,37 +173,57 @@ impl ObjectRow {
 
     /// The row for an inspected object, or `None` when it is clean.
     pub fn from_inspected(inspected: &Inspected) -> Option<ObjectRow> {
+        let row = |status, version_id, etag| {
+            ObjectRow::new(
+                &inspected.listed.key,
+                version_id,
+                etag,
+                status,
+                inspected.findings.clone(),
+            )
+        };
+        let listed_etag = || inspected.listed.etag.clone();
         match &inspected.outcome {
             Ok(_) if inspected.findings.is_empty() => None,
-            Ok(head) => Some(ObjectRow::new(
-                &inspected.listed.key,
+            Ok(head) => Some(row(
+                Status::Finding,
                 head.version_id.clone(),
                 head.etag.clone(),
-                Status::Finding,
-                inspected.findings.clone(),
             )),
-            Err(failure) => Some(ObjectRow {
-                error: Some(failure.clone()),
-                ..ObjectRow::new(
-                    &inspected.listed.key,
-                    None,
-                    inspected.listed.etag.clone(),
-                    Status::Error,
-                    Vec::new(),
-                )
+            Err(failure) => Some(match Unread::of(failure) {
+                Unread::Gone => ObjectRow {
+                    reason: Some(Unread::gone_reason(failure).to_owned()),
+                    ..row(Status::Gone, None, listed_etag())
+                },
+                Unread::SseC => ObjectRow {
+                    reason: Some(SkipReason::SseC.as_str().to_owned()),
+                    ..row(Status::Skipped, None, listed_etag())
+                },
+                Unread::Failed => ObjectRow {
+                    error: Some(failure.clone()),
+                    ..row(Status::Error, None, listed_etag())
+                },
             }),
         }
     }
 }
 
-/// Counts over the whole run. `listed = clean + with_findings + errors` always holds.
+/// Counts over the whole run: `listed = clean + with_findings + unreadable + errors` always holds,
+/// also for a run that was interrupted or whose listing failed (then over what was listed).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub listed: u64,
+    /// HEAD returned the object's metadata.
     pub inspected: u64,
+    /// No finding, including objects gone by the time of their HEAD.
     pub clean: u64,
     pub with_findings: u64,
     pub errors: u64,
+    /// Deleted between LIST and HEAD (counted in `clean`: nothing is left to repair).
+    pub gone: u64,
+    /// Metadata unreadable without a key the run does not have (SSE-C: HEAD answers 400);
+    /// reported as skipped `sse-c`, never rewritten.
+    pub unreadable: u64,
     /// False when the run was interrupted or the listing failed: counts cover only part of the
     /// bucket.
     pub complete: bool,
@@ -222,38 +249,64 @@ pub struct FixCounts {
     pub noncurrent_versions: u64,
 }
 
+/// Where one object falls in the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tally {
+    Clean,
+    Gone,
+    Findings,
+    Unreadable,
+    Error,
+}
+
 impl Summary {
     pub fn record(&mut self, inspected: &Inspected) {
-        self.count(inspected.outcome.is_ok(), inspected.findings.is_empty());
+        self.count(match inspected.unread() {
+            None if inspected.findings.is_empty() => Tally::Clean,
+            None => Tally::Findings,
+            Some(Unread::Gone) => Tally::Gone,
+            Some(Unread::SseC) => Tally::Unreadable,
+            Some(Unread::Failed) => Tally::Error,
+        });
     }
 
-    fn count(&mut self, inspected: bool, clean: bool) {
+    fn count(&mut self, tally: Tally) {
         self.listed += 1;
-        if !inspected {
-            self.errors += 1;
-        } else {
-            self.inspected += 1;
-            if clean {
+        match tally {
+            Tally::Clean => {
+                self.inspected += 1;
                 self.clean += 1;
-            } else {
+            }
+            Tally::Findings => {
+                self.inspected += 1;
                 self.with_findings += 1;
             }
+            Tally::Gone => {
+                self.gone += 1;
+                self.clean += 1;
+            }
+            Tally::Unreadable => self.unreadable += 1,
+            Tally::Error => self.errors += 1,
         }
     }
 
+    /// Counts a fix's object: `with_findings = fixed + would_fix + skipped + conflicts + failed`.
     pub fn record_repaired(&mut self, repaired: &Repaired) {
-        // Deleted after listing (a delete marker): inspected, and nothing is left to repair.
-        let deleted = repaired.outcome == Outcome::Skipped(SkipReason::DeleteMarker);
-        self.count(
-            repaired.head.is_some() || deleted,
-            repaired.findings.is_empty(),
-        );
-        if deleted {
+        let tally = match &repaired.outcome {
+            Outcome::Clean => Tally::Clean,
+            Outcome::Gone(_) => Tally::Gone,
+            Outcome::InspectFailed(_) => Tally::Error,
+            // Skipped at HEAD, before any rule could run: SSE-C.
+            Outcome::Skipped(_) if repaired.head.is_none() => Tally::Unreadable,
+            _ => Tally::Findings,
+        };
+        self.count(tally);
+        if tally != Tally::Findings {
             return;
         }
         let fix = self.fix.get_or_insert_with(FixCounts::default);
         match &repaired.outcome {
-            Outcome::Clean | Outcome::InspectFailed(_) => {}
+            Outcome::Clean | Outcome::Gone(_) | Outcome::InspectFailed(_) => {}
             Outcome::WouldFix(_) => fix.would_fix += 1,
             Outcome::Fixed {
                 left_noncurrent, ..

@@ -19,6 +19,7 @@ pub struct TableWriter {
     /// Fix: skipped objects by reason, and conflicts.
     skipped: BTreeMap<String, Group>,
     conflicts: Group,
+    gone: Group,
     errors: Group,
 }
 
@@ -58,6 +59,7 @@ impl TableWriter {
             by_rule: HashMap::new(),
             skipped: BTreeMap::new(),
             conflicts: Group::default(),
+            gone: Group::default(),
             errors: Group::default(),
         }
     }
@@ -134,6 +136,10 @@ impl ReportWriter for TableWriter {
                 self.conflicts.add(&row.key, reason);
                 return Ok(());
             }
+            Status::Gone => {
+                self.gone.add(&row.key, || (String::new(), None));
+                return Ok(());
+            }
             Status::Finding | Status::Error | Status::Fixed | Status::WouldFix => {}
         }
         for finding in &row.findings {
@@ -182,6 +188,13 @@ impl ReportWriter for TableWriter {
                 green.apply_to(summary.errors)
             },
         )?;
+        if summary.gone + summary.unreadable > 0 {
+            writeln!(
+                self.out,
+                "  gone {}  unreadable without a customer key (SSE-C) {}",
+                summary.gone, summary.unreadable
+            )?;
+        }
         if let Some(fix) = &summary.fix {
             writeln!(
                 self.out,
@@ -219,6 +232,14 @@ impl ReportWriter for TableWriter {
                 &format!("skipped: {reason}"),
                 "not repaired, so nothing could be lost",
                 &group,
+            )?;
+        }
+        if self.gone.count > 0 {
+            let gone = std::mem::take(&mut self.gone);
+            self.write_group(
+                "gone",
+                "deleted after they were listed; nothing left to repair",
+                &gone,
             )?;
         }
         if self.conflicts.count > 0 {
