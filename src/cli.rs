@@ -84,6 +84,16 @@ pub struct ScanArgs {
     #[arg(long, value_name = "LIST", default_value = "all")]
     pub rules: Vec<String>,
 
+    /// Keep a checkpoint in this file (rewritten atomically about once a second): the key up to
+    /// which every object is done, for --resume.
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+
+    /// Continue the run recorded in --state: list only keys after its checkpoint and, for a fix,
+    /// settle the copies its journal shows in flight, appending to the same journal.
+    #[arg(long, requires = "state")]
+    pub resume: bool,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -8,6 +8,7 @@ use crate::pipeline::{KeyFilter, RepairSettings, ScanJob};
 use crate::report::Format;
 use crate::rules::RuleSet;
 use crate::s3::{ConnectOptions, S3Uri};
+use crate::state::Scope;
 
 /// Everything a scan needs.
 #[derive(Clone, Debug)]
@@ -16,6 +17,15 @@ pub struct ScanConfig {
     pub connect: ConnectOptions,
     pub job: ScanJob,
     pub output: OutputConfig,
+    pub state: Option<StateConfig>,
+}
+
+/// `--state PATH [--resume]`, with what the run covers (a resume must cover the same).
+#[derive(Clone, Debug)]
+pub struct StateConfig {
+    pub path: PathBuf,
+    pub resume: bool,
+    pub scope: Scope,
 }
 
 /// Where and how the report goes, and whether to show progress.
@@ -34,6 +44,8 @@ pub struct WriteConfig {
     pub yes: bool,
     /// `None` with --dry-run.
     pub journal: Option<PathBuf>,
+    /// `--journal` was given (rather than the timestamped default).
+    pub journal_given: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -70,14 +82,19 @@ impl WriteConfig {
             dry_run: args.dry_run,
             yes: args.yes,
             journal,
+            journal_given: args.journal.is_some(),
         }
     }
 }
 
 impl FixConfig {
     pub fn from_args(args: &FixArgs) -> Result<Self, String> {
+        let mut scan = ScanConfig::from_args(&args.scan)?;
+        if let Some(state) = &mut scan.state {
+            state.scope.command = "fix".into();
+        }
         Ok(FixConfig {
-            scan: ScanConfig::from_args(&args.scan)?,
+            scan,
             write: WriteConfig::from_args(&args.write),
             repair: RepairSettings {
                 dry_run: args.write.dry_run,
@@ -111,9 +128,22 @@ impl ScanConfig {
                 bucket: target.bucket.clone(),
                 prefix: target.prefix.clone(),
                 filter,
-                rules,
+                rules: rules.clone(),
                 concurrency: usize::from(args.concurrency),
+                start_after: None,
             },
+            state: args.state.clone().map(|path| StateConfig {
+                path,
+                resume: args.resume,
+                scope: Scope {
+                    command: "scan".into(),
+                    bucket: target.bucket.clone(),
+                    prefix: target.prefix.clone(),
+                    include: args.include.clone(),
+                    exclude: args.exclude.clone(),
+                    rules: rules.ids().iter().map(|r| r.as_str().to_owned()).collect(),
+                },
+            }),
             target,
             connect: ConnectOptions::from(&args.connect),
             output: OutputConfig::from(&args.output),

@@ -159,10 +159,12 @@ async fn tell_the_story(
             filter: KeyFilter::default(),
             rules: RuleSet::all(),
             concurrency: 16,
+            start_after: None,
         },
         target,
         connect: lab_connection(lab),
         output,
+        state: None,
     };
     let shown = "js/analytics.js";
     let before = lab.object(&manifest.bucket, shown);
@@ -186,6 +188,7 @@ async fn tell_the_story(
             dry_run: false,
             yes: true,
             journal: None,
+            journal_given: false,
         },
         repair: RepairSettings::default(),
     };

@@ -5,7 +5,7 @@
 //! bucket keeps no old metadata, so the journal is the only way back: `s3mend undo` reads it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
@@ -55,7 +55,8 @@ pub struct Planned<'a> {
 pub struct Outcome<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
-    /// fixed, conflict or error.
+    /// fixed, conflict or error; `not-applied` when a resumed run found that a copy in flight at
+    /// the stop never happened.
     pub status: &'a str,
     pub new_version_id: Option<&'a str>,
     pub new_etag: Option<&'a str>,
@@ -163,19 +164,44 @@ enum ReadLine {
     },
 }
 
+/// Cuts a last line that has no newline: a run killed while appending left it, and it was never
+/// acknowledged, so no copy was started on its account. Called before a resumed run appends.
+pub fn drop_torn_tail(path: &Path) -> io::Result<()> {
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if text.is_empty() || text.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(keep as u64)?;
+    file.sync_all()
+}
+
 /// Reads a journal: every planned repair with its outcome, in journal order. A key repaired twice
-/// (a conflict retried) appears twice. A malformed line is an error naming the line.
+/// (a conflict retried) appears twice. A malformed line is an error naming the line, except a last
+/// line without its newline (see [`drop_torn_tail`]), which is ignored.
 pub fn read(path: &Path) -> anyhow::Result<Vec<Recorded>> {
     use anyhow::Context;
-    let file =
-        File::open(path).with_context(|| format!("cannot read journal {}", path.display()))?;
+    let text =
+        std::fs::read(path).with_context(|| format!("cannot read journal {}", path.display()))?;
+    let complete = text.ends_with(b"\n");
+    let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
+    let last = lines.len().saturating_sub(1);
     let mut recorded: Vec<Recorded> = Vec::new();
-    for (index, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read journal {}", path.display()))?;
+    for (index, line) in lines.into_iter().enumerate() {
+        let line = String::from_utf8_lossy(line);
         if line.trim().is_empty() {
             continue;
         }
-        let parsed: ReadLine = serde_json::from_str(&line).map_err(|e| {
+        let parsed = serde_json::from_str::<ReadLine>(&line);
+        if parsed.is_err() && index == last && !complete {
+            break;
+        }
+        let parsed: ReadLine = parsed.map_err(|e| {
             anyhow::anyhow!(
                 "journal {} line {} is not an s3mend journal entry: {e}",
                 path.display(),
@@ -278,6 +304,27 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_cut_before_appending() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let whole = "{\"event\":\"outcome\",\"bucket\":\"b\",\"key\":\"k\",\"status\":\"fixed\"}\n";
+        std::fs::write(&path, "{\"event\":\"planned\",\"buck").unwrap();
+        assert_eq!(read(&path).unwrap(), Vec::new());
+        drop_torn_tail(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"");
+        std::fs::write(&path, format!("{whole}{{\"event\"")).unwrap();
+        drop_torn_tail(&path).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), whole);
+        drop_torn_tail(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            whole,
+            "a whole file is kept"
+        );
+        drop_torn_tail(&dir.path().join("absent")).unwrap();
     }
 
     #[test]

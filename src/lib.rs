@@ -8,6 +8,7 @@
 //!   concurrency) → detect (rules).
 //! - [`rules`] are pure checks over a HEAD snapshot, one per file.
 //! - [`report`] writes results as table, JSON, JSON Lines or CSV.
+//! - [`state`] keeps `--state` checkpoints for `--resume`.
 //! - [`progress`] draws the progress bar; [`exit_codes`] documents how a run ends.
 //! - [`lab`] is an in-process S3 server for the demo, the tests and the benchmarks; [`demo`]
 //!   seeds it from `fixtures/`.
@@ -26,4 +27,5 @@ pub mod progress;
 pub mod report;
 pub mod rules;
 pub mod s3;
+pub mod state;
 pub mod verify;

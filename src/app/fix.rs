@@ -8,12 +8,15 @@ use futures::stream::{self, BoxStream};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::open_output;
+use std::path::Path;
+
+use super::{open_output, resumed, Checkpoints};
 use crate::config::{FixConfig, OutputConfig, UndoConfig, WriteConfig};
 use crate::exit_codes::ExitCode;
 use crate::journal::{self, Journal};
 use crate::pipeline::{
-    self, AclSupport, Counters, Outcome, RepairSettings, Repaired, Repairer, JOURNAL_FAILED,
+    self, AclSupport, Counters, Outcome, RepairSettings, Repaired, Repairer, Settled,
+    JOURNAL_FAILED,
 };
 use crate::plan::SkipReason;
 use crate::progress::Progress;
@@ -75,6 +78,61 @@ async fn confirm(question: &str, cancel: &CancellationToken) -> bool {
     }
 }
 
+/// A resumed fix appends to the journal its state names (never to another one), after cutting a
+/// line the stop may have torn.
+fn continue_journal(write: &mut WriteConfig, previous: &Path) -> anyhow::Result<()> {
+    if let Some(given) = write.journal.as_deref().filter(|_| write.journal_given) {
+        if given != previous {
+            anyhow::bail!(
+                "--resume continues the journal named in --state ({}), not --journal {}",
+                previous.display(),
+                given.display()
+            );
+        }
+    }
+    journal::drop_torn_tail(previous)
+        .with_context(|| format!("cannot repair journal {}", previous.display()))?;
+    write.journal = Some(previous.to_owned());
+    Ok(())
+}
+
+/// Settles the copies the journal shows in flight when the previous run stopped, so the journal
+/// ends complete; returns what to note in the report.
+async fn settle_in_flight(repairer: &Repairer, path: &Path) -> anyhow::Result<Vec<String>> {
+    let mut open = std::collections::BTreeMap::new();
+    for entry in journal::read(path)? {
+        if entry.status.is_none() {
+            open.insert(entry.key.clone(), entry);
+        } else {
+            open.remove(&entry.key);
+        }
+    }
+    if open.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (mut applied, mut not_applied, mut changed, mut unknown) = (0, 0, 0, Vec::new());
+    for entry in open.values() {
+        match repairer.settle(entry).await {
+            Ok(Settled::Applied) => applied += 1,
+            Ok(Settled::NotApplied) => not_applied += 1,
+            Ok(Settled::Changed) => changed += 1,
+            Ok(Settled::Unknown(f)) => unknown.push(format!("{} ({f})", entry.key)),
+            Err(f) => anyhow::bail!("{f}"),
+        }
+    }
+    let mut notes = vec![format!(
+        "{} copies were in flight when the previous run stopped: {applied} applied, {not_applied} not applied, {changed} changed since (the journal now records each)",
+        open.len()
+    )];
+    if !unknown.is_empty() {
+        notes.push(format!(
+            "could not settle, left open in the journal: {}",
+            unknown.join(", ")
+        ));
+    }
+    Ok(notes)
+}
+
 /// Nothing was written: do not leave an empty journal behind. Returns the journal if it stays.
 fn discard_empty(journal: Option<Arc<Journal>>) -> Option<Arc<Journal>> {
     let journal = journal?;
@@ -98,13 +156,29 @@ fn thousands(n: usize) -> String {
     out
 }
 
-pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     let consent = consent(&cfg.write, io::stdin().is_terminal());
     if consent == Consent::Refused {
         anyhow::bail!(REFUSED);
     }
+    // Every file is opened before the first request.
     let (out, color) = open_output(&cfg.scan.output)?;
+    let Some(resumed) = resumed(cfg.scan.state.as_ref())? else {
+        return Ok(ExitCode::Clean);
+    };
+    let resumed_journal = resumed.as_ref().and_then(|c| c.journal.clone());
+    if let (Some(previous), false) = (&resumed_journal, cfg.write.dry_run) {
+        continue_journal(&mut cfg.write, previous)?;
+    }
     let journal = open_journal(&cfg.write)?;
+    cfg.scan.job.start_after = resumed.and_then(|c| c.done_through);
+    let counters = Arc::new(Counters::default());
+    let checkpoints = Checkpoints::start(
+        cfg.scan.state.as_ref(),
+        counters.clone(),
+        cfg.scan.job.start_after.clone(),
+        cfg.write.journal.clone(),
+    )?;
     let connection = s3::connect(&cfg.scan.connect, &cfg.scan.target.bucket).await?;
     let repairer = Arc::new(
         Repairer::new(
@@ -126,8 +200,13 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
         out,
         color,
     );
+    run.info.notes.extend(checkpoints.notes());
+    run.checkpoints = Some(checkpoints);
+    if let (Some(journal), true) = (&journal, resumed_journal.is_some()) {
+        let settled = settle_in_flight(&repairer, journal.path()).await?;
+        run.info.notes.extend(settled);
+    }
     let concurrency = cfg.scan.job.concurrency;
-    let counters = Arc::new(Counters::default());
     let scan = pipeline::scan(
         connection.client,
         cfg.scan.job,
@@ -297,6 +376,8 @@ struct Run {
     writer: Box<dyn report::ReportWriter>,
     summary: Summary,
     info: RunInfo,
+    /// A fix's `--state` (and watermark); none for undo.
+    checkpoints: Option<Checkpoints>,
     listing_failed: Option<s3::S3Failure>,
     journal_failed: Option<s3::S3Failure>,
     requests: Arc<s3::RequestStats>,
@@ -328,6 +409,7 @@ impl Run {
             listing_failed: None,
             journal_failed: None,
             requests,
+            checkpoints: None,
         }
     }
 
@@ -343,7 +425,10 @@ impl Run {
         if let Some(row) = ObjectRow::from_repaired(repaired) {
             self.writer.object(&row).context("writing the report")?;
         }
-        Ok(())
+        match &mut self.checkpoints {
+            Some(checkpoints) => checkpoints.done(&repaired.listed.key),
+            None => Ok(()),
+        }
     }
 
     fn listing_failed(&mut self, failure: s3::S3Failure, cancel: &CancellationToken) {
@@ -388,6 +473,9 @@ impl Run {
         };
         self.summary.complete = self.info.stopped.is_none();
         self.summary.requests = Some(self.requests.snapshot());
+        if let Some(checkpoints) = &mut self.checkpoints {
+            checkpoints.finish(self.summary.complete)?;
+        }
         self.writer
             .finish(&self.summary, &self.info)
             .context("writing the report")?;
@@ -425,6 +513,7 @@ mod tests {
             dry_run,
             yes,
             journal: None,
+            journal_given: false,
         };
         assert_eq!(consent(&write(false, false), false), Consent::Refused);
         assert_eq!(consent(&write(false, false), true), Consent::Ask);

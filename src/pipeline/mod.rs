@@ -15,15 +15,19 @@ use std::sync::Arc;
 
 use aws_sdk_s3::Client;
 use futures::{Stream, StreamExt};
+use parking_lot::Mutex;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 pub use detect::{Inspected, Unread};
-pub use repair::{AclSupport, Outcome, RepairSettings, Repaired, Repairer, JOURNAL_FAILED};
+pub use repair::{
+    AclSupport, Outcome, RepairSettings, Repaired, Repairer, Settled, JOURNAL_FAILED,
+};
 pub use walk::KeyFilter;
 
 use crate::rules::RuleSet;
 use crate::s3::S3Failure;
+use crate::state::Watermark;
 
 /// What a scan needs to know, already validated.
 #[derive(Clone, Debug)]
@@ -33,15 +37,19 @@ pub struct ScanJob {
     pub filter: KeyFilter,
     pub rules: RuleSet,
     pub concurrency: usize,
+    /// A resumed run lists only keys after this one.
+    pub start_after: Option<String>,
 }
 
-/// Live counts, shared with whoever shows progress.
+/// Live counts, shared with whoever shows progress, and the run's watermark.
 #[derive(Debug, Default)]
 pub struct Counters {
     pub listed: AtomicU64,
     pub inspected: AtomicU64,
     pub with_findings: AtomicU64,
     pub errors: AtomicU64,
+    /// Keys in listing order; the run marks each done once its result is recorded.
+    pub watermark: Mutex<Watermark>,
 }
 
 impl Counters {
@@ -67,11 +75,13 @@ pub fn scan(
 ) -> impl Stream<Item = ScanItem> {
     // One page of prefetch: enough to keep HEADs busy while the next page is fetched, small
     // enough that memory does not depend on the bucket.
+    *counters.watermark.lock() = Watermark::after(job.start_after.clone());
     let (tx, rx) = tokio::sync::mpsc::channel(walk::PAGE_SIZE as usize);
     tokio::spawn(walk::list(
         client.clone(),
         job.bucket.clone(),
         job.prefix.clone(),
+        job.start_after.clone(),
         job.filter.clone(),
         tx,
         cancel.clone(),
@@ -81,6 +91,10 @@ pub fn scan(
     ReceiverStream::new(rx)
         .take_until(cancel.cancelled_owned())
         .map(move |listed| {
+            // Called in listing order, before the HEAD: the watermark sees keys sorted.
+            if let Ok(listed) = &listed {
+                counters.watermark.lock().listed(&listed.key);
+            }
             let client = client.clone();
             let bucket = bucket.clone();
             let rules = rules.clone();

@@ -493,6 +493,66 @@ fn journal_failure(journal: &Journal, e: std::io::Error) -> S3Failure {
     }
 }
 
+/// What a copy that a stopped run left in flight turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// The object is as the copy would leave it: the copy was applied.
+    Applied,
+    /// The object is still as it was before: the copy never happened.
+    NotApplied,
+    /// Neither: someone else changed (or deleted) it since.
+    Changed,
+    /// It could not be HEADed; the journal keeps the entry open.
+    Unknown(S3Failure),
+}
+
+impl Repairer {
+    /// Settles a journal entry that has a plan and no outcome (the run was killed between the
+    /// two): HEADs the object and appends the outcome the object shows, so the journal is
+    /// complete. The object itself is left to the resumed run, which lists it again.
+    pub async fn settle(&self, entry: &Recorded) -> Result<Settled, S3Failure> {
+        let current = match s3::head_object(&self.client, &self.bucket, &entry.key).await {
+            Ok(head) => head,
+            Err(f) if Unread::of(&f) == Unread::Gone => {
+                self.settled(&entry.key, "conflict", None, Some("deleted since".into()))
+                    .await?;
+                return Ok(Settled::Changed);
+            }
+            Err(f) => return Ok(Settled::Unknown(f)),
+        };
+        let settled = if verify::differences(&entry.new, &current).is_empty() {
+            let new = Rewritten {
+                version_id: current.version_id.clone(),
+                etag: current.etag.clone(),
+            };
+            self.settled(&entry.key, "fixed", Some(&new), None).await?;
+            Settled::Applied
+        } else if verify::differences(&entry.old, &current).is_empty() {
+            self.settled(&entry.key, "not-applied", None, None).await?;
+            Settled::NotApplied
+        } else {
+            let why = "changed since it was planned".to_owned();
+            self.settled(&entry.key, "conflict", None, Some(why))
+                .await?;
+            Settled::Changed
+        };
+        Ok(settled)
+    }
+
+    async fn settled(
+        &self,
+        key: &str,
+        status: &str,
+        new: Option<&Rewritten>,
+        error: Option<String>,
+    ) -> Result<(), S3Failure> {
+        match self.record_outcome(key, status, new, error).await {
+            Err(Stop::Fail(f)) => Err(f),
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Repairer {
     /// Undoes one journalled repair: only if the object is still exactly as the fix left it, and
     /// with the same lossless conditional copy.

@@ -51,12 +51,13 @@ fn build_set<S: AsRef<str>>(patterns: &[S]) -> Result<Option<GlobSet>, String> {
         .map_err(|e| format!("bad glob: {e}"))
 }
 
-/// Lists `bucket` under `prefix` into `tx` until the listing ends, fails (the failure is sent as
-/// the last item) or `cancel` fires.
+/// Lists `bucket` under `prefix` (after `start_after`, for a resumed run) into `tx` until the
+/// listing ends, fails (the failure is sent as the last item) or `cancel` fires.
 pub async fn list(
     client: Client,
     bucket: String,
     prefix: String,
+    start_after: Option<String>,
     filter: KeyFilter,
     tx: Sender<Result<ListedObject, S3Failure>>,
     cancel: CancellationToken,
@@ -66,6 +67,7 @@ pub async fn list(
         .list_objects_v2()
         .bucket(&bucket)
         .prefix(&prefix)
+        .set_start_after(start_after)
         .encoding_type(EncodingType::Url)
         .into_paginator()
         .page_size(PAGE_SIZE)
