@@ -17,7 +17,7 @@ fn key(i: usize) -> String {
 }
 
 fn is_bad(i: usize) -> bool {
-    i % 2 == 0
+    i.is_multiple_of(2)
 }
 
 /// A bucket where every other object has a bad Content-Encoding, and what each object was.
