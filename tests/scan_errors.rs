@@ -4,7 +4,7 @@ use s3mend::lab::ObjectSeed;
 
 use crate::harness::{row, TestEnv, BUCKET};
 
-fn one_line_error(stderr: &str, needle: &str) {
+pub(crate) fn one_line_error(stderr: &str, needle: &str) {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {stderr:?}");
     assert!(lines[0].starts_with("s3mend: error: "), "{stderr:?}");
