@@ -168,6 +168,31 @@ async fn an_endpoint_refusing_connections_is_a_prompt_one_line_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_that_does_not_resolve_is_a_prompt_one_line_error() {
+    let env = TestEnv::new().await;
+    // .invalid never resolves (RFC 6761); without any DNS the lookup fails too.
+    let endpoint = "http://s3mend-test.invalid:9000";
+    let started = std::time::Instant::now();
+    let run = env
+        .s3mend(&["scan", "s3://test-bucket/", "--endpoint-url", endpoint])
+        .await;
+    let took = started.elapsed();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.stdout, "");
+    one_line_error(
+        &run.stderr,
+        &format!("cannot reach bucket 'test-bucket' at {endpoint}: "),
+    );
+    assert!(
+        run.stderr.contains("dns error"),
+        "the cause is named: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn secrets_never_reach_logs_even_at_trace() {
     let env = TestEnv::new().await;
     env.put("a.html", "text/html", Some("UTF-8"));
