@@ -62,12 +62,17 @@ fn confirm(question: &str) -> bool {
 
 /// The user said no: say so, and do not leave an empty journal behind.
 fn declined(journal: Option<&Journal>) {
+    discard_if_empty(journal);
+    eprintln!("s3mend: nothing was written");
+}
+
+/// Removes a journal nothing was written to, as when the run stops before its first repair.
+fn discard_if_empty(journal: Option<&Journal>) {
     if let Some(journal) = journal {
         if std::fs::metadata(journal.path()).is_ok_and(|m| m.len() == 0) {
             let _ = std::fs::remove_file(journal.path());
         }
     }
-    eprintln!("s3mend: nothing was written");
 }
 
 /// `1234567` as `1,234,567`, as the confirmation question shows counts.
@@ -90,7 +95,9 @@ pub async fn fix(cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<Ex
     }
     let (out, color) = open_output(&cfg.scan.output)?;
     let journal = open_journal(&cfg.write)?;
-    let connection = s3::connect(&cfg.scan.connect, &cfg.scan.target.bucket).await?;
+    let connection = s3::connect(&cfg.scan.connect, &cfg.scan.target.bucket)
+        .await
+        .inspect_err(|_| discard_if_empty(journal.as_deref()))?;
     let repairer = Arc::new(
         Repairer::new(
             connection.client.clone(),
@@ -214,7 +221,11 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
         declined(journal.as_deref());
         return Ok(ExitCode::Findings);
     }
-    let connection = s3::connect(&cfg.connect, &bucket).await?;
+    // The bucket comes from the journal, not the command line: say which journal named it.
+    let connection = s3::connect(&cfg.connect, &bucket)
+        .await
+        .inspect_err(|_| discard_if_empty(journal.as_deref()))
+        .with_context(|| format!("journal {} is for s3://{bucket}/", cfg.from.display()))?;
     let settings = RepairSettings {
         dry_run: cfg.write.dry_run,
         ..RepairSettings::default()
