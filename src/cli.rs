@@ -2,6 +2,7 @@
 //! the AWS CLI where one exists. Validation into working settings happens in `config`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -151,13 +152,52 @@ fn parse_size(text: &str) -> Result<u64, String> {
     parse_size::parse_size(text).map_err(|e| format!("'{text}' is not a size: {e}"))
 }
 
+/// Bounds of `--attempt-timeout`: below 100 ms even a healthy HEAD times out; above an hour a
+/// stalled request is not worth waiting for.
+const ATTEMPT_TIMEOUT_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(100)..=Duration::from_secs(3600);
+
+fn parse_attempt_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if ATTEMPT_TIMEOUT_RANGE.contains(&duration) {
+        Ok(duration)
+    } else {
+        Err(format!("'{text}' is out of range: from 100ms to 1h"))
+    }
+}
+
+/// A number with a unit, `ms`, `s`, `m` or `h` (`1.5s`, `500ms`, `2m`); a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad =
+        || format!("'{text}' is not a duration: use a number and a unit, e.g. 30s, 500ms or 2m");
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let seconds_per_unit = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(bad()),
+    };
+    // Digits and at most one dot: no signs, exponents, "inf" or "NaN".
+    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+        return Err(bad());
+    }
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| bad())
+}
+
 #[derive(Debug, Args)]
 pub struct ConnectArgs {
     /// S3 endpoint, for S3-compatible stores and local servers. Implies path-style addressing.
     #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
     pub endpoint_url: Option<String>,
 
-    /// Region to sign for. Against AWS the bucket's own region is discovered anyway.
+    /// Region to sign for. When the server answers that the bucket is in another region and names
+    /// it (x-amz-bucket-region, as AWS does), s3mend switches to that one.
     #[arg(long)]
     pub region: Option<String>,
 
@@ -177,6 +217,12 @@ pub struct ConnectArgs {
     /// that slows down after throttling).
     #[arg(long, value_enum, default_value_t)]
     pub retry_mode: RetryModeArg,
+
+    /// How long one attempt of a request may wait for its answer before it is given up and
+    /// retried, e.g. 30s, 500ms, 2m (100ms to 1h). Copies of large objects get longer; the first
+    /// request at most 10s, so an endpoint that never answers is a prompt error.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_attempt_timeout)]
+    pub attempt_timeout: Duration,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -236,6 +282,46 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        for (text, expected) in [
+            ("30s", Duration::from_secs(30)),
+            ("500ms", Duration::from_millis(500)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            ("1.5s", Duration::from_millis(1500)),
+            ("45", Duration::from_secs(45)),
+            (" 10 s ", Duration::from_secs(10)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(expected), "{text}");
+        }
+        for bad in [
+            "",
+            "s",
+            "ten",
+            "5x",
+            "-1s",
+            "1e3s",
+            "1..2s",
+            "inf",
+            "NaN",
+            "99999999999999999999h",
+        ] {
+            let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains("is not a duration"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn attempt_timeouts_are_bounded() {
+        assert!(parse_attempt_timeout("100ms").is_ok());
+        assert!(parse_attempt_timeout("1h").is_ok());
+        for out in ["99ms", "0s", "61m"] {
+            let err = parse_attempt_timeout(out).unwrap_err();
+            assert!(err.contains("out of range"), "{out}: {err}");
+        }
     }
 
     #[test]

@@ -161,6 +161,7 @@ impl From<&ConnectArgs> for ConnectOptions {
             static_credentials: None,
             max_attempts: args.max_attempts,
             adaptive_retries: args.retry_mode == RetryModeArg::Adaptive,
+            attempt_timeout: args.attempt_timeout,
         }
     }
 }
@@ -199,6 +200,12 @@ mod tests {
         assert_eq!(cfg.job.rules, RuleSet::all());
         assert_eq!(cfg.output.format, Format::Table);
         assert!(cfg.output.progress);
+        assert_eq!(
+            cfg.connect.attempt_timeout,
+            crate::s3::DEFAULT_ATTEMPT_TIMEOUT
+        );
+        let cfg = parse(&["s3mend", "scan", "s3://bucket", "--attempt-timeout", "2m"]).unwrap();
+        assert_eq!(cfg.connect.attempt_timeout.as_secs(), 120);
     }
 
     #[test]

@@ -91,6 +91,7 @@ pub fn lab_connection(lab: &Lab) -> ConnectOptions {
         static_credentials: Some((LAB_ACCESS_KEY.to_owned(), LAB_SECRET_KEY.to_owned())),
         max_attempts: crate::s3::DEFAULT_MAX_ATTEMPTS,
         adaptive_retries: false,
+        attempt_timeout: crate::s3::DEFAULT_ATTEMPT_TIMEOUT,
     }
 }
 

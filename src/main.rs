@@ -43,7 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let outcome = runtime.block_on(async move {
         let cancel = CancellationToken::new();
         let terminated = Arc::new(AtomicBool::new(false));
         tokio::spawn(watch_signals(cancel.clone(), terminated.clone()));
@@ -60,7 +60,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Demo(args) => demo::run(&args, cancel).await,
         };
         outcome.map(|code| code.by_signal(terminated.load(Ordering::Relaxed)))
-    })
+    });
+    // Dropping the runtime would wait for its blocking threads, and a DNS lookup the client
+    // gave up on (getaddrinfo cannot be cancelled) can take 20 s more against a resolver that
+    // does not answer. Nothing else of ours runs there: the run is over, do not wait.
+    runtime.shutdown_background();
+    outcome
 }
 
 /// The first SIGINT or SIGTERM stops gracefully: no new objects, in-flight requests finish, the

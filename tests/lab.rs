@@ -2004,3 +2004,135 @@ async fn faults_and_latency_can_be_set_at_start() {
     assert_eq!(status(&err), 503);
     assert!(started.elapsed() >= min);
 }
+
+/// A client of the lab signing for `region`, reporting the first error as it is.
+fn client_in(lab: &Lab, region: &str) -> aws_sdk_s3::Client {
+    let config = no_retry_client(lab)
+        .config()
+        .to_builder()
+        .region(aws_sdk_s3::config::Region::new(region.to_owned()))
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
+#[tokio::test]
+async fn a_lab_in_another_region_redirects_like_s3() {
+    let lab = Lab::start(LabConfig {
+        region: Some("eu-west-1".into()),
+        ..LabConfig::default()
+    })
+    .await
+    .unwrap();
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    let wrong = client_in(&lab, "us-west-2");
+
+    let err = wrong.head_bucket().bucket("bkt").send().await.unwrap_err();
+    assert_eq!(status(&err), 301);
+    let raw = err.raw_response().unwrap();
+    assert_eq!(raw.headers().get("x-amz-bucket-region"), Some("eu-west-1"));
+    assert!(raw.body().bytes().unwrap_or_default().is_empty());
+
+    let err = wrong
+        .get_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 301);
+    assert_eq!(
+        err.raw_response()
+            .unwrap()
+            .headers()
+            .get("x-amz-bucket-region"),
+        Some("eu-west-1")
+    );
+    let message = err.message().unwrap_or_default().to_owned();
+    assert_eq!(code(err), "PermanentRedirect");
+    assert!(message.starts_with("The bucket you are attempting to access must be addressed"));
+
+    let right = client_in(&lab, "eu-west-1");
+    let head = right.head_bucket().bucket("bkt").send().await.unwrap();
+    assert_eq!(head.bucket_region(), Some("eu-west-1"));
+    let location = right
+        .get_bucket_location()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location.location_constraint().map(|c| c.as_str()),
+        Some("eu-west-1")
+    );
+    right
+        .get_object()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let stats = lab.stats();
+    assert_eq!(stats.fault_count("HEAD", "WrongRegion"), 1, "{stats:?}");
+    assert_eq!(stats.fault_count("GET", "WrongRegion"), 1, "{stats:?}");
+    assert_eq!(
+        stats.count("GetObject"),
+        1,
+        "only the right one reached s3s"
+    );
+}
+
+#[tokio::test]
+async fn a_lab_in_another_region_may_not_say_which() {
+    let lab = Lab::start(LabConfig {
+        region: Some("eu-west-1".into()),
+        wrong_region: lab::WrongRegion::RedirectWithoutRegion,
+        ..LabConfig::default()
+    })
+    .await
+    .unwrap();
+    lab.create_bucket("bkt");
+    let wrong = client_in(&lab, "us-east-1");
+    let err = wrong.head_bucket().bucket("bkt").send().await.unwrap_err();
+    assert_eq!(status(&err), 301);
+    assert!(err
+        .raw_response()
+        .unwrap()
+        .headers()
+        .get("x-amz-bucket-region")
+        .is_none());
+    let err = wrong
+        .list_objects_v2()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(err), "PermanentRedirect");
+}
+
+#[tokio::test]
+async fn stall_next_stalls_exactly_count_requests_of_one_key() {
+    let (lab, _) = start().await;
+    lab.put_object("bkt", "k", ObjectSeed::with_body("x"));
+    lab.put_object("bkt", "other", ObjectSeed::with_body("y"));
+    let stall = Duration::from_secs(1);
+    lab.stall_next("HeadObject", "k", 2, stall);
+    let s3 = no_retry_client(&lab);
+    let head = |key: &'static str| {
+        let s3 = s3.clone();
+        async move {
+            let started = Instant::now();
+            s3.head_object()
+                .bucket("bkt")
+                .key(key)
+                .send()
+                .await
+                .unwrap();
+            started.elapsed()
+        }
+    };
+    assert!(head("other").await < stall);
+    assert!(head("k").await >= stall);
+    assert!(head("k").await >= stall);
+    assert!(head("k").await < stall);
+    assert_eq!(lab.stats().fault_count("HeadObject", "StallNext"), 2);
+}

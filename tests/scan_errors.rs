@@ -1,10 +1,12 @@
 //! Failures: each a one-line message and exit 2; a failed HEAD is a row, not the end of the walk.
 
+use std::path::{Path, PathBuf};
+
 use s3mend::lab::ObjectSeed;
 
 use crate::harness::{row, TestEnv, BUCKET};
 
-fn one_line_error(stderr: &str, needle: &str) {
+pub(crate) fn one_line_error(stderr: &str, needle: &str) {
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 1, "one line: {stderr:?}");
     assert!(lines[0].starts_with("s3mend: error: "), "{stderr:?}");
@@ -56,23 +58,43 @@ async fn usage_errors_exit_2() {
     assert_eq!(env.lab.stats().total(), 0, "no request for bad usage");
 }
 
+/// A real journal of one repair (a.html), written by a fix; the lab's counters are reset after.
+async fn journal_of_one_fix(env: &TestEnv, dir: &Path) -> PathBuf {
+    env.put("a.html", "text/html", Some("UTF-8"));
+    let journal = dir.join("fix.jsonl");
+    let run = env
+        .s3mend(&[
+            "fix",
+            &format!("s3://{BUCKET}/"),
+            "--yes",
+            "--journal",
+            journal.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    env.lab.reset_stats();
+    journal
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unwritable_output_fails_before_any_request() {
     let env = TestEnv::new().await;
-    env.put("a.html", "text/html", Some("UTF-8"));
-    let run = env
-        .s3mend(&[
-            "scan",
-            &format!("s3://{BUCKET}/"),
-            "--output",
-            "/nonexistent/dir/report.json",
-        ])
-        .await;
-    assert_eq!(run.code, 2);
-    one_line_error(
-        &run.stderr,
-        "cannot write --output /nonexistent/dir/report.json",
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_of_one_fix(&env, dir.path()).await;
+    env.put("b.html", "text/html", Some("UTF-8"));
+    let target = format!("s3://{BUCKET}/");
+    let output = "/nonexistent/dir/report.json";
+    for args in [
+        vec!["scan", &target],
+        vec!["fix", &target, "--yes"],
+        vec!["undo", journal.to_str().unwrap(), "--yes"],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--output", output]);
+        let run = env.s3mend(&args).await;
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        one_line_error(&run.stderr, &format!("cannot write --output {output}"));
+    }
     assert_eq!(env.lab.stats().total(), 0);
 }
 
@@ -271,6 +293,31 @@ async fn an_endpoint_refusing_connections_is_a_prompt_one_line_error() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_that_does_not_resolve_is_a_prompt_one_line_error() {
+    let env = TestEnv::new().await;
+    // .invalid never resolves (RFC 6761); without any DNS the lookup fails too.
+    let endpoint = "http://s3mend-test.invalid:9000";
+    let started = std::time::Instant::now();
+    let run = env
+        .s3mend(&["scan", "s3://test-bucket/", "--endpoint-url", endpoint])
+        .await;
+    let took = started.elapsed();
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(run.stdout, "");
+    one_line_error(
+        &run.stderr,
+        &format!("cannot reach bucket 'test-bucket' at {endpoint}: "),
+    );
+    assert!(
+        run.stderr.contains("dns error"),
+        "the cause is named: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(took < std::time::Duration::from_secs(30), "{took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn secrets_never_reach_logs_even_at_trace() {
     let env = TestEnv::new().await;
     env.put("a.html", "text/html", Some("UTF-8"));
@@ -315,30 +362,41 @@ async fn tls_to_a_plain_http_endpoint_is_a_one_line_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn unwritable_journals_and_corrupt_ones_fail_before_any_request() {
     let env = TestEnv::new().await;
-    env.put("a.html", "text/html", Some("UTF-8"));
-    let run = env
-        .s3mend(&[
-            "fix",
-            "s3://test-bucket/",
-            "--yes",
-            "--journal",
-            "/nonexistent/dir/j.jsonl",
-        ])
-        .await;
-    assert_eq!(run.code, 2);
-    one_line_error(
-        &run.stderr,
-        "cannot write --journal /nonexistent/dir/j.jsonl",
-    );
-
     let dir = tempfile::tempdir().unwrap();
+    let journal = journal_of_one_fix(&env, dir.path()).await;
+    env.put("b.html", "text/html", Some("UTF-8"));
+    let unwritable = "/nonexistent/dir/j.jsonl";
+    for args in [
+        vec!["fix", "s3://test-bucket/", "--yes"],
+        vec!["undo", journal.to_str().unwrap(), "--yes"],
+    ] {
+        let mut args = args.clone();
+        args.extend(["--journal", unwritable]);
+        let run = env.s3mend(&args).await;
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        one_line_error(&run.stderr, &format!("cannot write --journal {unwritable}"));
+    }
+
+    // A good first line, then garbage: the line is named.
+    let first = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
     let corrupt = dir.path().join("corrupt.jsonl");
-    std::fs::write(&corrupt, "this is not json\n").unwrap();
+    std::fs::write(&corrupt, format!("{first}\nthis is not json\n")).unwrap();
     let run = env
         .s3mend(&["undo", corrupt.to_str().unwrap(), "--yes"])
         .await;
     assert_eq!(run.code, 2);
-    one_line_error(&run.stderr, "line 1 is not an s3mend journal entry");
+    one_line_error(
+        &run.stderr,
+        &format!(
+            "journal {} line 2 is not an s3mend journal entry",
+            corrupt.display()
+        ),
+    );
 
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();
@@ -346,6 +404,57 @@ async fn unwritable_journals_and_corrupt_ones_fail_before_any_request() {
         .s3mend(&["undo", empty.to_str().unwrap(), "--yes"])
         .await;
     assert_eq!(run.code, 2);
-    one_line_error(&run.stderr, "records no repair");
+    one_line_error(
+        &run.stderr,
+        &format!("journal {} records no repair", empty.display()),
+    );
+
+    let mixed = dir.path().join("mixed.jsonl");
+    let elsewhere = first.replace("\"test-bucket\"", "\"other-bucket\"");
+    assert_ne!(elsewhere, first, "{first}");
+    std::fs::write(&mixed, format!("{first}\n{elsewhere}\n")).unwrap();
+    let run = env
+        .s3mend(&["undo", mixed.to_str().unwrap(), "--yes"])
+        .await;
+    assert_eq!(run.code, 2);
+    one_line_error(
+        &run.stderr,
+        &format!(
+            "journal {} mixes buckets (test-bucket and other-bucket)",
+            mixed.display()
+        ),
+    );
     assert_eq!(env.lab.stats().total(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_journal_for_a_bucket_that_is_not_there_names_the_journal() {
+    let env = TestEnv::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = journal_of_one_fix(&env, dir.path()).await;
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let other = dir.path().join("other.jsonl");
+    std::fs::write(&other, text.replace("\"test-bucket\"", "\"other-bucket\"")).unwrap();
+    let undo_journal = dir.path().join("undo.jsonl");
+    let run = env
+        .s3mend(&[
+            "undo",
+            other.to_str().unwrap(),
+            "--yes",
+            "--journal",
+            undo_journal.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(!undo_journal.exists(), "no empty journal is left behind");
+    one_line_error(
+        &run.stderr,
+        &format!(
+            "journal {} is for s3://other-bucket/: bucket 'other-bucket' does not exist at {}",
+            other.display(),
+            env.lab.endpoint()
+        ),
+    );
+    let stats = env.lab.stats();
+    assert_eq!(stats.total(), stats.count("HeadBucket"), "{stats:?}");
 }

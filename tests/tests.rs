@@ -5,6 +5,7 @@ mod harness;
 
 mod lab;
 
+mod connect;
 mod demo;
 mod faults;
 mod fix;

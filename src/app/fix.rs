@@ -133,14 +133,13 @@ async fn settle_in_flight(repairer: &Repairer, path: &Path) -> anyhow::Result<Ve
     Ok(notes)
 }
 
-/// Nothing was written: do not leave an empty journal behind. Returns the journal if it stays.
-fn discard_empty(journal: Option<Arc<Journal>>) -> Option<Arc<Journal>> {
-    let journal = journal?;
-    if std::fs::metadata(journal.path()).is_ok_and(|m| m.len() == 0) {
-        let _ = std::fs::remove_file(journal.path());
-        return None;
-    }
-    Some(journal)
+/// Removes a journal nothing was written to (the question was declined, or the run stopped
+/// before its first repair); true if it did.
+fn discard_if_empty(journal: Option<&Journal>) -> bool {
+    journal.is_some_and(|journal| {
+        std::fs::metadata(journal.path()).is_ok_and(|m| m.len() == 0)
+            && std::fs::remove_file(journal.path()).is_ok()
+    })
 }
 
 /// `1234567` as `1,234,567`, as the confirmation question shows counts.
@@ -179,7 +178,11 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         cfg.scan.job.start_after.clone(),
         cfg.write.journal.clone(),
     )?;
-    let connection = s3::connect(&cfg.scan.connect, &cfg.scan.target.bucket).await?;
+    let connection = s3::connect(&cfg.scan.connect, &cfg.scan.target.bucket)
+        .await
+        .inspect_err(|_| {
+            discard_if_empty(journal.as_deref());
+        })?;
     let repairer = Arc::new(
         Repairer::new(
             connection.client.clone(),
@@ -250,7 +253,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
             for inspected in pending {
                 run.record(&Repaired::skipped(inspected, reason), &cancel)?;
             }
-            let journal = discard_empty(journal);
+            let journal = journal.filter(|j| !discard_if_empty(Some(j)));
             if reason == SkipReason::Declined {
                 eprintln!("s3mend: nothing was written");
             }
@@ -326,7 +329,7 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
         )
         .await
     {
-        discard_empty(journal);
+        discard_if_empty(journal.as_deref());
         eprintln!("s3mend: nothing was written");
         return Ok(if cancel.is_cancelled() {
             ExitCode::Interrupted
@@ -334,7 +337,13 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
             ExitCode::Findings
         });
     }
-    let connection = s3::connect(&cfg.connect, &bucket).await?;
+    // The bucket comes from the journal, not the command line: say which journal named it.
+    let connection = s3::connect(&cfg.connect, &bucket)
+        .await
+        .inspect_err(|_| {
+            discard_if_empty(journal.as_deref());
+        })
+        .with_context(|| format!("journal {} is for s3://{bucket}/", cfg.from.display()))?;
     let settings = RepairSettings {
         dry_run: cfg.write.dry_run,
         ..RepairSettings::default()

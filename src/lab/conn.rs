@@ -1,5 +1,6 @@
-//! The accept loop and the per-connection HTTP service around s3s: latency, and the faults that
-//! only the connection can produce (a reset, a 200 status on an error body).
+//! The accept loop and the per-connection HTTP service around s3s: latency, the answer to a
+//! request signed for another region (`region.rs`), and the faults that only the connection can
+//! produce (a reset, a 200 status on an error body).
 //!
 //! s3s decides the operation inside its service, and its access hook can only answer with an
 //! S3 error. So the hook records a connection-level fault in a [`FaultSlot`] carried by the
@@ -56,7 +57,8 @@ pub(super) async fn serve(
     connections.shutdown().await;
 }
 
-/// One request: the latency, s3s, then any connection-level fault the access hook decided.
+/// One request: the latency, the region check, s3s, then any connection-level fault the access
+/// hook decided.
 async fn handle(
     service: s3s::service::S3Service,
     shared: Arc<Shared>,
@@ -68,6 +70,15 @@ async fn handle(
     let latency = shared.latency.next();
     if !latency.is_zero() {
         shared.delays.sleep(latency).await;
+    }
+    // Routing comes first in S3 too: a request signed for another region gets no further. s3s
+    // has not named the operation yet, so these are counted by HTTP method.
+    if let Some(region) = &shared.handle.region {
+        if let Some(res) = super::region::misdirected(&req, region) {
+            let counters = &shared.handle.counters;
+            counters.fault(req.method().as_str(), "WrongRegion");
+            return Ok(res);
+        }
     }
     let mut res = hyper::service::Service::call(&service, req).await?;
     match slot.take() {

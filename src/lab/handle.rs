@@ -6,13 +6,15 @@
 //! on drop. `Lab` delegates every helper here, so there is one implementation.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::acl;
 use super::faults::Faults;
 use super::headers::RequestAttrs;
-use super::inject::{HookPoint, Inject};
+use super::inject::{Armed, HookPoint, Inject};
 use super::model::{ObjectSeed, StoredObject};
 use super::ownership::AclMode;
+use super::region::LabRegion;
 use super::stats::{Counters, LabStats};
 use super::store::{Store, Versioning};
 
@@ -22,6 +24,8 @@ pub struct LabHandle {
     pub(super) store: Arc<Store>,
     pub(super) counters: Arc<Counters>,
     pub(super) inject: Arc<Inject>,
+    /// Set when the lab was started in a region of its own.
+    pub(super) region: Option<Arc<LabRegion>>,
 }
 
 impl std::fmt::Debug for LabHandle {
@@ -36,7 +40,15 @@ impl LabHandle {
             store: Arc::new(Store::default()),
             counters: Arc::new(Counters::default()),
             inject: Arc::new(Inject::default()),
+            region: None,
         }
+    }
+
+    /// The region the lab's buckets are in.
+    pub fn region(&self) -> &str {
+        self.region
+            .as_deref()
+            .map_or(super::LAB_REGION, |r| &r.name)
     }
 
     /// A snapshot of the counters.
@@ -204,9 +216,19 @@ impl LabHandle {
 
     /// Makes the next `count` requests of `operation` (an S3 operation name as in
     /// [`LabStats`], e.g. "CopyObject") on `key`, in any bucket, fail with 500 InternalError
-    /// before they do anything. They are still counted. `count` 0 disarms.
+    /// before they do anything. They are still counted. Replaces any `fail_next` or `stall_next`
+    /// still armed for the same operation and key; `count` 0 disarms.
     pub fn fail_next(&self, operation: &str, key: &str, count: u32) {
-        self.inject.add_fault(operation, key, count);
+        self.inject.add_fault(operation, key, count, Armed::Fail);
+    }
+
+    /// Makes the next `count` requests of `operation` on `key`, in any bucket, wait `stall`
+    /// before they are handled, then answers them normally (for attempt timeouts). A client that
+    /// gives up meanwhile closes the connection and the request is never applied. Replaces any
+    /// `fail_next` or `stall_next` still armed for the same operation and key; `count` 0 disarms.
+    pub fn stall_next(&self, operation: &str, key: &str, count: u32, stall: Duration) {
+        self.inject
+            .add_fault(operation, key, count, Armed::Stall(stall));
     }
 
     /// Replaces the seeded random faults; each operation's stream restarts from the seed. See
@@ -249,7 +271,7 @@ mod tests {
         h.run_hook(HookPoint::Copy, "b", "k");
         assert_eq!(&h.object("b", "k").unwrap().body[..], b"w");
         h.run_hook(HookPoint::Copy, "b", "k");
-        assert!(h.inject.take_fault("CopyObject", "k"));
+        assert!(h.inject.take_fault("CopyObject", "k").is_some());
         h.run_hook(HookPoint::Copy, "b", "k");
     }
 }

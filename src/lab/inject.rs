@@ -9,11 +9,21 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 
 use super::faults::{Fault, FaultPlan, Faults};
 use super::handle::LabHandle;
+
+/// What an armed fault does to a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Armed {
+    /// 500 InternalError before anything is done.
+    Fail,
+    /// Handled normally after this long.
+    Stall(Duration),
+}
 
 /// A hook that runs once before a request on its object.
 pub type Hook = Box<dyn FnOnce(&LabHandle) + Send + 'static>;
@@ -32,8 +42,8 @@ pub enum HookPoint {
 pub struct Inject {
     /// (point, bucket, key, hook), in the order they were armed.
     hooks: Mutex<Vec<(HookPoint, String, String, Hook)>>,
-    /// (operation, key) → failures still to inject.
-    faults: Mutex<HashMap<(String, String), u32>>,
+    /// (operation, key) → what to do to the next requests, and how many are still to get it.
+    faults: Mutex<HashMap<(String, String), (u32, Armed)>>,
     /// Lets every request skip the fault lock when nothing is armed (benchmarks run 1000s/s).
     any_fault: AtomicBool,
     /// Seeded random faults, if set.
@@ -69,14 +79,14 @@ impl Inject {
         Some(hooks.remove(pos).3)
     }
 
-    /// Arms `count` failures (replacing any still pending for the same operation and key).
-    pub fn add_fault(&self, operation: &str, key: &str, count: u32) {
+    /// Arms `count` faults (replacing any still pending for the same operation and key).
+    pub fn add_fault(&self, operation: &str, key: &str, count: u32, armed: Armed) {
         let mut faults = self.faults.lock();
         let id = (operation.to_owned(), key.to_owned());
         if count == 0 {
             faults.remove(&id);
         } else {
-            faults.insert(id, count);
+            faults.insert(id, (count, armed));
         }
         self.any_fault.store(!faults.is_empty(), Ordering::Release);
     }
@@ -96,22 +106,21 @@ impl Inject {
         self.random.lock().as_mut()?.decide(operation)
     }
 
-    /// True (and one failure used up) when this request must fail.
-    pub fn take_fault(&self, operation: &str, key: &str) -> bool {
+    /// The armed fault this request meets, if any (and one of them used up).
+    pub fn take_fault(&self, operation: &str, key: &str) -> Option<Armed> {
         if !self.any_fault.load(Ordering::Acquire) {
-            return false;
+            return None;
         }
         let mut faults = self.faults.lock();
         let id = (operation.to_owned(), key.to_owned());
-        let Some(left) = faults.get_mut(&id) else {
-            return false;
-        };
+        let (left, armed) = faults.get_mut(&id)?;
+        let armed = *armed;
         *left -= 1;
         if *left == 0 {
             faults.remove(&id);
             self.any_fault.store(!faults.is_empty(), Ordering::Release);
         }
-        true
+        Some(armed)
     }
 }
 
@@ -122,13 +131,17 @@ mod tests {
     #[test]
     fn faults_are_used_up_per_operation_and_key() {
         let inject = Inject::default();
-        inject.add_fault("HeadObject", "k", 2);
-        assert!(!inject.take_fault("HeadObject", "other"));
-        assert!(!inject.take_fault("GetObject", "k"));
-        assert!(inject.take_fault("HeadObject", "k"));
-        assert!(inject.take_fault("HeadObject", "k"));
-        assert!(!inject.take_fault("HeadObject", "k"));
+        inject.add_fault("HeadObject", "k", 2, Armed::Fail);
+        assert_eq!(inject.take_fault("HeadObject", "other"), None);
+        assert_eq!(inject.take_fault("GetObject", "k"), None);
+        assert_eq!(inject.take_fault("HeadObject", "k"), Some(Armed::Fail));
+        assert_eq!(inject.take_fault("HeadObject", "k"), Some(Armed::Fail));
+        assert_eq!(inject.take_fault("HeadObject", "k"), None);
         assert!(!inject.any_fault.load(Ordering::Acquire));
+        let stall = Armed::Stall(Duration::from_secs(1));
+        inject.add_fault("HeadObject", "k", 1, stall);
+        assert_eq!(inject.take_fault("HeadObject", "k"), Some(stall));
+        assert_eq!(inject.take_fault("HeadObject", "k"), None);
     }
 
     #[test]

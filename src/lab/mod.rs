@@ -12,7 +12,8 @@
 //! Layout: `mod.rs` (the running server), `conn.rs` (accept loop, per-request latency and
 //! connection-level faults), `handle.rs` (the direct helpers, shared by [`Lab`] and
 //! [`LabHandle`]), `inject.rs` (race hooks and faults), `faults.rs` (seeded fault mixes),
-//! `latency.rs` and `delay.rs` (latency distributions, precise sleeps), `rng.rs`, `stats.rs`
+//! `latency.rs` and `delay.rs` (latency distributions, precise sleeps), `region.rs` (answers to
+//! a request signed for another region), `rng.rs`, `stats.rs`
 //! (counters), `store.rs` (buckets
 //! and versions), `model.rs` (object values), `s3.rs` (the s3s trait impl), `headers.rs`
 //! (request/response header mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`,
@@ -31,6 +32,7 @@ mod listing;
 mod model;
 mod multipart;
 mod ownership;
+mod region;
 mod rng;
 mod s3;
 mod stats;
@@ -53,6 +55,7 @@ pub use handle::LabHandle;
 pub use latency::LatencyDist;
 pub use model::{Grant, Grantee, ObjectSeed, StoredObject};
 pub use ownership::AclMode;
+pub use region::{LabRegion, WrongRegion};
 pub use stats::LabStats;
 
 use stats::CountingAccess;
@@ -61,7 +64,7 @@ use stats::CountingAccess;
 pub const LAB_ACCESS_KEY: &str = "s3mendlabaccesskey";
 /// The lab's secret key.
 pub const LAB_SECRET_KEY: &str = "s3mendlabsecretkey0123456789abcdefghijkl";
-/// The region the lab claims to be in.
+/// The region the lab claims to be in unless [`LabConfig::region`] names another.
 pub const LAB_REGION: &str = "us-east-1";
 
 /// How to start a lab.
@@ -76,6 +79,12 @@ pub struct LabConfig {
     pub latency_dist: Option<LatencyDist>,
     /// Seeded random faults from the first request on; see [`Lab::set_faults`].
     pub faults: Option<Faults>,
+    /// Puts the lab in this region: a request signed for any other is answered with S3's
+    /// redirect, in the way [`LabConfig::wrong_region`] says. `None` (the default) is
+    /// [`LAB_REGION`], and then no request is turned away for its region.
+    pub region: Option<String>,
+    /// How a request signed for another region than [`LabConfig::region`] is answered.
+    pub wrong_region: WrongRegion,
 }
 
 /// State shared by the `Lab` and the server tasks.
@@ -106,7 +115,13 @@ impl Lab {
     pub async fn start(config: LabConfig) -> std::io::Result<Lab> {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
-        let handle = LabHandle::new();
+        let mut handle = LabHandle::new();
+        handle.region = config.region.map(|name| {
+            Arc::new(LabRegion {
+                name,
+                answer: config.wrong_region,
+            })
+        });
         handle.inject.set_random(config.faults);
         let dist = config
             .latency_dist
@@ -255,6 +270,12 @@ impl Lab {
     /// See [`LabHandle::fail_next`]: the next `count` `operation` requests on `key` get a 500.
     pub fn fail_next(&self, operation: &str, key: &str, count: u32) {
         self.shared.handle.fail_next(operation, key, count);
+    }
+
+    /// See [`LabHandle::stall_next`]: the next `count` `operation` requests on `key` wait
+    /// `stall`, then are answered normally.
+    pub fn stall_next(&self, operation: &str, key: &str, count: u32, stall: Duration) {
+        self.shared.handle.stall_next(operation, key, count, stall);
     }
 
     /// Stops accepting, closes every connection and waits for the server task.

@@ -213,7 +213,7 @@ impl S3 for LabS3 {
     ) -> S3Result<S3Response<HeadBucketOutput>> {
         self.store.read(&req.input.bucket, |_| Ok(()))?;
         Ok(S3Response::new(HeadBucketOutput {
-            bucket_region: Some(LAB_REGION.to_owned()),
+            bucket_region: Some(self.handle.region().to_owned()),
             ..HeadBucketOutput::default()
         }))
     }
@@ -235,7 +235,7 @@ impl S3 for LabS3 {
             .bucket_list()
             .into_iter()
             .map(|(name, created)| Bucket {
-                bucket_region: Some(LAB_REGION.to_owned()),
+                bucket_region: Some(self.handle.region().to_owned()),
                 creation_date: Some(timestamp(created)),
                 name: Some(name),
             })
@@ -253,7 +253,11 @@ impl S3 for LabS3 {
     ) -> S3Result<S3Response<GetBucketLocationOutput>> {
         self.store.read(&req.input.bucket, |_| Ok(()))?;
         // us-east-1 is reported as an empty LocationConstraint, as S3 does.
-        Ok(S3Response::new(GetBucketLocationOutput::default()))
+        let region = self.handle.region();
+        Ok(S3Response::new(GetBucketLocationOutput {
+            location_constraint: (region != LAB_REGION)
+                .then(|| BucketLocationConstraint::from(region.to_owned())),
+        }))
     }
 
     async fn put_bucket_versioning(

@@ -13,7 +13,7 @@ use s3s::path::S3Path;
 use s3s::{s3_error, S3Result};
 
 use super::faults::{Fault, FaultSlot};
-use super::inject::Inject;
+use super::inject::{Armed, Inject};
 
 /// A snapshot of the lab's counters.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -23,7 +23,10 @@ pub struct LabStats {
     /// TCP connections accepted.
     pub connections: u64,
     /// Injected faults by operation and kind, e.g. "HeadObject/SlowDown" (see
-    /// [`Faults`](super::Faults)); failures armed with `fail_next` count as ".../FailNext".
+    /// [`Faults`](super::Faults)); failures armed with `fail_next` count as ".../FailNext",
+    /// stalls armed with `stall_next` as ".../StallNext", and requests turned away for their
+    /// region (see [`LabConfig::region`](super::LabConfig::region)) as "HEAD/WrongRegion",
+    /// "GET/WrongRegion" and so on, by HTTP method, since they never reach an operation.
     pub faults: BTreeMap<String, u64>,
 }
 
@@ -108,10 +111,10 @@ impl Counters {
     }
 }
 
-/// The s3s access hook: counts each request, refuses anonymous ones like S3, and fails the
-/// ones a test armed with [`Inject::add_fault`] or drew from its [`Faults`](super::Faults)
-/// (here, before any handler runs, so a faulted request changes nothing; a reset after handling
-/// is only recorded here and carried out by the connection).
+/// The s3s access hook: counts each request, refuses anonymous ones like S3, and fails (or
+/// stalls) the ones a test armed with [`Inject::add_fault`] or drew from its
+/// [`Faults`](super::Faults) (here, before any handler runs, so a faulted request changes
+/// nothing; a reset after handling is only recorded here and carried out by the connection).
 pub struct CountingAccess {
     pub counters: std::sync::Arc<Counters>,
     pub inject: std::sync::Arc<Inject>,
@@ -126,9 +129,18 @@ impl S3Access for CountingAccess {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
         if let S3Path::Object { key, .. } = cx.s3_path() {
-            if self.inject.take_fault(op, key) {
-                self.counters.fault(op, "FailNext");
-                return Err(internal_error());
+            match self.inject.take_fault(op, key) {
+                Some(Armed::Fail) => {
+                    self.counters.fault(op, "FailNext");
+                    return Err(internal_error());
+                }
+                // As a random stall: a client that gives up meanwhile cancels the request.
+                Some(Armed::Stall(d)) => {
+                    self.counters.fault(op, "StallNext");
+                    tokio::time::sleep(d).await;
+                    return Ok(());
+                }
+                None => {}
             }
         }
         let Some(fault) = self.inject.decide(op) else {

@@ -43,7 +43,7 @@ pub enum Addressing {
 }
 
 /// Where and as whom to connect.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ConnectOptions {
     pub endpoint_url: Option<String>,
     pub region: Option<String>,
@@ -55,10 +55,33 @@ pub struct ConnectOptions {
     pub max_attempts: u32,
     /// Adaptive retry mode instead of standard.
     pub adaptive_retries: bool,
+    /// How long one attempt of a small request (HEAD, LIST, ACL) may take before it is given up
+    /// and retried. Copies get longer, never shorter.
+    pub attempt_timeout: Duration,
 }
 
-/// How long one attempt of a small request (HEAD, LIST, ACL) may take before it is retried.
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            endpoint_url: None,
+            region: None,
+            profile: None,
+            addressing: Addressing::default(),
+            static_credentials: None,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            adaptive_retries: false,
+            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
+        }
+    }
+}
+
+/// `--attempt-timeout` unless given: long enough for a HEAD on a loaded server, short enough that
+/// a stalled response costs one retry, not the run.
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The first request's attempts wait at most this long (or `--attempt-timeout` if shorter): an
+/// endpoint that accepts connections but never answers is a prompt error.
+const PREFLIGHT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Attempts per request unless `--max-attempts` says otherwise: enough to ride out a burst of
 /// SlowDown while S3 scales a prefix.
@@ -72,14 +95,15 @@ pub struct Connection {
 }
 
 /// Builds the run's client for `bucket`, checking on the way that the bucket exists and is
-/// reachable. Against AWS the bucket's own region is discovered, because aws-sdk-rust does not
-/// follow a 301 to it.
+/// reachable. When the server names another region for the bucket (`x-amz-bucket-region`, as AWS
+/// does on a 301 and on success), the client switches to it, because aws-sdk-rust does not follow
+/// a 301; with a custom endpoint only when the check failed.
 pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Connection> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
             // A stalled response must not hold a slot for ever; copies override this.
-            .operation_attempt_timeout(DEFAULT_ATTEMPT_TIMEOUT)
+            .operation_attempt_timeout(attempt_timeout(opts))
             .build(),
     );
     // Stalled-stream protection guards long bodies; scans and copies move none, and it costs a
@@ -137,32 +161,46 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
     };
 
     let client = build(None);
-    let probe = preflight(&client, bucket).await;
-    let discovered = match &probe {
-        Ok(out) => out.bucket_region().map(str::to_owned),
+    let signed_for = client
+        .config()
+        .region()
+        .map_or_else(|| DEFAULT_REGION.to_owned(), |r| r.to_string());
+    let probe = preflight(&client, bucket, attempt_timeout(opts)).await;
+    // The bucket's region as the server names it. After a failed probe it is followed whatever
+    // the endpoint; a probe that succeeded is taken at its word, except against AWS, which names
+    // the region on success too.
+    let named = match &probe {
+        Ok(out) if opts.endpoint_url.is_none() => out.bucket_region().map(str::to_owned),
+        Ok(_) => None,
         Err(err) => err
             .raw_response()
             .and_then(|r| r.headers().get("x-amz-bucket-region"))
             .map(str::to_owned),
     };
-    let configured = opts
-        .region
-        .clone()
-        .or_else(|| sdk_config.region().map(|r| r.to_string()));
-    // Only AWS redirects between regions; a custom endpoint is taken at its word.
-    if opts.endpoint_url.is_none() {
-        if let Some(region) = discovered.filter(|d| Some(d) != configured.as_ref()) {
-            tracing::info!(%region, "bucket lives in another region; switching");
-            let client = build(Some(Region::new(region.clone())));
-            check_bucket(&client, bucket)
-                .await
-                .with_context(|| format!("bucket '{bucket}' in region {region}"))?;
-            return Ok(Connection { client, requests });
-        }
+    if let Some(region) = named.filter(|named| *named != signed_for) {
+        tracing::info!(%region, %signed_for, "the bucket is in another region; switching");
+        let client = build(Some(Region::new(region.clone())));
+        check_bucket(&client, bucket, attempt_timeout(opts))
+            .await
+            .with_context(|| format!("bucket '{bucket}' in region {region}"))?;
+        return Ok(Connection { client, requests });
     }
     match probe {
         Ok(_) => Ok(Connection { client, requests }),
-        Err(err) => Err(bucket_error(bucket, &S3Failure::from_sdk(&err), opts)),
+        Err(err) => Err(bucket_error(
+            bucket,
+            &S3Failure::from_sdk(&err),
+            opts,
+            &signed_for,
+        )),
+    }
+}
+
+fn attempt_timeout(opts: &ConnectOptions) -> Duration {
+    if opts.attempt_timeout.is_zero() {
+        DEFAULT_ATTEMPT_TIMEOUT
+    } else {
+        opts.attempt_timeout
     }
 }
 
@@ -194,6 +232,7 @@ async fn check_credentials(sdk_config: &aws_config::SdkConfig) -> anyhow::Result
 async fn preflight(
     client: &Client,
     bucket: &str,
+    attempt_timeout: Duration,
 ) -> Result<HeadBucketOutput, SdkError<HeadBucketError, HttpResponse>> {
     client
         .head_bucket()
@@ -205,7 +244,7 @@ async fn preflight(
                 .timeout_config(
                     TimeoutConfig::builder()
                         .connect_timeout(Duration::from_secs(5))
-                        .operation_attempt_timeout(Duration::from_secs(10))
+                        .operation_attempt_timeout(attempt_timeout.min(PREFLIGHT_ATTEMPT_TIMEOUT))
                         .build(),
                 ),
         )
@@ -213,14 +252,25 @@ async fn preflight(
         .await
 }
 
-async fn check_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {
-    match preflight(client, bucket).await {
+async fn check_bucket(
+    client: &Client,
+    bucket: &str,
+    attempt_timeout: Duration,
+) -> anyhow::Result<()> {
+    match preflight(client, bucket, attempt_timeout).await {
         Ok(_) => Ok(()),
         Err(err) => bail!("{}", S3Failure::from_sdk(&err)),
     }
 }
 
-fn bucket_error(bucket: &str, failure: &S3Failure, opts: &ConnectOptions) -> anyhow::Error {
+/// The one-line error for a failed preflight. `signed_for` is the region the request was signed
+/// for.
+fn bucket_error(
+    bucket: &str,
+    failure: &S3Failure,
+    opts: &ConnectOptions,
+    signed_for: &str,
+) -> anyhow::Error {
     let place = opts
         .endpoint_url
         .as_deref()
@@ -231,6 +281,19 @@ fn bucket_error(bucket: &str, failure: &S3Failure, opts: &ConnectOptions) -> any
         "AccessDenied" | "Forbidden" => anyhow::anyhow!(
             "access denied to bucket '{bucket}'{place}: check the credentials and that they allow s3:ListBucket"
         ),
+        // The server says the region is wrong without naming the right one (a named one would
+        // have been switched to): a 301 without x-amz-bucket-region, as from Ceph RGW or a proxy
+        // that drops the header, or a 400 AuthorizationHeaderMalformed.
+        "PermanentRedirect" | "AuthorizationHeaderMalformed" => {
+            let status = failure
+                .http_status
+                .map(|s| format!("{s} "))
+                .unwrap_or_default();
+            anyhow::anyhow!(
+                "bucket '{bucket}'{place} is not in region {signed_for} (the server answered {status}{}): pass --region with the bucket's region",
+                failure.code
+            )
+        }
         _ => anyhow::anyhow!("cannot reach bucket '{bucket}'{place}: {failure}"),
     }
 }

@@ -8,7 +8,9 @@ mod metrics;
 mod uri;
 mod write;
 
-pub use client::{connect, Addressing, ConnectOptions, Connection, DEFAULT_MAX_ATTEMPTS};
+pub use client::{
+    connect, Addressing, ConnectOptions, Connection, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,
+};
 pub use error::{S3Failure, DELETE_MARKER};
 pub use head::{head_object, ListedObject, ObjectHead};
 pub use metrics::{RequestCounts, RequestStats};

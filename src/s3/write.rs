@@ -22,19 +22,29 @@ pub struct Rewritten {
     pub etag: Option<String>,
 }
 
-/// How long one attempt may take. The client's default (30 s) suits HEAD and the other small
-/// requests; S3 copies server-side at a few hundred MB/s, so a 5 GiB CopyObject or a long
-/// CompleteMultipartUpload needs minutes. Only these requests pay for the per-request override.
+/// How long one attempt may take. The client's (`--attempt-timeout`, 30 s by default) suits HEAD
+/// and the other small requests; S3 copies server-side at a few hundred MB/s, so a 5 GiB
+/// CopyObject or a long CompleteMultipartUpload needs minutes. Only these requests pay for the
+/// per-request override, and never get less time than the client's.
 const COPY_ATTEMPT: Duration = Duration::from_secs(15 * 60);
 const PART_ATTEMPT: Duration = Duration::from_secs(5 * 60);
 
-fn long_attempts(attempt: Duration) -> aws_sdk_s3::config::Builder {
+fn long_attempts(client: &Client, attempt: Duration) -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::config::Builder::default().timeout_config(
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
-            .operation_attempt_timeout(attempt)
+            .operation_attempt_timeout(at_least_the_clients(client, attempt))
             .build(),
     )
+}
+
+fn at_least_the_clients(client: &Client, attempt: Duration) -> Duration {
+    let configured = client
+        .config()
+        .timeout_config()
+        .and_then(|t| t.operation_attempt_timeout())
+        .unwrap_or_default();
+    attempt.max(configured)
 }
 
 /// Sets every header of a plan on a CopyObject or CreateMultipartUpload builder (they share the
@@ -94,7 +104,7 @@ pub async fn copy_in_place(
         .metadata_directive(MetadataDirective::Replace);
     let out = with_plan_headers!(request, plan)
         .customize()
-        .config_override(long_attempts(COPY_ATTEMPT))
+        .config_override(long_attempts(client, COPY_ATTEMPT))
         .send()
         .await
         .map_err(|e| S3Failure::from_sdk(&e))?;
@@ -184,7 +194,7 @@ async fn copy_parts(
             .copy_source_if_match(&plan.if_match)
             .copy_source_range(format!("bytes={start}-{end}"))
             .customize()
-            .config_override(long_attempts(PART_ATTEMPT))
+            .config_override(long_attempts(client, PART_ATTEMPT))
             .send()
             .await
             .map_err(|e| S3Failure::from_sdk(&e))?;
@@ -211,7 +221,7 @@ async fn copy_parts(
                 .build(),
         )
         .customize()
-        .config_override(long_attempts(PART_ATTEMPT))
+        .config_override(long_attempts(client, PART_ATTEMPT))
         .send()
         .await
         .map_err(|e| S3Failure::from_sdk(&e))?;
@@ -295,4 +305,33 @@ pub async fn object_tagging(
 pub async fn caller_id(client: &Client) -> Option<String> {
     let out = client.list_buckets().max_buckets(1).send().await.ok()?;
     out.owner().and_then(|o| o.id()).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client_with_attempt_timeout(timeout: Duration) -> Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(timeout)
+                    .build(),
+            )
+            .build();
+        Client::from_conf(config)
+    }
+
+    #[test]
+    fn copies_never_get_less_time_than_small_requests() {
+        let default = client_with_attempt_timeout(Duration::from_secs(30));
+        assert_eq!(at_least_the_clients(&default, COPY_ATTEMPT), COPY_ATTEMPT);
+        assert_eq!(at_least_the_clients(&default, PART_ATTEMPT), PART_ATTEMPT);
+        let patient = client_with_attempt_timeout(Duration::from_secs(3600));
+        assert_eq!(
+            at_least_the_clients(&patient, PART_ATTEMPT),
+            Duration::from_secs(3600)
+        );
+    }
 }
