@@ -346,6 +346,50 @@ async fn secrets_never_reach_logs_even_at_trace() {
             "{secret} leaked into the report"
         );
     }
+
+    // A fix at -vv writes a journal, a state file and a report file too.
+    let dir = tempfile::tempdir().unwrap();
+    let files = ["j.jsonl", "state.json", "report.json"].map(|f| dir.path().join(f));
+    let [journal, state, report] = files.each_ref().map(|p| p.to_str().unwrap());
+    let fix = env
+        .s3mend_with(
+            &[
+                "fix",
+                "s3://test-bucket/",
+                "-vv",
+                "--yes",
+                "--journal",
+                journal,
+                "--state",
+                state,
+                "--output",
+                report,
+            ],
+            &[("AWS_SESSION_TOKEN", token)],
+        )
+        .await;
+    assert_eq!(fix.code, 0, "{fix:?}");
+    let mut texts = vec![
+        ("stderr", fix.stderr.clone()),
+        ("stdout", fix.stdout.clone()),
+    ];
+    for path in &files {
+        texts.push(("file", std::fs::read_to_string(path).unwrap()));
+    }
+    for (place, text) in texts {
+        for secret in [s3mend::lab::LAB_SECRET_KEY, token, "Signature="] {
+            assert!(
+                !text.contains(secret),
+                "{secret} leaked into {place}: {text}"
+            );
+        }
+    }
+    #[cfg(unix)]
+    for path in &files {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
