@@ -126,6 +126,11 @@ pub struct WriteArgs {
     /// Journal of every change, for undo [default: ./s3mend-journal-<UTC timestamp>.jsonl].
     #[arg(long, value_name = "PATH")]
     pub journal: Option<PathBuf>,
+
+    /// Repair even on a server that ignores x-amz-copy-source-if-match (probed before the first
+    /// copy), where a write made after s3mend's HEAD could be overwritten.
+    #[arg(long)]
+    pub allow_unconditional_copies: bool,
 }
 
 #[derive(Debug, Args)]

@@ -46,6 +46,8 @@ pub struct WriteConfig {
     pub journal: Option<PathBuf>,
     /// `--journal` was given (rather than the timestamped default).
     pub journal_given: bool,
+    /// `--allow-unconditional-copies`.
+    pub allow_unconditional: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -83,6 +85,7 @@ impl WriteConfig {
             yes: args.yes,
             journal,
             journal_given: args.journal.is_some(),
+            allow_unconditional: args.allow_unconditional_copies,
         }
     }
 }
@@ -101,6 +104,7 @@ impl FixConfig {
                 multipart_threshold: args.multipart_threshold,
                 // Parts of at most 256 MiB; smaller thresholds (tests) mean smaller parts.
                 part_size: args.multipart_threshold.clamp(1, 256 << 20),
+                allow_unconditional: args.write.allow_unconditional_copies,
             },
         })
     }

@@ -190,6 +190,7 @@ async fn tell_the_story(
             yes: true,
             journal: None,
             journal_given: false,
+            allow_unconditional: false,
         },
         repair: RepairSettings::default(),
     };

@@ -311,7 +311,11 @@ async fn large_objects_take_the_multipart_path_and_leave_no_upload_open() {
     let stats = env.lab.stats();
     assert!(stats.count("CreateMultipartUpload") >= 2);
     assert!(stats.count("AbortMultipartUpload") >= 1);
-    assert_eq!(stats.count("CopyObject"), 0);
+    assert_eq!(
+        stats.count("CopyObject"),
+        1,
+        "only the source-condition probe"
+    );
     assert_eq!(env.lab.open_multipart_uploads(BUCKET), 0);
 
     let after = object(&env, "big.js");
@@ -530,8 +534,8 @@ async fn a_server_without_destination_conditions_is_learnt_from_the_first_copy()
     );
     assert_eq!(
         env.lab.stats().count("CopyObject"),
-        4,
-        "one refused copy, then one per object"
+        5,
+        "the source-condition probe (412), one refused copy, then one per object"
     );
 }
 
@@ -652,4 +656,56 @@ async fn ctrl_c_at_the_question_writes_nothing_and_accounts_for_every_object() {
         assert_eq!(row(&report, key)["status"], "skipped");
         assert_eq!(row(&report, key)["reason"], "interrupted");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_ignores_copy_source_conditions_is_refused_unless_allowed() {
+    let env = TestEnv::new().await;
+    env.lab.set_copy_source_conditions_ignored(BUCKET, true);
+    env.lab.set_copy_if_match_supported(BUCKET, false);
+    for key in ["a.html", "b.html", "dir/c.html"] {
+        env.put(key, "text/html", Some("UTF-8"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let run = fix(&env, &journal, &[]).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    let lines: Vec<_> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stderr);
+    assert!(
+        lines[0].contains("ignores x-amz-copy-source-if-match")
+            && lines[0].contains("--allow-unconditional-copies"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.json()["summary"]["fixed"], 0);
+    for key in ["a.html", "b.html", "dir/c.html"] {
+        assert_eq!(object(&env, key).content_encoding.as_deref(), Some("UTF-8"));
+    }
+    assert_eq!(
+        env.lab.object_count(BUCKET),
+        3,
+        "the probe's copy was deleted"
+    );
+    assert_eq!(
+        env.lab.stats().count("CopyObject"),
+        1,
+        "only the probe, which the server let through"
+    );
+    assert!(
+        s3mend::journal::read(&journal).map_or(true, |entries| entries.is_empty()),
+        "nothing planned"
+    );
+
+    let run = fix(&env, &journal, &["--allow-unconditional-copies"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    assert_eq!(report["summary"]["fixed"], 3);
+    assert!(
+        report["summary"]["notes"]
+            .to_string()
+            .contains("copies were made without it"),
+        "{report}"
+    );
+    assert_eq!(env.lab.object_count(BUCKET), 3);
 }

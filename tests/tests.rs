@@ -5,6 +5,7 @@ mod harness;
 
 mod lab;
 
+mod compat;
 mod connect;
 mod demo;
 mod faults;

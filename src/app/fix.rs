@@ -16,7 +16,7 @@ use crate::exit_codes::ExitCode;
 use crate::journal::{self, Journal};
 use crate::pipeline::{
     self, AclSupport, Counters, Outcome, RepairSettings, Repaired, Repairer, Settled,
-    JOURNAL_FAILED,
+    JOURNAL_FAILED, UNCONDITIONAL_REFUSED,
 };
 use crate::plan::SkipReason;
 use crate::progress::Progress;
@@ -346,6 +346,7 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
         .with_context(|| format!("journal {} is for s3://{bucket}/", cfg.from.display()))?;
     let settings = RepairSettings {
         dry_run: cfg.write.dry_run,
+        allow_unconditional: cfg.write.allow_unconditional,
         ..RepairSettings::default()
     };
     let repairer = Arc::new(
@@ -388,7 +389,9 @@ struct Run {
     /// A fix's `--state` (and watermark); none for undo.
     checkpoints: Option<Checkpoints>,
     listing_failed: Option<s3::S3Failure>,
-    journal_failed: Option<s3::S3Failure>,
+    /// A failure that stops the run: the journal could not be written, or copies would not be
+    /// conditional.
+    fatal: Option<s3::S3Failure>,
     requests: Arc<s3::RequestStats>,
 }
 
@@ -416,7 +419,7 @@ impl Run {
                 notes: Vec::new(),
             },
             listing_failed: None,
-            journal_failed: None,
+            fatal: None,
             requests,
             checkpoints: None,
         }
@@ -425,9 +428,11 @@ impl Run {
     fn record(&mut self, repaired: &Repaired, cancel: &CancellationToken) -> anyhow::Result<()> {
         self.summary.record_repaired(repaired);
         if let Outcome::Failed(f) = &repaired.outcome {
-            // Nothing may change without a record: stop taking new objects.
-            if f.code == JOURNAL_FAILED && self.journal_failed.is_none() {
-                self.journal_failed = Some(f.clone());
+            // Nothing may change without a record, nor without its condition: stop taking new
+            // objects.
+            let fatal = f.code == JOURNAL_FAILED || f.code == UNCONDITIONAL_REFUSED;
+            if fatal && self.fatal.is_none() {
+                self.fatal = Some(f.clone());
                 cancel.cancel();
             }
         }
@@ -451,6 +456,15 @@ impl Run {
         repairer: &Repairer,
         journal: Option<&Journal>,
     ) -> anyhow::Result<ExitCode> {
+        match repairer.source_condition() {
+            Some(Ok(false)) if self.fatal.is_none() => self.info.notes.push(
+                "the server ignores x-amz-copy-source-if-match: copies were made without it (--allow-unconditional-copies)".into(),
+            ),
+            Some(Err(f)) => self.info.notes.push(format!(
+                "could not check that the server enforces x-amz-copy-source-if-match ({f}): copies relied on it"
+            )),
+            _ => {}
+        }
         if !repairer.destination_conditions() {
             self.info.notes.push(
                 "the server does not support If-Match on CopyObject: copies were conditional on the source ETag only".into(),
@@ -473,8 +487,8 @@ impl Run {
             ));
         }
         let interrupted =
-            cancel.is_cancelled() && self.listing_failed.is_none() && self.journal_failed.is_none();
-        self.info.stopped = match (&self.journal_failed, &self.listing_failed) {
+            cancel.is_cancelled() && self.listing_failed.is_none() && self.fatal.is_none();
+        self.info.stopped = match (&self.fatal, &self.listing_failed) {
             (Some(f), _) => Some(format!("stopped: {}", f.message)),
             (None, Some(f)) => Some(format!("listing failed ({f})")),
             (None, None) if interrupted => Some("interrupted".to_owned()),
@@ -488,7 +502,7 @@ impl Run {
         self.writer
             .finish(&self.summary, &self.info)
             .context("writing the report")?;
-        if let Some(f) = self.journal_failed.or(self.listing_failed) {
+        if let Some(f) = self.fatal.or(self.listing_failed) {
             anyhow::bail!("{}: {f}", self.info.target);
         }
         Ok(exit_code(&self.summary, interrupted))
@@ -523,6 +537,7 @@ mod tests {
             yes,
             journal: None,
             journal_given: false,
+            allow_unconditional: false,
         };
         assert_eq!(consent(&write(false, false), false), Consent::Refused);
         assert_eq!(consent(&write(false, false), true), Consent::Ask);

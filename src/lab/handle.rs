@@ -88,6 +88,15 @@ impl LabHandle {
         });
     }
 
+    /// Makes CopyObject and UploadPartCopy ignore `x-amz-copy-source-if-*`, as moto does.
+    pub fn set_copy_source_conditions_ignored(&self, bucket: &str, ignored: bool) {
+        self.store.create_bucket(bucket);
+        let _ = self.store.write(bucket, |b| {
+            b.copy_source_conditions_ignored = ignored;
+            Ok(())
+        });
+    }
+
     /// Makes CopyObject refuse a destination `If-Match` with 501, as stores without that S3
     /// feature (added in 2025) do.
     pub fn set_copy_if_match_supported(&self, bucket: &str, supported: bool) {

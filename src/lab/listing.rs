@@ -215,6 +215,7 @@ mod tests {
             versioning: Versioning::Unversioned,
             acl_mode: Default::default(),
             copy_if_match_unsupported: false,
+            copy_source_conditions_ignored: false,
             objects: Default::default(),
             uploads: Default::default(),
         };

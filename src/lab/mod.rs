@@ -212,6 +212,13 @@ impl Lab {
     }
 
     /// Sets how the bucket treats ACLs; see [`AclMode`].
+    pub fn set_copy_source_conditions_ignored(&self, bucket: &str, ignored: bool) {
+        self.shared
+            .handle
+            .set_copy_source_conditions_ignored(bucket, ignored);
+    }
+
+    /// See [`LabHandle::set_copy_if_match_supported`].
     pub fn set_copy_if_match_supported(&self, bucket: &str, supported: bool) {
         self.shared
             .handle

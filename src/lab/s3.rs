@@ -601,11 +601,18 @@ impl S3 for LabS3 {
             ));
         }
         let src = bucket_key(&input.copy_source)?;
-        let conditions = Conditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        let ignored = self
+            .store
+            .read(&input.bucket, |b| Ok(b.copy_source_conditions_ignored))?;
+        let conditions = if ignored {
+            Conditions::default()
+        } else {
+            Conditions {
+                if_match: input.copy_source_if_match.as_ref(),
+                if_none_match: input.copy_source_if_none_match.as_ref(),
+                if_modified_since: input.copy_source_if_modified_since.as_ref(),
+                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+            }
         };
         let same_bucket = src.0 == input.bucket;
         // Across buckets the source is read first; within one bucket everything happens under
@@ -834,11 +841,18 @@ impl S3 for LabS3 {
         let input = &req.input;
         check_part_number(input.part_number)?;
         let src = bucket_key(&input.copy_source)?;
-        let conditions = Conditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        let ignored = self
+            .store
+            .read(&input.bucket, |b| Ok(b.copy_source_conditions_ignored))?;
+        let conditions = if ignored {
+            Conditions::default()
+        } else {
+            Conditions {
+                if_match: input.copy_source_if_match.as_ref(),
+                if_none_match: input.copy_source_if_none_match.as_ref(),
+                if_modified_since: input.copy_source_if_modified_since.as_ref(),
+                if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+            }
         };
         let source = self.fetch_source(None, src, &conditions)?;
         check_customer_key(

@@ -35,6 +35,8 @@ pub struct Bucket {
     /// Like older S3-compatible stores: CopyObject with a destination `If-Match` is refused with
     /// 501 NotImplemented.
     pub copy_if_match_unsupported: bool,
+    /// Like moto: `x-amz-copy-source-if-*` on CopyObject and UploadPartCopy are ignored.
+    pub copy_source_conditions_ignored: bool,
     pub objects: BTreeMap<String, Vec<StoredObject>>,
     pub uploads: BTreeMap<String, Upload>,
 }
@@ -57,6 +59,7 @@ impl Bucket {
             versioning: Versioning::Unversioned,
             acl_mode: AclMode::Enabled,
             copy_if_match_unsupported: false,
+            copy_source_conditions_ignored: false,
             objects: BTreeMap::new(),
             uploads: BTreeMap::new(),
         }

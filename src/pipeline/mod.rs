@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 pub use detect::{Inspected, Unread};
 pub use repair::{
     AclSupport, Outcome, RepairSettings, Repaired, Repairer, Settled, JOURNAL_FAILED,
+    UNCONDITIONAL_REFUSED,
 };
 pub use walk::KeyFilter;
 

@@ -27,6 +27,9 @@ pub struct RepairSettings {
     pub multipart_threshold: u64,
     /// Part size of a multipart copy (raised where 10,000 parts would not suffice).
     pub part_size: u64,
+    /// Repair even where the server ignores `x-amz-copy-source-if-match` (a concurrent write
+    /// could then be overwritten).
+    pub allow_unconditional: bool,
 }
 
 impl Default for RepairSettings {
@@ -35,6 +38,7 @@ impl Default for RepairSettings {
             dry_run: false,
             multipart_threshold: 5 << 30,
             part_size: 256 << 20,
+            allow_unconditional: false,
         }
     }
 }
@@ -113,6 +117,8 @@ pub struct Repairer {
     destination_if_match: AtomicBool,
     /// Once the run is stopped, no new copy starts; copies in flight finish.
     stop: CancellationToken,
+    /// Whether the server enforces copy-source-if-match, probed once before the first copy.
+    source_condition: tokio::sync::OnceCell<Result<bool, S3Failure>>,
 }
 
 /// Why an attempt did not fix the object.
@@ -147,7 +153,13 @@ impl Repairer {
             acl: AtomicU8::new(AclSupport::Used as u8),
             destination_if_match: AtomicBool::new(true),
             stop: CancellationToken::new(),
+            source_condition: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// What the probe before the first copy found: `None` if no copy was attempted.
+    pub fn source_condition(&self) -> Option<&Result<bool, S3Failure>> {
+        self.source_condition.get()
     }
 
     /// Objects that reach the repair stage after `stop` fires are skipped as `interrupted`
@@ -274,6 +286,7 @@ impl Repairer {
         if self.settings.dry_run {
             return Ok(Outcome::WouldFix(Box::new(plan)));
         }
+        self.copies_are_conditional(&plan).await?;
         self.record_plan(head, acl, expected, &plan).await?;
         // A copy whose verification failed was still written: its record keeps the new ETag.
         let verified = match self.rewrite(head, &mut plan).await {
@@ -301,6 +314,34 @@ impl Repairer {
             after_conflict: false,
             left_noncurrent,
         })
+    }
+
+    /// Makes sure, once per run, that the server enforces the copy's source condition, so a
+    /// concurrent write is never overwritten; refuses to write if it does not, unless allowed.
+    async fn copies_are_conditional(&self, plan: &Plan) -> Result<(), Stop> {
+        let enforced = self
+            .source_condition
+            .get_or_init(|| async {
+                let probe_key = probe_key(&plan.key);
+                s3::copy_source_condition_enforced(
+                    &self.client,
+                    &self.bucket,
+                    &plan.copy_source,
+                    &probe_key,
+                )
+                .await
+            })
+            .await;
+        match enforced {
+            Ok(false) if !self.settings.allow_unconditional => Err(Stop::Fail(S3Failure {
+                code: UNCONDITIONAL_REFUSED.into(),
+                message: "the server ignores x-amz-copy-source-if-match, so a repair could overwrite a concurrent write: nothing was written (pass --allow-unconditional-copies to repair anyway)".into(),
+                http_status: None,
+            })),
+            // A probe that could not run (say, no permission for its key) is noted; S3 itself
+            // documents the condition.
+            _ => Ok(()),
+        }
     }
 
     /// The ACL to carry into the copy, learning once per run whether the server has ACLs.
@@ -340,22 +381,27 @@ impl Repairer {
 
     /// One conditional rewrite; a bucket that refuses the grants gets the copy without them.
     async fn rewrite(&self, head: &ObjectHead, plan: &mut Plan) -> Result<Rewritten, Stop> {
-        let first = self.send(head, plan).await;
+        let if_match = self.destination_if_match.load(Ordering::Relaxed);
+        let first = self.send(head, plan, if_match).await;
         match first {
             Err(f) if f.code == "AccessControlListNotSupported" && plan.grants.is_some() => {
                 self.acl
                     .store(AclSupport::Disabled as u8, Ordering::Relaxed);
                 plan.grants = None;
-                self.send(head, plan).await
+                self.send(
+                    head,
+                    plan,
+                    self.destination_if_match.load(Ordering::Relaxed),
+                )
+                .await
             }
             // Learnt from the first real copy instead of a probe that would have to write: a
             // server without destination conditions refuses the header; the copy-source
-            // condition still guards the ETag seen at HEAD.
-            Err(f)
-                if f.code == "NotImplemented"
-                    && self.destination_if_match.swap(false, Ordering::Relaxed) =>
-            {
-                self.send(head, plan).await
+            // condition still guards the ETag seen at HEAD. Every copy that was sent with the
+            // header before the run learnt it is sent again without.
+            Err(f) if f.code == "NotImplemented" && if_match => {
+                self.destination_if_match.store(false, Ordering::Relaxed);
+                self.send(head, plan, false).await
             }
             other => other,
         }
@@ -384,8 +430,12 @@ impl Repairer {
         expected
     }
 
-    async fn send(&self, head: &ObjectHead, plan: &Plan) -> Result<Rewritten, S3Failure> {
-        let if_match = self.destination_if_match.load(Ordering::Relaxed);
+    async fn send(
+        &self,
+        head: &ObjectHead,
+        plan: &Plan,
+        if_match: bool,
+    ) -> Result<Rewritten, S3Failure> {
         let size = head.content_length.unwrap_or(0).max(0) as u64;
         if !self.is_multipart(head) {
             return s3::copy_in_place(&self.client, &self.bucket, plan, if_match).await;
@@ -484,6 +534,19 @@ impl Repairer {
 /// The code of a journal write failure; the run stops on it, since nothing may be changed
 /// without a record.
 pub const JOURNAL_FAILED: &str = "JournalWriteFailed";
+
+/// The code of a refusal to copy without a condition the server enforces; the run stops on it.
+pub const UNCONDITIONAL_REFUSED: &str = "UnconditionalCopyRefused";
+
+/// The temporary key the source-condition probe may create (and then deletes), next to `key` so
+/// that a policy limited to the repaired prefix allows it.
+fn probe_key(key: &str) -> String {
+    let dir = key.rfind('/').map_or("", |i| &key[..=i]);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{dir}.s3mend-probe-{}-{nanos:09}", std::process::id())
+}
 
 fn journal_failure(journal: &Journal, e: std::io::Error) -> S3Failure {
     S3Failure {

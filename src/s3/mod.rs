@@ -16,5 +16,6 @@ pub use head::{head_object, ListedObject, ObjectHead};
 pub use metrics::{RequestCounts, RequestStats};
 pub use uri::S3Uri;
 pub use write::{
-    caller_id, copy_in_place, multipart_in_place, object_acl, object_tagging, Rewritten,
+    caller_id, copy_in_place, copy_source_condition_enforced, multipart_in_place, object_acl,
+    object_tagging, Rewritten,
 };

@@ -117,6 +117,50 @@ pub async fn copy_in_place(
     })
 }
 
+/// Whether the server enforces `x-amz-copy-source-if-match`, the condition that keeps a repair
+/// from overwriting a concurrent write. Probed without touching the user's object: a copy of
+/// `source` to the temporary key `probe_key`, conditional on an ETag no object has. S3 answers
+/// 412 and writes nothing; a server that ignores the condition makes the copy, which is deleted
+/// at once. `Err` when the probe itself failed (e.g. no permission to write `probe_key`).
+pub async fn copy_source_condition_enforced(
+    client: &Client,
+    bucket: &str,
+    copy_source: &str,
+    probe_key: &str,
+) -> Result<bool, S3Failure> {
+    const NO_SUCH_ETAG: &str = "\"00000000000000000000000000000000\"";
+    let copied = client
+        .copy_object()
+        .bucket(bucket)
+        .key(probe_key)
+        .copy_source(copy_source)
+        .copy_source_if_match(NO_SUCH_ETAG)
+        .customize()
+        .config_override(long_attempts(client, COPY_ATTEMPT))
+        .send()
+        .await;
+    match copied {
+        Err(e) => {
+            let failure = S3Failure::from_sdk(&e);
+            if failure.http_status == Some(412) {
+                Ok(true)
+            } else {
+                Err(failure)
+            }
+        }
+        Ok(_) => {
+            client
+                .delete_object()
+                .bucket(bucket)
+                .key(probe_key)
+                .send()
+                .await
+                .map_err(|e| S3Failure::from_sdk(&e))?;
+            Ok(false)
+        }
+    }
+}
+
 /// Rewrites an object too large for CopyObject: CreateMultipartUpload with the full header set,
 /// grants and tags (there is no tagging directive here), UploadPartCopy per range conditional on
 /// the HEAD ETag, CompleteMultipartUpload conditional on the destination. Any failure aborts the
