@@ -48,7 +48,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = std::process::Command::new(servers_script())
             .args(["stop", self.name])
-            .env("S3MEND_SERVERS_STATE", self.state.path())
+            .env("S3MEND_CI_STATE", self.state.path())
             .status();
     }
 }
@@ -77,7 +77,7 @@ impl Target {
         let state = tempfile::tempdir().unwrap();
         let out = std::process::Command::new(servers_script())
             .args(["start", name])
-            .env("S3MEND_SERVERS_STATE", state.path())
+            .env("S3MEND_CI_STATE", state.path())
             .output()
             .expect(".ci/servers.sh runs");
         assert!(
