@@ -167,6 +167,10 @@ pub struct ConnectArgs {
     /// that slows down after throttling).
     #[arg(long, value_enum, default_value_t)]
     pub retry_mode: RetryModeArg,
+
+    /// At most N requests per second, retries included (a token bucket over all requests).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_rps: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -105,7 +105,8 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
         serde_json::json!({"listed": 3, "inspected": 2, "clean": 1, "with_findings": 1,
                            "errors": 1, "complete": true, "stopped": null,
                            "requests": {"calls": 5, "attempts": 5, "throttled": 0,
-                                        "failed_attempts": 0}})
+                                        "failed_attempts": 0, "concurrency_cuts": 0,
+                                        "min_concurrency": 64}})
     );
     let error_row = row(&report, "m-secret.bin");
     assert_eq!(error_row["status"], "error");

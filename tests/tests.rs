@@ -8,6 +8,7 @@ mod lab;
 mod demo;
 mod faults;
 mod fix;
+mod pace;
 mod scan_errors;
 mod scan_formats;
 mod scan_walk;
