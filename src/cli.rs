@@ -228,6 +228,10 @@ pub struct ConnectArgs {
     /// request at most 10s, so an endpoint that never answers is a prompt error.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_attempt_timeout)]
     pub attempt_timeout: Duration,
+
+    /// At most N requests per second, retries included (a token bucket over all requests).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_rps: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,7 @@
 //! Validated settings built from the command line. No I/O here except checking that the report
 //! file can be created, which must fail before the first request.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use crate::cli::{ConnectArgs, FixArgs, OutputArgs, RetryModeArg, ScanArgs, UndoArgs, WriteArgs};
@@ -114,7 +115,7 @@ impl UndoConfig {
     pub fn from_args(args: &UndoArgs) -> Self {
         UndoConfig {
             from: args.from.clone(),
-            connect: ConnectOptions::from(&args.connect),
+            connect: connect_options(&args.connect, args.concurrency),
             write: WriteConfig::from_args(&args.write),
             concurrency: usize::from(args.concurrency),
             output: OutputConfig::from(&args.output),
@@ -149,24 +150,26 @@ impl ScanConfig {
                 },
             }),
             target,
-            connect: ConnectOptions::from(&args.connect),
+            connect: connect_options(&args.connect, args.concurrency),
             output: OutputConfig::from(&args.output),
         })
     }
 }
 
-impl From<&ConnectArgs> for ConnectOptions {
-    fn from(args: &ConnectArgs) -> Self {
-        ConnectOptions {
-            endpoint_url: args.endpoint_url.clone().filter(|e| !e.is_empty()),
-            region: args.region.clone(),
-            profile: args.profile.clone(),
-            addressing: args.addressing_style,
-            static_credentials: None,
-            max_attempts: args.max_attempts,
-            adaptive_retries: args.retry_mode == RetryModeArg::Adaptive,
-            attempt_timeout: args.attempt_timeout,
-        }
+/// The connection settings, with the command's `--concurrency` as the cap on requests in flight
+/// (it lives with each command, not with the connection flags).
+fn connect_options(args: &ConnectArgs, concurrency: u16) -> ConnectOptions {
+    ConnectOptions {
+        endpoint_url: args.endpoint_url.clone().filter(|e| !e.is_empty()),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        addressing: args.addressing_style,
+        static_credentials: None,
+        max_attempts: args.max_attempts,
+        adaptive_retries: args.retry_mode == RetryModeArg::Adaptive,
+        attempt_timeout: args.attempt_timeout,
+        max_in_flight: usize::from(concurrency),
+        max_rps: args.max_rps.and_then(NonZeroU32::new),
     }
 }
 
@@ -231,6 +234,36 @@ mod tests {
         assert!(err.contains("bad glob '[x'"), "{err}");
         let err = parse(&["s3mend", "scan", "s3://bucket", "--rules", "nope"]).unwrap_err();
         assert!(err.contains("unknown rule 'nope'"), "{err}");
+    }
+
+    #[test]
+    fn concurrency_and_max_rps_pace_the_connection() {
+        let cfg = parse(&["s3mend", "scan", "s3://bucket", "--concurrency", "8"]).unwrap();
+        assert_eq!((cfg.connect.max_in_flight, cfg.connect.max_rps), (8, None));
+        let cfg = parse(&["s3mend", "scan", "s3://bucket", "--max-rps", "250"]).unwrap();
+        assert_eq!(cfg.connect.max_in_flight, 64);
+        assert_eq!(cfg.connect.max_rps, NonZeroU32::new(250));
+        for bad in ["0", "100001", "-5", "fast"] {
+            let flag = format!("--max-rps={bad}");
+            let err = parse(&["s3mend", "scan", "s3://bucket", &flag]).unwrap_err();
+            assert!(err.contains("max-rps"), "{bad}: {err}");
+        }
+        let cli = Cli::try_parse_from([
+            "s3mend",
+            "undo",
+            "j.jsonl",
+            "--concurrency",
+            "5",
+            "--max-rps",
+            "9",
+        ])
+        .unwrap();
+        let Command::Undo(undo) = cli.command else {
+            panic!("not an undo")
+        };
+        let cfg = UndoConfig::from_args(&undo);
+        assert_eq!(cfg.connect.max_in_flight, 5);
+        assert_eq!(cfg.connect.max_rps, NonZeroU32::new(9));
     }
 
     #[test]

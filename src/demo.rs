@@ -81,6 +81,9 @@ pub fn seed(lab: &Lab, manifest: &Manifest) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Requests the demo keeps in flight: the fixture site is small.
+const DEMO_CONCURRENCY: usize = 16;
+
 /// How to reach a lab as a client.
 pub fn lab_connection(lab: &Lab) -> ConnectOptions {
     ConnectOptions {
@@ -92,6 +95,8 @@ pub fn lab_connection(lab: &Lab) -> ConnectOptions {
         max_attempts: crate::s3::DEFAULT_MAX_ATTEMPTS,
         adaptive_retries: false,
         attempt_timeout: crate::s3::DEFAULT_ATTEMPT_TIMEOUT,
+        max_in_flight: DEMO_CONCURRENCY,
+        max_rps: None,
     }
 }
 
@@ -159,7 +164,7 @@ async fn tell_the_story(
             prefix: String::new(),
             filter: KeyFilter::default(),
             rules: RuleSet::all(),
-            concurrency: 16,
+            concurrency: DEMO_CONCURRENCY,
             start_after: None,
         },
         target,

@@ -125,7 +125,8 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
                            "errors": 1, "gone": 0, "unreadable": 0,
                            "complete": true, "stopped": null,
                            "requests": {"calls": 5, "attempts": 5, "throttled": 0,
-                                        "failed_attempts": 1}})
+                                        "failed_attempts": 1, "concurrency_cuts": 0,
+                                        "min_concurrency": 64}})
     );
     let error_row = row(&report, "m-broken.html");
     assert_eq!(error_row["status"], "error");

@@ -57,7 +57,8 @@ async fn fixture_site_reports_exactly_the_bad_objects_with_the_right_proposals()
             "errors": 0, "gone": 0, "unreadable": 0, "complete": true, "stopped": null,
             // HeadBucket, one ListObjectsV2 page, one HEAD per object; nothing retried.
             "requests": {"calls": manifest.objects.len() + 2, "attempts": manifest.objects.len() + 2,
-                         "throttled": 0, "failed_attempts": 0}
+                         "throttled": 0, "failed_attempts": 0,
+                         "concurrency_cuts": 0, "min_concurrency": 64}
         })
     );
     // Every row carries the contract's fields, with the value seen at HEAD.

@@ -65,6 +65,7 @@ async fn handle(
     reset: Arc<AtomicBool>,
     mut req: http::Request<hyper::body::Incoming>,
 ) -> Result<s3s::HttpResponse, s3s::HttpError> {
+    let _in_flight = shared.handle.counters.in_flight();
     let slot = FaultSlot::default();
     req.extensions_mut().insert(slot.clone());
     let latency = shared.latency.next();

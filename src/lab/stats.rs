@@ -1,4 +1,5 @@
-//! Request and connection counters, fed by the s3s access hook and the accept loop.
+//! Request and connection counters, fed by the s3s access hook and the accept loop, and the
+//! requests in flight, fed by the per-request service.
 //!
 //! The access hook is the one place s3s tells us the operation name (`HeadObject`, ...) of every
 //! authenticated request, so counting there covers every operation, implemented or not; for the
@@ -22,6 +23,9 @@ pub struct LabStats {
     pub requests: BTreeMap<String, u64>,
     /// TCP connections accepted.
     pub connections: u64,
+    /// The most requests being handled at once (from arrival to the response headers), so
+    /// tests can check a client's cap on requests in flight.
+    pub max_in_flight: u64,
     /// Injected faults by operation and kind, e.g. "HeadObject/SlowDown" (see
     /// [`Faults`](super::Faults)); failures armed with `fail_next` count as ".../FailNext",
     /// stalls armed with `stall_next` as ".../StallNext", and requests turned away for their
@@ -61,6 +65,17 @@ pub struct Counters {
     requests: Mutex<HashMap<String, u64>>,
     connections: AtomicU64,
     faults: Mutex<HashMap<String, u64>>,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+}
+
+/// One request being handled; counted out when dropped, also if the connection goes away.
+pub struct InFlight<'a>(&'a Counters);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Counters {
@@ -86,6 +101,13 @@ impl Counters {
         self.connections.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A request arrived; it is in flight until the guard drops.
+    pub fn in_flight(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::Relaxed);
+        InFlight(self)
+    }
+
     pub fn snapshot(&self) -> LabStats {
         LabStats {
             requests: self
@@ -95,6 +117,7 @@ impl Counters {
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
             connections: self.connections.load(Ordering::Relaxed),
+            max_in_flight: self.max_in_flight.load(Ordering::Relaxed),
             faults: self
                 .faults
                 .lock()
@@ -108,6 +131,9 @@ impl Counters {
         self.requests.lock().clear();
         self.faults.lock().clear();
         self.connections.store(0, Ordering::Relaxed);
+        // The most in flight from now on: start from those still being handled.
+        self.max_in_flight
+            .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 }
 

@@ -230,7 +230,8 @@ pub struct Summary {
     /// Fix only.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub fix: Option<FixCounts>,
-    /// S3 calls, attempts, throttled and failed attempts of the run.
+    /// S3 calls, attempts, throttled and failed attempts of the run, and how far throttling cut
+    /// the requests kept in flight.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub requests: Option<RequestCounts>,
 }

@@ -209,7 +209,7 @@ impl ReportWriter for TableWriter {
         }
         if let Some(r) = &summary.requests {
             if r.retries() > 0 || r.throttled > 0 {
-                writeln!(
+                write!(
                     self.out,
                     "  requests {}  retried {}  throttled {}  failed attempts {}",
                     r.calls,
@@ -217,6 +217,14 @@ impl ReportWriter for TableWriter {
                     r.throttled,
                     r.failed_attempts
                 )?;
+                if r.concurrency_cuts > 0 {
+                    write!(
+                        self.out,
+                        "  in flight cut {}× (down to {})",
+                        r.concurrency_cuts, r.min_concurrency
+                    )?;
+                }
+                writeln!(self.out)?;
             }
         }
         for note in &info.notes {
@@ -305,6 +313,7 @@ impl ReportWriter for TableWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::s3::RequestCounts;
 
     #[test]
     fn groups_keep_the_first_keys_in_order() {
@@ -316,5 +325,75 @@ mod tests {
         let keys: Vec<_> = group.examples.keys().cloned().collect();
         let expected: Vec<_> = (0..EXAMPLES).map(|i| format!("k{i:02}")).collect();
         assert_eq!(keys, expected);
+    }
+
+    /// A `Write` whose bytes the test can read after the writer is gone.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<parking_lot::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn summary_lines(requests: RequestCounts) -> String {
+        let out = Shared::default();
+        let summary = Summary {
+            requests: Some(requests),
+            ..Summary::default()
+        };
+        let info = RunInfo {
+            target: "s3://b/".into(),
+            rules: crate::rules::RuleSet::all(),
+            stopped: None,
+            command: "scan",
+            notes: Vec::new(),
+        };
+        Box::new(TableWriter::new(Box::new(out.clone()), false))
+            .finish(&summary, &info)
+            .unwrap();
+        let bytes = out.0.lock().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn the_requests_line_says_how_far_throttling_cut_the_requests_in_flight() {
+        let throttled = RequestCounts {
+            calls: 100,
+            attempts: 130,
+            throttled: 30,
+            failed_attempts: 0,
+            concurrency_cuts: 3,
+            min_concurrency: 21,
+        };
+        let text = summary_lines(throttled.clone());
+        assert!(
+            text.contains(
+                "  requests 100  retried 30  throttled 30  failed attempts 0  in flight cut 3× (down to 21)\n"
+            ),
+            "{text}"
+        );
+        let text = summary_lines(RequestCounts {
+            concurrency_cuts: 0,
+            min_concurrency: 64,
+            ..throttled
+        });
+        assert!(
+            text.contains("  requests 100  retried 30  throttled 30  failed attempts 0\n"),
+            "{text}"
+        );
+        let text = summary_lines(RequestCounts {
+            calls: 5,
+            attempts: 5,
+            min_concurrency: 64,
+            ..RequestCounts::default()
+        });
+        assert!(!text.contains("requests"), "{text}");
     }
 }

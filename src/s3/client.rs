@@ -2,8 +2,10 @@
 //! and the bucket's region.
 //!
 //! One `Client` serves the whole run: its connection pool keeps connections alive, which is most of
-//! what makes a HEAD-bound scan fast.
+//! what makes a HEAD-bound scan fast. Its HTTP client is the SDK's default one, wrapped in the
+//! run's pacing (`pace`).
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +18,10 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    RequestChecksumCalculation, ResponseChecksumValidation, RuntimeComponentsBuilder,
+    RuntimePlugin, SharedHttpClient,
+};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
 use aws_sdk_s3::Client;
@@ -25,6 +30,7 @@ use clap::ValueEnum;
 
 use super::error::chain;
 use super::metrics::{CountRequests, RequestStats};
+use super::pace::{self, Pace};
 use super::S3Failure;
 
 /// Region assumed for a custom endpoint when none is configured.
@@ -42,7 +48,7 @@ pub enum Addressing {
     Virtual,
 }
 
-/// Where and as whom to connect.
+/// Where and as whom to connect, and how hard to push.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
     pub endpoint_url: Option<String>,
@@ -58,21 +64,11 @@ pub struct ConnectOptions {
     /// How long one attempt of a small request (HEAD, LIST, ACL) may take before it is given up
     /// and retried. Copies get longer, never shorter.
     pub attempt_timeout: Duration,
-}
-
-impl Default for ConnectOptions {
-    fn default() -> Self {
-        ConnectOptions {
-            endpoint_url: None,
-            region: None,
-            profile: None,
-            addressing: Addressing::default(),
-            static_credentials: None,
-            max_attempts: DEFAULT_MAX_ATTEMPTS,
-            adaptive_retries: false,
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-        }
-    }
+    /// Requests in flight at most, retries included: the command's `--concurrency`. Throttling
+    /// lowers this for a while (see `pace`); a fix's two stages share it.
+    pub max_in_flight: usize,
+    /// `--max-rps`: requests per second at most, retries included.
+    pub max_rps: Option<NonZeroU32>,
 }
 
 /// `--attempt-timeout` unless given: long enough for a HEAD on a loaded server, short enough that
@@ -99,11 +95,17 @@ pub struct Connection {
 /// does on a 301 and on success), the client switches to it, because aws-sdk-rust does not follow
 /// a 301; with a custom endpoint only when the check failed.
 pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Connection> {
+    let requests = Arc::new(RequestStats::default());
+    let pace = Pace::new(opts.max_in_flight, opts.max_rps, requests.clone());
+    let http_client = pace.wrap(default_http_client()?);
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(10))
-            // A stalled response must not hold a slot for ever; copies override this.
-            .operation_attempt_timeout(attempt_timeout(opts))
+            // A stalled response must not hold a slot for ever; copies override this. The
+            // attempt includes its wait for a turn under --max-rps, which is allowed for.
+            .operation_attempt_timeout(
+                attempt_timeout(opts) + pace::longest_rate_wait(opts.max_in_flight, opts.max_rps),
+            )
             .build(),
     );
     // Stalled-stream protection guards long bodies; scans and copies move none, and it costs a
@@ -128,7 +130,6 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
         Addressing::Path => true,
         Addressing::Virtual => false,
     };
-    let requests = Arc::new(RequestStats::default());
     // The retry quota is unlimited: under sustained SlowDown the shared quota would drain and
     // every request would then fail at once, while backing off is exactly what S3 asks for.
     // Standard mode by default: with a steady 10 % SlowDown, adaptive mode's client-side rate
@@ -149,6 +150,9 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
             .retry_config(retry.clone())
             .retry_partition(partition.clone())
             .interceptor(CountRequests(requests.clone()))
+            // Only S3's client is paced: the credential providers (IMDS, SSO, STS) keep the
+            // loader's own, so that S3 throttling does not slow them nor they spend S3's rate.
+            .http_client(http_client.clone())
             .force_path_style(path_style)
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
@@ -202,6 +206,19 @@ fn attempt_timeout(opts: &ConnectOptions) -> Duration {
     } else {
         opts.attempt_timeout
     }
+}
+
+/// The HTTPS client the SDK would pick by itself (hyper 1.x with rustls, proxies from the
+/// environment), taken from the SDK's own default so that TLS and connection pooling stay exactly
+/// as without pacing.
+fn default_http_client() -> anyhow::Result<SharedHttpClient> {
+    aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(BehaviorVersion::latest())
+        .and_then(|plugin| {
+            plugin
+                .runtime_components(&RuntimeComponentsBuilder::new("s3mend"))
+                .http_client()
+        })
+        .context("this build of the AWS SDK has no default HTTPS client")
 }
 
 /// Resolves the credentials once before the first request, so that having none, or having an

@@ -1,6 +1,7 @@
 //! Request accounting: how many S3 calls a run made, how many attempts they took, and how many
 //! attempts were throttled. An SDK interceptor sees every attempt, including the retries the SDK
-//! makes on its own, which s3mend's code never sees.
+//! makes on its own, which s3mend's code never sees. The pacing (`pace`) records here how far
+//! throttling cut the requests in flight.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub struct RequestStats {
     attempts: AtomicU64,
     throttled: AtomicU64,
     failed_attempts: AtomicU64,
+    concurrency_cuts: AtomicU64,
+    min_concurrency: AtomicU64,
 }
 
 /// A snapshot, as reports show it.
@@ -32,6 +35,10 @@ pub struct RequestCounts {
     pub throttled: u64,
     /// Attempts that failed otherwise (5xx, broken connections, timeouts).
     pub failed_attempts: u64,
+    /// Times throttling cut the number of requests kept in flight (at most once per 100 ms).
+    pub concurrency_cuts: u64,
+    /// The fewest requests in flight it allowed: `--concurrency` unless throttling cut it.
+    pub min_concurrency: u64,
 }
 
 impl RequestCounts {
@@ -47,7 +54,16 @@ impl RequestStats {
             attempts: self.attempts.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
             failed_attempts: self.failed_attempts.load(Ordering::Relaxed),
+            concurrency_cuts: self.concurrency_cuts.load(Ordering::Relaxed),
+            min_concurrency: self.min_concurrency.load(Ordering::Relaxed),
         }
+    }
+
+    /// The in-flight limit's lowest value so far and the number of cuts that got it there.
+    pub(super) fn record_concurrency(&self, lowest: usize, cuts: u64) {
+        let lowest = u64::try_from(lowest).unwrap_or(u64::MAX);
+        self.min_concurrency.store(lowest, Ordering::Relaxed);
+        self.concurrency_cuts.store(cuts, Ordering::Relaxed);
     }
 
     pub fn throttled(&self) -> u64 {

@@ -1,10 +1,12 @@
-//! Everything that talks to S3: client construction, our own owned snapshot of a HEAD, and the
-//! classification of S3 errors. Nothing outside this module touches SDK output types.
+//! Everything that talks to S3: client construction and its pacing, our own owned snapshot of a
+//! HEAD, and the classification of S3 errors. Nothing outside this module touches SDK output
+//! types.
 
 mod client;
 mod error;
 mod head;
 mod metrics;
+mod pace;
 mod uri;
 mod write;
 
@@ -14,6 +16,7 @@ pub use client::{
 pub use error::{S3Failure, DELETE_MARKER};
 pub use head::{head_object, ListedObject, ObjectHead};
 pub use metrics::{RequestCounts, RequestStats};
+pub use pace::{Aimd, Pace, CUT_WINDOW};
 pub use uri::S3Uri;
 pub use write::{
     caller_id, copy_in_place, copy_source_condition_enforced, multipart_in_place, object_acl,
