@@ -142,7 +142,7 @@ impl Repairer {
         settings: RepairSettings,
         journal: Option<Arc<Journal>>,
     ) -> Self {
-        let caller_id = s3::caller_id(&client).await;
+        let caller_id = s3::caller_id(&client, &bucket).await;
         Repairer {
             client,
             bucket,

@@ -72,6 +72,7 @@ pub async fn list(
         .into_paginator()
         .page_size(PAGE_SIZE)
         .send();
+    let mut raw_keys = false;
     loop {
         let page = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -85,7 +86,20 @@ pub async fn list(
                 return;
             }
         };
-        let encoded = page.encoding_type() == Some(&EncodingType::Url);
+        // Some servers (s3s-fs) echo `EncodingType=url` but send raw keys: one key that gives
+        // that away makes the rest of the run take keys as they come.
+        if !raw_keys
+            && page.encoding_type() == Some(&EncodingType::Url)
+            && page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .any(looks_unencoded)
+        {
+            tracing::info!("the server does not URL-encode listed keys although it says so");
+            raw_keys = true;
+        }
+        let encoded = page.encoding_type() == Some(&EncodingType::Url) && !raw_keys;
         for object in page.contents() {
             let Some(raw) = object.key() else { continue };
             let key = if encoded {
@@ -116,9 +130,54 @@ pub fn decode_key(raw: &str) -> String {
     percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
 }
 
+/// True for a listed key that cannot be URL-encoded: it has a character any encoder escapes (a
+/// space, a control or non-ASCII character, a quote or bracket), a `%` that starts no escape, or
+/// escapes that decode to no UTF-8 text (S3 keys are UTF-8). A key with only `+` is ambiguous and
+/// taken as encoded, as S3 encodes a space as `+`.
+pub fn looks_unencoded(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    percent_decode_str(raw).decode_utf8().is_err()
+        || bytes.iter().enumerate().any(|(i, &b)| match b {
+            b'%' => {
+                !(bytes.len() > i + 2
+                    && bytes[i + 1].is_ascii_hexdigit()
+                    && bytes[i + 2].is_ascii_hexdigit())
+            }
+            b' ' | b'"' | b'<' | b'>' | b'\\' | b'^' | b'`' | b'{' | b'|' | b'}' => true,
+            _ => !b.is_ascii() || b.is_ascii_control(),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_keys_give_themselves_away() {
+        let raw = [
+            "with space.html",
+            "per%cent.html",
+            "100%",
+            "100%2",
+            "quote\"double",
+            "ünïcødé/ページ.html",
+            "control\u{1}char",
+        ];
+        for key in raw {
+            assert!(looks_unencoded(key), "{key:?}");
+        }
+        let encoded = [
+            "plain/key.html",
+            "with+space.html",
+            "per%25cent.html",
+            "%C3%BCn%C3%AF.html",
+            "control%01char",
+            "a%2Bb",
+        ];
+        for key in encoded {
+            assert!(!looks_unencoded(key), "{key:?}");
+        }
+    }
 
     #[test]
     fn url_encoded_keys_decode_like_a_form() {

@@ -121,7 +121,7 @@ pub async fn copy_in_place(
 /// from overwriting a concurrent write. Probed without touching the user's object: a copy of
 /// `source` to the temporary key `probe_key`, conditional on an ETag no object has. S3 answers
 /// 412 and writes nothing; a server that ignores the condition makes the copy, which is deleted
-/// at once. `Err` when the probe itself failed (e.g. no permission to write `probe_key`).
+/// at once (by version id in a versioned bucket, which needs `s3:DeleteObjectVersion`). `Err` when the probe itself failed (e.g. no permission to write `probe_key`).
 pub async fn copy_source_condition_enforced(
     client: &Client,
     bucket: &str,
@@ -148,11 +148,13 @@ pub async fn copy_source_condition_enforced(
                 Err(failure)
             }
         }
-        Ok(_) => {
+        Ok(out) => {
+            // By version where there is one: a versioned bucket keeps no trace of the probe.
             client
                 .delete_object()
                 .bucket(bucket)
                 .key(probe_key)
+                .set_version_id(out.version_id().map(str::to_owned))
                 .send()
                 .await
                 .map_err(|e| S3Failure::from_sdk(&e))?;
@@ -344,11 +346,24 @@ pub async fn object_tagging(
     Ok(pairs.join("&"))
 }
 
-/// The canonical user id of the caller (ListBuckets' owner), used to recognise objects owned by
-/// another account. `None` when the caller may not list buckets.
-pub async fn caller_id(client: &Client) -> Option<String> {
-    let out = client.list_buckets().max_buckets(1).send().await.ok()?;
-    out.owner().and_then(|o| o.id()).map(str::to_owned)
+/// The canonical user id of the caller, used to recognise objects owned by another account.
+/// ListBuckets names it, and lists only the caller's own buckets: when `bucket` is among them,
+/// the owner id in the bucket's ACL is the caller's too, in the form object ACLs use (moto's
+/// ListBuckets owner id differs from the one in all its ACLs). `None` when the caller may not
+/// list buckets.
+pub async fn caller_id(client: &Client, bucket: &str) -> Option<String> {
+    let out = client.list_buckets().prefix(bucket).send().await.ok()?;
+    let listed = out.owner().and_then(|o| o.id()).map(str::to_owned);
+    if out.buckets().iter().any(|b| b.name() == Some(bucket)) {
+        let acl = client.get_bucket_acl().bucket(bucket).send().await;
+        if let Some(id) = acl
+            .ok()
+            .and_then(|acl| acl.owner()?.id().map(str::to_owned))
+        {
+            return Some(id);
+        }
+    }
+    listed
 }
 
 #[cfg(test)]
