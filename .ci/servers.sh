@@ -144,7 +144,7 @@ log_tail() {
     local log=$1
     [[ -f $log ]] || return 0
     say "last lines of $log:"
-    tail -n "${2:-25}" "$log" | sed 's/^/    /' >&2
+    tail -n "${2:-25}" "$log" | sed -e $'s/\e\\[[0-9;]*m//g' -e 's/^/    /' >&2
 }
 
 # Is the pid in NAME's pid file alive and still the server we started (not a recycled pid)?
@@ -153,7 +153,7 @@ server_pid() {
     [[ -f $STATE_DIR/$name.pid ]] || return 1
     pid=$(<"$STATE_DIR/$name.pid")
     [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$(<"$STATE_DIR/$name.bin")" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$(<"$STATE_DIR/$name.bin")" || return 1
     printf '%s\n' "$pid"
 }
 
@@ -162,15 +162,16 @@ spawn() {
     local name=$1 log=$2
     shift 2
     printf '%s\n' "$1" >"$STATE_DIR/$name.bin"
-    setsid "$@" </dev/null >>"$log" 2>&1 &
+    NO_COLOR=1 setsid "$@" </dev/null >>"$log" 2>&1 &
     printf '%s\n' "$!" >"$STATE_DIR/$name.pid"
 }
 
-# Wait until URL answers HTTP (any status) while NAME's process lives; bounded by START_TIMEOUT.
-wait_http() {
-    local name=$1 url=$2 log=$3 deadline=$(($(now) + START_TIMEOUT))
+# Wait until 127.0.0.1:PORT accepts connections while NAME's process lives; bounded by
+# START_TIMEOUT. (A TCP connect, not a request: it leaves no error in the server's log.)
+wait_port() {
+    local name=$1 port=$2 log=$3 deadline=$(($(now) + START_TIMEOUT))
     while :; do
-        if curl -s -o /dev/null --max-time 2 "$url"; then
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
         fi
         if ! server_pid "$name" >/dev/null; then
@@ -179,7 +180,7 @@ wait_http() {
         fi
         if (($(now) >= deadline)); then
             log_tail "$log"
-            die "$name did not answer on $url within ${START_TIMEOUT}s (S3MEND_CI_START_TIMEOUT)"
+            die "$name did not listen on 127.0.0.1:$port within ${START_TIMEOUT}s (S3MEND_CI_START_TIMEOUT)"
         fi
         sleep 0.2
     done
@@ -227,7 +228,7 @@ start_moto() {
     port=$(free_ports 1)
     # State is in memory; the dir only holds the log. Any credentials are accepted.
     spawn moto "$dir/server.log" "$MOTO_VENV/bin/moto_server" -H 127.0.0.1 -p "$port"
-    wait_http moto "http://127.0.0.1:$port/" "$dir/server.log"
+    wait_port moto "$port" "$dir/server.log"
     wait_signed moto "http://127.0.0.1:$port" s3mend-ci-access s3mend-ci-secret us-east-1 "$dir/server.log"
     write_env moto "http://127.0.0.1:$port" s3mend-ci-access s3mend-ci-secret us-east-1
 }
@@ -243,7 +244,7 @@ start_s3s_fs() {
     # SigV4 is checked against this one key pair; every bucket is a directory under root.
     spawn s3s-fs "$dir/server.log" "$bin" --host 127.0.0.1 --port "$port" \
         --access-key "$access" --secret-key "$secret" "$dir/root"
-    wait_http s3s-fs "http://127.0.0.1:$port/" "$dir/server.log"
+    wait_port s3s-fs "$port" "$dir/server.log"
     wait_signed s3s-fs "http://127.0.0.1:$port" "$access" "$secret" us-east-1 "$dir/server.log"
     write_env s3s-fs "http://127.0.0.1:$port" "$access" "$secret" us-east-1
 }
@@ -277,7 +278,7 @@ api_bind_addr = "127.0.0.1:$admin"
 EOF
     )
     spawn garage "$dir/server.log" "$bin" -c "$conf" server
-    wait_http garage "http://127.0.0.1:$s3/" "$dir/server.log"
+    wait_port garage "$s3" "$dir/server.log"
     garage_cli() {
         local out
         if ! out=$("$bin" -c "$conf" "$@" 2>&1); then
@@ -333,7 +334,7 @@ stop_one() {
             sleep 0.1
         done
         kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-        [[ -n $quiet ]] || say "$name stopped (pid $pid)"
+        say "$name stopped (pid $pid)"
     elif [[ -z $quiet ]]; then
         say "$name not running"
     fi
@@ -349,7 +350,6 @@ cmd_stop() {
     local name=${1:-} n
     if [[ $name == all ]]; then
         for n in "${SERVERS[@]}"; do stop_one "$n" quiet; done
-        say "all servers stopped"
         return
     fi
     [[ " ${SERVERS[*]} " == *" $name "* ]] || die "stop: unknown server '$name' (${SERVERS[*]} all)"
