@@ -197,6 +197,10 @@ wait_signed() { # NAME ENDPOINT ACCESS SECRET REGION LOG
                 -H "x-amz-content-sha256: $EMPTY_SHA256" \
                 --aws-sigv4 "aws:amz:$region:s3" "$endpoint/" || true)
         [[ $code == 200 ]] && return 0
+        if ! server_pid "$name" >/dev/null; then
+            log_tail "$log"
+            die "$name exited while starting"
+        fi
         if (($(now) >= deadline)); then
             log_tail "$log"
             die "$name: signed ListBuckets on $endpoint answers '$code', not 200, after ${START_TIMEOUT}s"
@@ -241,7 +245,8 @@ start_s3s_fs() {
     access=s3mend-ci
     secret=$(openssl rand -hex 20)
     mkdir -p "$dir/root"
-    # SigV4 is checked against this one key pair; every bucket is a directory under root.
+    # SigV4 is checked against this one key pair; every bucket is a directory under root. (The
+    # secret is in argv, s3s-fs takes it no other way: a throwaway key on 127.0.0.1.)
     spawn s3s-fs "$dir/server.log" "$bin" --host 127.0.0.1 --port "$port" \
         --access-key "$access" --secret-key "$secret" "$dir/root"
     wait_port s3s-fs "$port" "$dir/server.log"
