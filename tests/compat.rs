@@ -284,6 +284,10 @@ pub struct Capabilities {
     pub copy_source_if_match: bool,
     pub destination_if_match: bool,
     pub url_encoded_listing: bool,
+    /// A self-copy that changes nothing is refused (400 InvalidRequest), as on AWS.
+    pub refuses_noop_copy: bool,
+    /// `aws-chunked` is removed from Content-Encoding at upload, as on AWS.
+    pub strips_aws_chunked: bool,
 }
 
 impl Capabilities {
@@ -353,6 +357,22 @@ impl Capabilities {
                         .iter()
                         .any(|o| o.key().is_some_and(|k| k.contains("%01")))
                 });
+        let refuses_noop_copy = c
+            .copy_object()
+            .bucket(&bucket)
+            .key("plain")
+            .copy_source(format!("{bucket}/plain"))
+            .send()
+            .await
+            .is_err_and(|e| failure(&e).http_status == Some(400));
+        put("chunked")
+            .content_encoding("aws-chunked,gzip")
+            .send()
+            .await
+            .expect("PutObject with Content-Encoding works");
+        let strips_aws_chunked = head_object(c, &bucket, "chunked")
+            .await
+            .is_ok_and(|h| h.content_encoding.as_deref() == Some("gzip"));
         let versioned = target.bucket("probe-versions").await;
         let versioning = c
             .put_bucket_versioning()
@@ -373,6 +393,8 @@ impl Capabilities {
             copy_source_if_match,
             destination_if_match,
             url_encoded_listing,
+            refuses_noop_copy,
+            strips_aws_chunked,
         }
     }
 }
@@ -396,6 +418,8 @@ pub async fn run_suite(target: Target) {
     println!("compat[{}] conflicts ... ok", target.name);
     versions(&target, &caps).await;
     println!("compat[{}] versioning ... ok", target.name);
+    aws_chunked(&target, &caps).await;
+    println!("compat[{}] aws-chunked ... ok", target.name);
 }
 
 /// The args every write in the suite adds: a server that ignores copy-source-if-match needs
@@ -929,6 +953,62 @@ async fn versions(target: &Target, caps: &Capabilities) {
         listed.versions().len(),
         2,
         "[{}] the old version is kept",
+        target.name
+    );
+}
+
+/// `aws-chunked` is a transfer detail, not a content coding: AWS strips it at upload, servers that
+/// store it get it repaired like a charset name.
+async fn aws_chunked(target: &Target, caps: &Capabilities) {
+    let bucket = target.bucket("chunked").await;
+    target
+        .client
+        .put_object()
+        .bucket(&bucket)
+        .key("app.js")
+        .body(ByteStream::from_static(b"gzipped"))
+        .content_type("application/javascript")
+        .content_encoding("aws-chunked,gzip")
+        .send()
+        .await
+        .unwrap();
+    let stored = head_object(&target.client, &bucket, "app.js")
+        .await
+        .unwrap();
+    if caps.strips_aws_chunked {
+        assert_eq!(
+            stored.content_encoding.as_deref(),
+            Some("gzip"),
+            "[{}]",
+            target.name
+        );
+        println!(
+            "compat[{}] aws-chunked: not applicable (stripped at upload, as on AWS)",
+            target.name
+        );
+        return;
+    }
+    let url = format!("s3://{bucket}/");
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let mut args = vec![
+        "fix",
+        &url,
+        "--format",
+        "json",
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    args.extend(write_args(caps));
+    let fix = target.s3mend(&args).await;
+    assert_eq!(fix.code, 0, "[{}] {fix:?}", target.name);
+    let head = head_object(&target.client, &bucket, "app.js")
+        .await
+        .unwrap();
+    assert_eq!(
+        head.content_encoding.as_deref(),
+        Some("gzip"),
+        "[{}]",
         target.name
     );
 }
