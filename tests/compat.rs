@@ -274,8 +274,9 @@ where
     S3Failure::from_sdk(err)
 }
 
-/// What a server supports, probed with the S3 API on a scratch bucket.
-#[derive(Clone, Debug, Default)]
+/// What a server supports, probed with the S3 API on a scratch bucket. Each server's test states
+/// what it expects, so the README's compatibility table cannot go stale unnoticed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Capabilities {
     pub object_acl: bool,
     pub object_tagging: bool,
@@ -288,6 +289,8 @@ pub struct Capabilities {
     pub refuses_noop_copy: bool,
     /// `aws-chunked` is removed from Content-Encoding at upload, as on AWS.
     pub strips_aws_chunked: bool,
+    /// HeadBucket names the bucket's region (`x-amz-bucket-region`).
+    pub bucket_region_header: bool,
 }
 
 impl Capabilities {
@@ -373,6 +376,12 @@ impl Capabilities {
         let strips_aws_chunked = head_object(c, &bucket, "chunked")
             .await
             .is_ok_and(|h| h.content_encoding.as_deref() == Some("gzip"));
+        let bucket_region_header = c
+            .head_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .is_ok_and(|out| out.bucket_region().is_some());
         let versioned = target.bucket("probe-versions").await;
         let versioning = c
             .put_bucket_versioning()
@@ -395,14 +404,21 @@ impl Capabilities {
             url_encoded_listing,
             refuses_noop_copy,
             strips_aws_chunked,
+            bucket_region_header,
         }
     }
 }
 
-/// Runs every scenario against `target`, printing one line per scenario.
-pub async fn run_suite(target: Target) {
+/// Checks that `target` has the `expected` capabilities (the README's table), then runs every
+/// scenario against it, printing one line per scenario.
+pub async fn run_suite(target: Target, expected: Capabilities) {
     let caps = Capabilities::probe(&target).await;
     println!("compat[{}] capabilities: {caps:?}", target.name);
+    assert_eq!(
+        caps, expected,
+        "[{}] the README's compatibility table",
+        target.name
+    );
     fixture_site(&target, &caps).await;
     println!(
         "compat[{}] fixture site: scan, fix, rescan, undo ... ok",
@@ -766,25 +782,58 @@ async fn special_keys(target: &Target, caps: &Capabilities) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn compat_lab() {
-    run_suite(Target::lab().await).await;
+    let expected = Capabilities {
+        object_acl: true,
+        object_tagging: true,
+        versioning: true,
+        storage_classes: true,
+        copy_source_if_match: true,
+        destination_if_match: true,
+        url_encoded_listing: true,
+        refuses_noop_copy: true,
+        strips_aws_chunked: false,
+        bucket_region_header: true,
+    };
+    run_suite(Target::lab().await, expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs moto installed: run .ci/test"]
 async fn compat_moto() {
-    run_suite(Target::external("moto")).await;
+    let expected = Capabilities {
+        object_acl: true,
+        object_tagging: true,
+        versioning: true,
+        storage_classes: true,
+        copy_source_if_match: false,
+        destination_if_match: false,
+        url_encoded_listing: true,
+        refuses_noop_copy: true,
+        strips_aws_chunked: true,
+        bucket_region_header: true,
+    };
+    run_suite(Target::external("moto"), expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs s3s-fs installed: run .ci/test"]
 async fn compat_s3s_fs() {
-    run_suite(Target::external("s3s-fs")).await;
+    let expected = Capabilities {
+        copy_source_if_match: true,
+        ..Capabilities::default()
+    };
+    run_suite(Target::external("s3s-fs"), expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs Garage installed: run .ci/test"]
 async fn compat_garage() {
-    run_suite(Target::external("garage")).await;
+    let expected = Capabilities {
+        copy_source_if_match: true,
+        url_encoded_listing: true,
+        ..Capabilities::default()
+    };
+    run_suite(Target::external("garage"), expected).await;
 }
 
 /// A write between s3mend's HEAD and its copy: the copy must not overwrite it. The race is made
