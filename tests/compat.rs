@@ -513,6 +513,9 @@ async fn fixture_site(target: &Target, caps: &Capabilities) {
         "[{}] {summary}",
         target.name
     );
+    if !caps.versioning {
+        assert_eq!(summary["noncurrent_versions"], 0, "[{}] {summary}", target.name);
+    }
     let notes = summary["notes"].to_string();
     assert_eq!(
         notes.contains("does not implement object ACLs"),
