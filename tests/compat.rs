@@ -179,6 +179,25 @@ impl Target {
         }
     }
 
+    /// `s3mend fix s3://BUCKET/ --yes --format json --journal JOURNAL EXTRA…`, with the opt-in a
+    /// server that ignores the copy-source condition needs; it must exit 0.
+    pub async fn fix(
+        &self,
+        caps: &Capabilities,
+        bucket: &str,
+        journal: &std::path::Path,
+        extra: &[&str],
+    ) -> Run {
+        let url = format!("s3://{bucket}/");
+        let mut args = vec!["fix", &url, "--format", "json"];
+        args.extend(["--journal", journal.to_str().unwrap()]);
+        args.extend(write_args(caps));
+        args.extend(extra);
+        let fix = self.s3mend(&args).await;
+        assert_eq!(fix.code, 0, "[{}] {fix:?}", self.name);
+        fix
+    }
+
     /// Everything a repair must keep, as the S3 API shows it.
     pub async fn snapshot(&self, bucket: &str, key: &str) -> Snapshot {
         let head = head_object(&self.client, bucket, key)
@@ -495,17 +514,7 @@ async fn fixture_site(target: &Target, caps: &Capabilities) {
 
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j.jsonl");
-    let mut args = vec![
-        "fix",
-        &url,
-        "--format",
-        "json",
-        "--journal",
-        journal.to_str().unwrap(),
-    ];
-    args.extend(write_args(caps));
-    let fix = target.s3mend(&args).await;
-    assert_eq!(fix.code, 0, "[{}] {fix:?}", target.name);
+    let fix = target.fix(caps, &bucket, &journal, &[]).await;
     let summary = &fix.json()["summary"];
     assert_eq!(
         summary["fixed"],
@@ -514,7 +523,11 @@ async fn fixture_site(target: &Target, caps: &Capabilities) {
         target.name
     );
     if !caps.versioning {
-        assert_eq!(summary["noncurrent_versions"], 0, "[{}] {summary}", target.name);
+        assert_eq!(
+            summary["noncurrent_versions"], 0,
+            "[{}] {summary}",
+            target.name
+        );
     }
     let notes = summary["notes"].to_string();
     assert_eq!(
@@ -624,20 +637,9 @@ async fn everything_is_kept(target: &Target, caps: &Capabilities) {
         assert_eq!(before.grants, None);
     }
 
-    let url = format!("s3://{bucket}/");
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j.jsonl");
-    let mut args = vec![
-        "fix",
-        &url,
-        "--format",
-        "json",
-        "--journal",
-        journal.to_str().unwrap(),
-    ];
-    args.extend(write_args(caps));
-    let fix = target.s3mend(&args).await;
-    assert_eq!(fix.code, 0, "[{}] {fix:?}", target.name);
+    target.fix(caps, &bucket, &journal, &[]).await;
     let after = target.snapshot(&bucket, key).await;
     assert_eq!(
         after.head.content_encoding.as_deref(),
@@ -678,21 +680,11 @@ async fn multipart(target: &Target, caps: &Capabilities) {
         .await
         .unwrap_or_else(|e| panic!("[{}] PUT: {}", target.name, failure(&e)));
     let before = target.snapshot(&bucket, key).await;
-    let url = format!("s3://{bucket}/");
-    let mut args = vec![
-        "fix",
-        &url,
-        "--format",
-        "json",
-        "--multipart-threshold",
-        "5MiB",
-    ];
-    args.extend(write_args(caps));
     let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("j.jsonl");
-    args.extend(["--journal", journal.to_str().unwrap()]);
-    let fix = target.s3mend(&args).await;
-    assert_eq!(fix.code, 0, "[{}] {fix:?}", target.name);
+    let threshold = ["--multipart-threshold", "5MiB"];
+    target
+        .fix(caps, &bucket, &dir.path().join("j.jsonl"), &threshold)
+        .await;
     let after = target.snapshot(&bucket, key).await;
     assert_eq!(after.head.content_encoding, None, "[{}]", target.name);
     assert_eq!(after.body, before.body, "[{}] the bytes", target.name);
@@ -770,13 +762,10 @@ async fn special_keys(target: &Target, caps: &Capabilities) {
     let mut found_sorted = found.clone();
     found_sorted.sort();
     assert_eq!(found_sorted, expected, "[{}] {scan:?}", target.name);
-    let mut args = vec!["fix", &url, "--format", "json"];
-    args.extend(write_args(caps));
     let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("j.jsonl");
-    args.extend(["--journal", journal.to_str().unwrap()]);
-    let fix = target.s3mend(&args).await;
-    assert_eq!(fix.code, 0, "[{}] {fix:?}", target.name);
+    target
+        .fix(caps, &bucket, &dir.path().join("j.jsonl"), &[])
+        .await;
     for key in &keys {
         let head = head_object(&target.client, &bucket, key).await.unwrap();
         assert_eq!(head.content_encoding, None, "[{}] {key:?}", target.name);
@@ -979,20 +968,9 @@ async fn versions(target: &Target, caps: &Capabilities) {
         .send()
         .await
         .unwrap();
-    let url = format!("s3://{bucket}/");
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j.jsonl");
-    let mut args = vec![
-        "fix",
-        &url,
-        "--format",
-        "json",
-        "--journal",
-        journal.to_str().unwrap(),
-    ];
-    args.extend(write_args(caps));
-    let fix = target.s3mend(&args).await;
-    assert_eq!(fix.code, 0, "[{}] {fix:?}", target.name);
+    let fix = target.fix(caps, &bucket, &journal, &[]).await;
     assert_eq!(
         fix.json()["summary"]["noncurrent_versions"],
         1,
@@ -1045,20 +1023,9 @@ async fn aws_chunked(target: &Target, caps: &Capabilities) {
         );
         return;
     }
-    let url = format!("s3://{bucket}/");
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j.jsonl");
-    let mut args = vec![
-        "fix",
-        &url,
-        "--format",
-        "json",
-        "--journal",
-        journal.to_str().unwrap(),
-    ];
-    args.extend(write_args(caps));
-    let fix = target.s3mend(&args).await;
-    assert_eq!(fix.code, 0, "[{}] {fix:?}", target.name);
+    target.fix(caps, &bucket, &journal, &[]).await;
     let head = head_object(&target.client, &bucket, "app.js")
         .await
         .unwrap();

@@ -137,6 +137,19 @@ fn max_keys(requested: Option<i32>) -> usize {
 }
 
 impl LabS3 {
+    /// The copy-source conditions of a request into `bucket`, or none where the bucket is set to
+    /// ignore them (as moto does).
+    fn copy_source_conditions<'a>(
+        &self,
+        bucket: &str,
+        sent: Conditions<'a>,
+    ) -> S3Result<Conditions<'a>> {
+        let ignored = self
+            .store
+            .read(bucket, |b| Ok(b.copy_source_conditions_ignored))?;
+        Ok(if ignored { Conditions::default() } else { sent })
+    }
+
     /// The object a HEAD or GET reads: found, its SSE-C key matching, its conditions met.
     fn readable(
         &self,
@@ -601,19 +614,15 @@ impl S3 for LabS3 {
             ));
         }
         let src = bucket_key(&input.copy_source)?;
-        let ignored = self
-            .store
-            .read(&input.bucket, |b| Ok(b.copy_source_conditions_ignored))?;
-        let conditions = if ignored {
-            Conditions::default()
-        } else {
+        let conditions = self.copy_source_conditions(
+            &input.bucket,
             Conditions {
                 if_match: input.copy_source_if_match.as_ref(),
                 if_none_match: input.copy_source_if_none_match.as_ref(),
                 if_modified_since: input.copy_source_if_modified_since.as_ref(),
                 if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-            }
-        };
+            },
+        )?;
         let same_bucket = src.0 == input.bucket;
         // Across buckets the source is read first; within one bucket everything happens under
         // its lock, so a concurrent writer cannot slip between the checks and the write.
@@ -841,19 +850,15 @@ impl S3 for LabS3 {
         let input = &req.input;
         check_part_number(input.part_number)?;
         let src = bucket_key(&input.copy_source)?;
-        let ignored = self
-            .store
-            .read(&input.bucket, |b| Ok(b.copy_source_conditions_ignored))?;
-        let conditions = if ignored {
-            Conditions::default()
-        } else {
+        let conditions = self.copy_source_conditions(
+            &input.bucket,
             Conditions {
                 if_match: input.copy_source_if_match.as_ref(),
                 if_none_match: input.copy_source_if_none_match.as_ref(),
                 if_modified_since: input.copy_source_if_modified_since.as_ref(),
                 if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-            }
-        };
+            },
+        )?;
         let source = self.fetch_source(None, src, &conditions)?;
         check_customer_key(
             &source,
