@@ -8,10 +8,13 @@
 //! object (user + sys of the s3mend process), its peak RSS, and TCP connections versus requests
 //! as the lab counted them. Targets are checked here, never in timed tests.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-use s3mend::lab::{Lab, LabConfig, ObjectSeed, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use s3mend::lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use support::{own_cpu, run_measured, Objects};
 
 struct Args {
     objects: usize,
@@ -54,60 +57,6 @@ fn parse_args() -> Args {
     args
 }
 
-/// Runs a child to completion and returns its exit code, wall time, user+sys CPU and peak RSS
-/// in KiB. The peak is the child's own `VmHWM` after exec, polled until it exits: `ru_maxrss`
-/// would count the pages of this (lab-holding) process that the child shared before exec.
-fn run_measured(cmd: &mut Command) -> (i32, Duration, Duration, u64) {
-    let start = Instant::now();
-    let child = cmd.spawn().expect("s3mend starts");
-    let pid = child.id() as libc::pid_t;
-    let status_path = format!("/proc/{pid}/status");
-    let poller = std::thread::spawn(move || {
-        let mut peak = 0;
-        while let Ok(status) = std::fs::read_to_string(&status_path) {
-            let Some(hwm) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) else {
-                break; // a zombie has no memory left to report
-            };
-            peak = hwm
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .unwrap_or(peak);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        peak
-    });
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: pid is our own child, not yet waited for; both pointers are valid for the call.
-    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    assert_eq!(waited, pid, "wait4 failed");
-    std::mem::forget(child);
-    let wall = start.elapsed();
-    let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (code, wall, cpu, poller.join().expect("poller"))
-}
-
-fn timeval(t: libc::timeval) -> Duration {
-    Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000)
-}
-
-/// User + sys CPU of this process so far: the lab's share of the machine.
-fn own_cpu() -> Duration {
-    // SAFETY: an all-zero rusage is a valid value for getrusage to fill in.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: the pointer is valid for the call.
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
-    timeval(usage.ru_utime) + timeval(usage.ru_stime)
-}
-
 fn main() {
     let args = parse_args();
     // One worker for the lab: on a 2-core machine the client gets the other core instead of
@@ -123,20 +72,11 @@ fn main() {
             ..LabConfig::default()
         }))
         .unwrap();
-    lab.create_bucket("bench");
-    for i in 0..args.objects {
-        let bad = i % args.bad_every.max(1) == 0;
-        lab.put_object(
-            "bench",
-            &format!("site/{:03}/page-{i:07}.html", i % 997),
-            ObjectSeed {
-                body: bytes::Bytes::from_static(b"<html></html>"),
-                content_type: Some("text/html".into()),
-                content_encoding: bad.then(|| "UTF-8".into()),
-                ..ObjectSeed::default()
-            },
-        );
+    Objects {
+        count: args.objects,
+        bad_every: args.bad_every,
     }
+    .seed(&lab, "bench", None);
     lab.reset_stats();
 
     let lab_cpu_before = own_cpu();
@@ -155,7 +95,7 @@ fn main() {
             command
         }
     };
-    let (code, wall, cpu, rss_kib) = run_measured(
+    let measured = run_measured(
         command
             .args([
                 args.command.as_str(),
@@ -179,6 +119,13 @@ fn main() {
             .env("AWS_CONFIG_FILE", "/dev/null")
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .stdout(Stdio::null()),
+        None,
+    );
+    let (code, wall, cpu, rss_kib) = (
+        measured.code,
+        measured.wall,
+        measured.cpu,
+        measured.peak_rss_kib,
     );
     let lab_cpu = own_cpu() - lab_cpu_before;
     let _ = std::fs::remove_file(&output);

@@ -9,6 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::report::Format;
 use crate::s3::Addressing;
 
+/// `--concurrency` unless given: requests kept in flight (see README "Performance").
+pub const DEFAULT_CONCURRENCY: u16 = 64;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0    no findings
@@ -70,7 +73,7 @@ pub struct ScanArgs {
     pub connect: ConnectArgs,
 
     /// How many HEAD requests to keep in flight.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
     /// Only keys matching this glob (repeatable; matched against the whole key, `*` crosses `/`).
@@ -146,7 +149,7 @@ pub struct UndoArgs {
     pub write: WriteArgs,
 
     /// How many objects to restore at once.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
 
     #[command(flatten)]

@@ -100,6 +100,66 @@ async fn list_paginates_2500_keys() {
     assert!(keys.windows(2).all(|w| w[0] < w[1]));
 }
 
+/// ListObjects v1, as s3cmd and rclone (for "Other" providers) page through it: by the last key
+/// without a delimiter, by NextMarker (which may be a common prefix) with one.
+#[tokio::test]
+async fn list_objects_v1_pages_by_marker() {
+    let (lab, s3) = start().await;
+    for i in 0..1500 {
+        lab.put_object("bkt", &format!("k{i:05}"), ObjectSeed::with_body("x"));
+    }
+    for dir in ["d1/", "d2/"] {
+        for i in 0..3 {
+            lab.put_object("bkt", &format!("{dir}{i}"), ObjectSeed::with_body("x"));
+        }
+    }
+    let mut keys = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = s3
+            .list_objects()
+            .bucket("bkt")
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.next_marker(), None, "no delimiter, no NextMarker");
+        keys.extend(page.contents().iter().map(|o| o.key().unwrap().to_owned()));
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        marker = keys.last().cloned();
+    }
+    assert_eq!(keys.len(), 1506);
+    assert!(keys.windows(2).all(|w| w[0] < w[1]));
+
+    let first = s3
+        .list_objects()
+        .bucket("bkt")
+        .delimiter("/")
+        .max_keys(1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.is_truncated(), Some(true));
+    assert_eq!(first.next_marker(), Some("d1/"));
+    let second = s3
+        .list_objects()
+        .bucket("bkt")
+        .delimiter("/")
+        .max_keys(1)
+        .marker("d1/")
+        .send()
+        .await
+        .unwrap();
+    let prefixes: Vec<_> = second
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    assert_eq!(prefixes, ["d2/"], "the marker skips everything under d1/");
+}
+
 #[tokio::test]
 async fn url_encoding_type_encodes_keys() {
     let (lab, s3) = start().await;

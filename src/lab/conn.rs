@@ -65,6 +65,7 @@ async fn handle(
     reset: Arc<AtomicBool>,
     mut req: http::Request<hyper::body::Incoming>,
 ) -> Result<s3s::HttpResponse, s3s::HttpError> {
+    let arrived = std::time::Instant::now();
     let _in_flight = shared.handle.counters.in_flight();
     let slot = FaultSlot::default();
     req.extensions_mut().insert(slot.clone());
@@ -82,6 +83,8 @@ async fn handle(
         }
     }
     let mut res = hyper::service::Service::call(&service, req).await?;
+    let counters = &shared.handle.counters;
+    counters.served(arrived.elapsed().saturating_sub(latency));
     match slot.take() {
         Some(Fault::Reset | Fault::ResetAfter) => {
             reset.store(true, Ordering::Relaxed);

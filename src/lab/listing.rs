@@ -1,4 +1,4 @@
-//! ListObjectsV2 and ListObjectVersions pages over a bucket's sorted keys.
+//! ListObjects (v1 and v2) and ListObjectVersions pages over a bucket's sorted keys.
 //!
 //! Keys are `String`s in a `BTreeMap`, so iteration order is UTF-8 byte order, as in S3. A page
 //! walks a range starting at the marker and stops after `max + 1` entries (the extra one only
@@ -136,6 +136,16 @@ pub fn list_objects(
     finish(entries, max)
 }
 
+/// Where a ListObjects (v1) `marker` resumes: a marker that is itself a common prefix (as
+/// NextMarker is when the page ended on one) skips every key under it, as S3 does.
+pub fn past_common_prefix(marker: &str, prefix: &str, delimiter: Option<&str>) -> String {
+    if common_prefix(marker, prefix, delimiter) == Some(marker) {
+        format!("{marker}{MAX_CHAR}")
+    } else {
+        marker.to_owned()
+    }
+}
+
 /// A ListObjectVersions page: every version and delete marker, newest first within a key.
 pub fn list_versions(
     bucket: &Bucket,
@@ -247,6 +257,17 @@ mod tests {
         assert_eq!(p.prefixes, vec!["a/"]);
         let p = list_objects(&b, "", Some("/"), p.next_marker.as_deref(), 1);
         assert_eq!(p.objects[0].key, "b");
+    }
+
+    #[test]
+    fn a_v1_marker_on_a_common_prefix_skips_its_keys() {
+        let b = bucket(&["a/1", "a/2", "b"]);
+        let after = past_common_prefix("a/", "", Some("/"));
+        let p = list_objects(&b, "", Some("/"), Some(&after), 1000);
+        assert!(p.prefixes.is_empty());
+        assert_eq!(p.objects[0].key, "b");
+        assert_eq!(past_common_prefix("a/1", "", Some("/")), "a/1");
+        assert_eq!(past_common_prefix("a/", "", None), "a/");
     }
 
     #[test]

@@ -3,12 +3,12 @@
 //! It serves the S3 protocol (via the `s3s` crate, SigV4 checked against a fixed key) from an
 //! in-memory store on 127.0.0.1, and reproduces the S3 behaviour s3mend depends on (see
 //! `S3-SEMANTICS.md`): CopyObject directives, the illegal self-copy, conditions, versions, ACLs,
-//! tags, SSE-C, multipart uploads and listing pagination. It also counts requests per operation,
-//! accepted connections and the most requests in flight at once, and can add latency to every
-//! request, fixed or from a seeded distribution. Tests can also stage a concurrent writer right
-//! before a copy, inject 500s on a key, inject seeded random faults per operation (SlowDown,
-//! InternalError, connection resets, stalls, CopyObject's 200-with-an-error) and give a bucket
-//! S3's other ACL modes.
+//! tags, SSE-C, multipart uploads and listing pagination (ListObjects v1 and v2). It also counts
+//! requests per operation, accepted connections, the most requests in flight at once and the
+//! time it took beyond the injected latency, and can add latency to every request, fixed or from
+//! a seeded distribution. Tests can also stage a concurrent writer right before a copy, inject
+//! 500s on a key, inject seeded random faults per operation (SlowDown, InternalError, connection
+//! resets, stalls, CopyObject's 200-with-an-error) and give a bucket S3's other ACL modes.
 //!
 //! Layout: `mod.rs` (the running server), `conn.rs` (accept loop, per-request latency and
 //! connection-level faults), `handle.rs` (the direct helpers, shared by [`Lab`] and

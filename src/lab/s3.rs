@@ -132,6 +132,31 @@ fn timestamp(t: time::OffsetDateTime) -> Timestamp {
     Timestamp::from(t)
 }
 
+/// A listing page's objects as both ListObjects versions send them.
+fn listed_contents(page: &listing::Page, owner: bool, enc: &dyn Fn(&str) -> String) -> Vec<Object> {
+    page.objects
+        .iter()
+        .map(|o| Object {
+            key: Some(enc(&o.key)),
+            e_tag: Some(ETag::Strong(o.etag.trim_matches('"').to_owned())),
+            size: Some(o.size),
+            last_modified: Some(timestamp(o.last_modified)),
+            storage_class: Some(ObjectStorageClass::from(o.storage_class.clone())),
+            owner: owner.then(acl::owner_dto),
+            ..Object::default()
+        })
+        .collect()
+}
+
+fn listed_prefixes(page: &listing::Page, enc: &dyn Fn(&str) -> String) -> Vec<CommonPrefix> {
+    page.prefixes
+        .iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(enc(p)),
+        })
+        .collect()
+}
+
 fn max_keys(requested: Option<i32>) -> usize {
     usize::try_from(requested.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000)
 }
@@ -464,26 +489,8 @@ impl S3 for LabS3 {
             }
         };
         let key_count = i32::try_from(page.objects.len() + page.prefixes.len()).unwrap_or(i32::MAX);
-        let contents = page
-            .objects
-            .iter()
-            .map(|o| Object {
-                key: Some(enc(&o.key)),
-                e_tag: Some(ETag::Strong(o.etag.trim_matches('"').to_owned())),
-                size: Some(o.size),
-                last_modified: Some(timestamp(o.last_modified)),
-                storage_class: Some(ObjectStorageClass::from(o.storage_class.clone())),
-                owner: input.fetch_owner.unwrap_or(false).then(acl::owner_dto),
-                ..Object::default()
-            })
-            .collect();
-        let prefixes = page
-            .prefixes
-            .iter()
-            .map(|p| CommonPrefix {
-                prefix: Some(enc(p)),
-            })
-            .collect();
+        let contents = listed_contents(&page, input.fetch_owner.unwrap_or(false), &enc);
+        let prefixes = listed_prefixes(&page, &enc);
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(input.bucket.clone()),
             prefix: Some(enc(&prefix)),
@@ -498,6 +505,61 @@ impl S3 for LabS3 {
             contents: Some(contents),
             common_prefixes: Some(prefixes),
             ..ListObjectsV2Output::default()
+        }))
+    }
+
+    /// The original ListObjects (v1), which s3cmd and rclone (for S3-compatible providers) use:
+    /// the same pages as v2, resumed from a plain `marker` instead of a token.
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let input = &req.input;
+        let url = encoding_is_url(input.encoding_type.as_ref())?;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = input.delimiter.as_deref();
+        // A marker that is a common prefix (a NextMarker) resumes past every key under it.
+        let after = input
+            .marker
+            .as_deref()
+            .map(|m| listing::past_common_prefix(m, &prefix, delimiter));
+        let max = max_keys(input.max_keys);
+        let page = self.store.read(&input.bucket, |b| {
+            Ok(listing::list_objects(
+                b,
+                &prefix,
+                delimiter,
+                after.as_deref(),
+                max,
+            ))
+        })?;
+        let enc = |s: &str| {
+            if url {
+                listing::url_encode(s)
+            } else {
+                s.to_owned()
+            }
+        };
+        // S3 sends NextMarker only with a delimiter (the page's last key or common prefix,
+        // whichever sorts last); without one, clients resume from the last key.
+        let last_key = page.objects.last().map(|o| o.key.as_str());
+        let last_prefix = page.prefixes.last().map(String::as_str);
+        let next_marker = (page.truncated && delimiter.is_some())
+            .then(|| last_key.max(last_prefix))
+            .flatten()
+            .map(enc);
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(input.bucket.clone()),
+            prefix: Some(enc(&prefix)),
+            delimiter: delimiter.map(enc),
+            marker: Some(input.marker.as_deref().map(enc).unwrap_or_default()),
+            encoding_type: input.encoding_type.clone(),
+            max_keys: Some(i32::try_from(max).unwrap_or(1000)),
+            is_truncated: Some(page.truncated),
+            next_marker,
+            contents: Some(listed_contents(&page, true, &enc)),
+            common_prefixes: Some(listed_prefixes(&page, &enc)),
+            ..ListObjectsOutput::default()
         }))
     }
 

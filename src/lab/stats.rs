@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use s3s::access::{S3Access, S3AccessContext};
@@ -32,9 +33,22 @@ pub struct LabStats {
     /// region (see [`LabConfig::region`](super::LabConfig::region)) as "HEAD/WrongRegion",
     /// "GET/WrongRegion" and so on, by HTTP method, since they never reach an operation.
     pub faults: BTreeMap<String, u64>,
+    /// Requests answered by the lab's HTTP layer, and the time they spent there beyond the
+    /// injected latency: the timer's overshoot, waiting for the lab's worker thread, and the
+    /// handling itself. The benchmarks report the mean, the server's share of a round trip.
+    pub served: u64,
+    pub server_time: Duration,
 }
 
 impl LabStats {
+    /// Mean time the lab added to a request beyond the injected latency.
+    pub fn server_time_per_request(&self) -> Duration {
+        u32::try_from(self.served)
+            .ok()
+            .filter(|&n| n > 0)
+            .map_or(Duration::ZERO, |n| self.server_time / n)
+    }
+
     /// Requests of one operation.
     pub fn count(&self, op: &str) -> u64 {
         self.requests.get(op).copied().unwrap_or(0)
@@ -67,6 +81,8 @@ pub struct Counters {
     faults: Mutex<HashMap<String, u64>>,
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
+    served: AtomicU64,
+    server_nanos: AtomicU64,
 }
 
 /// One request being handled; counted out when dropped, also if the connection goes away.
@@ -108,6 +124,13 @@ impl Counters {
         InFlight(self)
     }
 
+    /// A request was answered after `beyond` more than its injected latency.
+    pub fn served(&self, beyond: Duration) {
+        self.served.fetch_add(1, Ordering::Relaxed);
+        let nanos = u64::try_from(beyond.as_nanos()).unwrap_or(u64::MAX);
+        self.server_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> LabStats {
         LabStats {
             requests: self
@@ -124,6 +147,8 @@ impl Counters {
                 .iter()
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
+            served: self.served.load(Ordering::Relaxed),
+            server_time: Duration::from_nanos(self.server_nanos.load(Ordering::Relaxed)),
         }
     }
 
@@ -131,6 +156,8 @@ impl Counters {
         self.requests.lock().clear();
         self.faults.lock().clear();
         self.connections.store(0, Ordering::Relaxed);
+        self.served.store(0, Ordering::Relaxed);
+        self.server_nanos.store(0, Ordering::Relaxed);
         // The most in flight from now on: start from those still being handled.
         self.max_in_flight
             .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);

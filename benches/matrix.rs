@@ -1,0 +1,889 @@
+//! The performance matrix: s3mend's scan and fix and the tools people use instead, run one after
+//! another against the same lab with the same objects, under injected latency. Prints one table,
+//! the ratios s3mend ÷ peer, and whether each target of README "Performance" is met.
+//!
+//! ```sh
+//! cargo bench --bench matrix                 # the full run: 0, 5, 20 ms × 10k, 100k, 1M objects
+//! cargo bench --bench matrix -- --quick      # 2,000 objects, peers capped at 30 s: a few minutes
+//! cargo bench --bench matrix -- --latencies 5,20 --counts 10000 --tools s3mend,rclone
+//! ```
+//!
+//! Options: `--latencies MS,..`, `--counts N,..`, `--peer-counts N,..` (the counts at which the
+//! peers run too; default the smallest count), `--tools s3mend,rclone,boto3,s3cmd`,
+//! `--peer-time-limit SECS` (a peer still running then is stopped and its rate taken from the
+//! objects it got through), `--concurrency N`, `--bad-every N`, `--no-pin`, `--json PATH`.
+//!
+//! The peers, each skipped with a message when missing:
+//! - `rclone lsjson -R -M` (Debian's rclone: `apt-get install rclone`): one HEAD per object;
+//! - `s3cmd modify --remove-header=content-encoding --recursive` (`apt-get install s3cmd`);
+//! - `benches/peers/boto3_fix.py`, 16 threads, with boto3 from
+//!   `python3 -m venv ~/.cache/s3mend-bench/venv && ~/.cache/s3mend-bench/venv/bin/pip install
+//!   boto3` (or `S3MEND_BENCH_PYTHON=/path/to/python`); as a scan it runs with `--dry-run`.
+//!
+//! The lab runs in this process on one worker thread. On a machine with two or more CPUs the lab
+//! is pinned to CPU 0 and each measured client to CPU 1 (`--no-pin` to let the OS place them),
+//! so the client and the server never take each other's CPU and every tool gets the same single
+//! core. The lab's own CPU per object is reported too.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use s3mend::lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use support::{load_average, own_cpu, run_measured, Kind, Objects};
+
+/// Where the boto3 peer's interpreter is looked for unless `S3MEND_BENCH_PYTHON` says otherwise.
+const VENV_PYTHON: &str = ".cache/s3mend-bench/venv/bin/python";
+
+#[derive(Clone, Debug)]
+struct Options {
+    latencies: Vec<u64>,
+    counts: Vec<usize>,
+    peer_counts: Option<Vec<usize>>,
+    tools: Vec<String>,
+    peer_time_limit: Duration,
+    concurrency: usize,
+    bad_every: usize,
+    pin: bool,
+    json: Option<PathBuf>,
+    /// CPUs this process may run on, before it pins itself.
+    cpus: usize,
+}
+
+fn parse_args() -> Options {
+    let mut opts = Options {
+        latencies: vec![0, 5, 20],
+        counts: vec![10_000, 100_000, 1_000_000],
+        peer_counts: None,
+        tools: ["s3mend", "rclone", "boto3", "s3cmd"]
+            .map(str::to_owned)
+            .to_vec(),
+        peer_time_limit: Duration::from_secs(120),
+        concurrency: usize::from(s3mend::cli::DEFAULT_CONCURRENCY),
+        bad_every: 10,
+        pin: true,
+        json: None,
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let list = |v: String| -> Vec<String> { v.split(',').map(str::to_owned).collect() };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--quick" => {
+                opts.counts = vec![2_000];
+                opts.peer_time_limit = Duration::from_secs(30);
+            }
+            "--latencies" => {
+                opts.latencies = list(value())
+                    .iter()
+                    .map(|v| v.parse().expect("--latencies MS,.."))
+                    .collect()
+            }
+            "--counts" => {
+                opts.counts = list(value()).iter().map(|v| count(v)).collect();
+            }
+            "--peer-counts" => {
+                opts.peer_counts = Some(list(value()).iter().map(|v| count(v)).collect());
+            }
+            "--tools" => opts.tools = list(value()),
+            "--peer-time-limit" => {
+                opts.peer_time_limit =
+                    Duration::from_secs(value().parse().expect("--peer-time-limit SECS"))
+            }
+            "--concurrency" => opts.concurrency = value().parse().expect("--concurrency N"),
+            "--bad-every" => opts.bad_every = value().parse().expect("--bad-every N"),
+            "--no-pin" => opts.pin = false,
+            "--json" => opts.json = Some(PathBuf::from(value())),
+            "--bench" => {}
+            other => panic!("unknown argument {other} (see benches/matrix.rs)"),
+        }
+    }
+    opts.counts.sort_unstable();
+    opts
+}
+
+/// `10000`, `10k` or `1M`.
+fn count(v: &str) -> usize {
+    let (digits, unit) = match v.strip_suffix(['k', 'K']) {
+        Some(d) => (d, 1_000),
+        None => match v.strip_suffix(['m', 'M']) {
+            Some(d) => (d, 1_000_000),
+            None => (v, 1),
+        },
+    };
+    digits.parse::<usize>().expect("a count: N, Nk or NM") * unit
+}
+
+/// What a run does to the bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Job {
+    Scan,
+    Fix,
+}
+
+impl Job {
+    fn name(self) -> &'static str {
+        match self {
+            Job::Scan => "scan",
+            Job::Fix => "fix",
+        }
+    }
+}
+
+/// One tool doing one job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Run {
+    S3mend(Job),
+    Rclone,
+    Boto3(Job),
+    S3cmd,
+}
+
+impl Run {
+    fn tool(self) -> &'static str {
+        match self {
+            Run::S3mend(_) => "s3mend",
+            Run::Rclone => "rclone",
+            Run::Boto3(_) => "boto3",
+            Run::S3cmd => "s3cmd",
+        }
+    }
+
+    fn job(self) -> Job {
+        match self {
+            Run::S3mend(job) | Run::Boto3(job) => job,
+            Run::Rclone => Job::Scan,
+            Run::S3cmd => Job::Fix,
+        }
+    }
+
+    /// The command line, as the table shows it.
+    fn label(self) -> &'static str {
+        match self {
+            Run::S3mend(Job::Scan) => "s3mend scan",
+            Run::S3mend(Job::Fix) => "s3mend fix --yes",
+            Run::Rclone => "rclone lsjson -R -M",
+            Run::Boto3(Job::Scan) => "boto3 script, 16 threads, --dry-run",
+            Run::Boto3(Job::Fix) => "boto3 script, 16 threads",
+            Run::S3cmd => "s3cmd modify --remove-header --recursive",
+        }
+    }
+
+    fn is_peer(self) -> bool {
+        !matches!(self, Run::S3mend(_))
+    }
+
+    /// After this run, which seeded objects must be put back so the next run finds the same.
+    fn changes(self) -> Option<Option<Kind>> {
+        match self {
+            Run::S3mend(Job::Scan) | Run::Boto3(Job::Scan) | Run::Rclone => None,
+            Run::S3mend(Job::Fix) | Run::Boto3(Job::Fix) => Some(Some(Kind::Bad)),
+            // Every object is copied (and valid gzip stripped).
+            Run::S3cmd => Some(None),
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Clone, Debug)]
+struct Row {
+    run: Run,
+    objects: usize,
+    latency_ms: u64,
+    /// 1-minute load average just before the run.
+    load: f64,
+    wall: Duration,
+    /// Objects the run got through: all of them, unless it was stopped at the time limit.
+    done: usize,
+    capped: bool,
+    code: i32,
+    client_cpu: Duration,
+    lab_cpu: Duration,
+    peak_rss_kib: u64,
+    connections: u64,
+    requests: u64,
+    heads: u64,
+    copies: u64,
+    /// Mean time the lab added to a request beyond the injected latency (queueing, handling).
+    server_time: Duration,
+}
+
+impl Row {
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.wall.as_secs_f64()
+    }
+
+    fn per_object(&self, d: Duration) -> f64 {
+        d.as_secs_f64() * 1e6 / self.done.max(1) as f64
+    }
+}
+
+/// Where and how the tools find the lab.
+struct Setup {
+    endpoint: String,
+    dir: PathBuf,
+    concurrency: usize,
+    pin: bool,
+    python: Option<PathBuf>,
+    have: BTreeMap<&'static str, bool>,
+    versions: Vec<String>,
+}
+
+impl Setup {
+    fn command(&self, run: Run, bucket: &str) -> Command {
+        let mut cmd = match run {
+            Run::S3mend(job) => {
+                let mut cmd = Command::new(env!("CARGO_BIN_EXE_s3mend"));
+                cmd.args([job.name(), &format!("s3://{bucket}/"), "--no-progress"])
+                    .args(["--format", "jsonl", "--output"])
+                    .arg(self.dir.join("s3mend.out"))
+                    .args(["--concurrency", &self.concurrency.to_string()]);
+                if job == Job::Fix {
+                    let journal = self.dir.join("s3mend.journal");
+                    let _ = std::fs::remove_file(&journal);
+                    cmd.arg("--yes").arg("--journal").arg(journal);
+                }
+                cmd
+            }
+            Run::Rclone => {
+                let mut cmd = Command::new("rclone");
+                cmd.args(["lsjson", "-R", "-M", &format!("lab:{bucket}")]);
+                cmd
+            }
+            Run::Boto3(job) => {
+                let mut cmd = Command::new(self.python.as_ref().expect("checked"));
+                cmd.arg(concat!(
+                    env!("CARGO_MANIFEST_DIR"),
+                    "/benches/peers/boto3_fix.py"
+                ))
+                .args(["--endpoint-url", &self.endpoint, "--bucket", bucket]);
+                if job == Job::Scan {
+                    cmd.arg("--dry-run");
+                }
+                cmd
+            }
+            Run::S3cmd => {
+                let mut cmd = Command::new("s3cmd");
+                cmd.arg("-c")
+                    .arg(self.dir.join("s3cfg"))
+                    .args(["modify", "--remove-header=content-encoding", "--recursive"])
+                    .arg(format!("s3://{bucket}/"));
+                cmd
+            }
+        };
+        cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", LAB_SECRET_KEY)
+            .env("AWS_REGION", LAB_REGION)
+            .env("AWS_DEFAULT_REGION", LAB_REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            // A CA bundle is for HTTPS; rclone refuses to start with one and a plain endpoint.
+            .env_remove("AWS_CA_BUNDLE")
+            .env("RCLONE_CONFIG", self.dir.join("rclone.conf"))
+            .env("RCLONE_CONFIG_LAB_TYPE", "s3")
+            .env("RCLONE_CONFIG_LAB_PROVIDER", "Other")
+            .env("RCLONE_CONFIG_LAB_ENDPOINT", &self.endpoint)
+            .env("RCLONE_CONFIG_LAB_ACCESS_KEY_ID", LAB_ACCESS_KEY)
+            .env("RCLONE_CONFIG_LAB_SECRET_ACCESS_KEY", LAB_SECRET_KEY)
+            .env("RCLONE_CONFIG_LAB_REGION", LAB_REGION)
+            .env("RCLONE_CONFIG_LAB_FORCE_PATH_STYLE", "true")
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(self.dir.join("stderr.txt"))
+                    .map_or_else(|_| Stdio::null(), Stdio::from),
+            );
+        if self.pin {
+            pin_child(&mut cmd, 1);
+        }
+        cmd
+    }
+}
+
+/// Runs the child on CPU `cpu` only.
+fn pin_child(cmd: &mut Command, cpu: usize) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure only calls async-signal-safe libc functions on a local value.
+    unsafe {
+        cmd.pre_exec(move || {
+            set_cpu(0, cpu);
+            Ok(())
+        });
+    }
+}
+
+/// Pins `pid` (0: the calling thread) to one CPU; threads it starts later inherit it.
+fn set_cpu(pid: libc::pid_t, cpu: usize) {
+    // SAFETY: an all-zero cpu_set_t is an empty set; CPU_SET stays within it for cpu < 1024.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(pid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+fn probe(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .env_remove("AWS_CA_BUNDLE")
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+        text.lines().next().unwrap_or("").trim().to_owned()
+    })
+}
+
+fn find_python() -> Option<PathBuf> {
+    let python = std::env::var_os("S3MEND_BENCH_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(VENV_PYTHON)))?;
+    let ok = Command::new(&python)
+        .args(["-c", "import boto3"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(python)
+}
+
+fn setup(lab: &Lab, opts: &Options) -> Setup {
+    let dir = std::env::temp_dir().join(format!("s3mend-matrix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("rclone.conf"), "").expect("rclone.conf");
+    let host = lab.endpoint().trim_start_matches("http://").to_owned();
+    std::fs::write(
+        dir.join("s3cfg"),
+        format!(
+            "[default]\naccess_key = {LAB_ACCESS_KEY}\nsecret_key = {LAB_SECRET_KEY}\n\
+             host_base = {host}\nhost_bucket = {host}\nuse_https = False\n\
+             signature_v2 = False\nbucket_location = {LAB_REGION}\nprogress_meter = False\n"
+        ),
+    )
+    .expect("s3cfg");
+    let wanted = |t: &str| opts.tools.iter().any(|x| x == t);
+    let mut have = BTreeMap::new();
+    let mut versions = vec![format!("s3mend {}", env!("CARGO_PKG_VERSION"))];
+    have.insert("s3mend", wanted("s3mend"));
+    let rclone = wanted("rclone")
+        .then(|| probe("rclone", &["version"]))
+        .flatten();
+    if wanted("rclone") && rclone.is_none() {
+        eprintln!("matrix: rclone not found, skipping it (apt-get install -y rclone)");
+    }
+    have.insert("rclone", rclone.is_some());
+    versions.extend(rclone);
+    let s3cmd = wanted("s3cmd")
+        .then(|| probe("s3cmd", &["--version"]))
+        .flatten();
+    if wanted("s3cmd") && s3cmd.is_none() {
+        eprintln!("matrix: s3cmd not found, skipping it (apt-get install -y s3cmd)");
+    }
+    have.insert("s3cmd", s3cmd.is_some());
+    versions.extend(s3cmd);
+    let python = wanted("boto3").then(find_python).flatten();
+    if wanted("boto3") && python.is_none() {
+        eprintln!(
+            "matrix: no Python with boto3, skipping the boto3 script (python3 -m venv ~/.cache/s3mend-bench/venv && ~/.cache/s3mend-bench/venv/bin/pip install boto3, or set S3MEND_BENCH_PYTHON)"
+        );
+    }
+    if let Some(python) = &python {
+        versions.extend(probe(
+            python.to_str().unwrap_or("python3"),
+            &["-c", "import boto3, sys; print('boto3', boto3.__version__, 'on Python', sys.version.split()[0])"],
+        ));
+    }
+    have.insert("boto3", python.is_some());
+    Setup {
+        endpoint: lab.endpoint(),
+        dir,
+        concurrency: opts.concurrency,
+        pin: opts.pin,
+        python,
+        have,
+        versions,
+    }
+}
+
+fn measure(
+    lab: &Lab,
+    setup: &Setup,
+    run: Run,
+    objects: &Objects,
+    bucket: &str,
+    latency_ms: u64,
+    limit: Option<Duration>,
+) -> Row {
+    lab.reset_stats();
+    let load = load_average();
+    let lab_before = own_cpu();
+    let mut cmd = setup.command(run, bucket);
+    let m = run_measured(&mut cmd, limit);
+    let lab_cpu = own_cpu() - lab_before;
+    let stats = lab.stats();
+    let heads = stats.count("HeadObject");
+    let copies = stats.count("CopyObject");
+    // A stopped peer is measured by what it got through: HEADs for a scan or the boto3 script,
+    // copies for s3cmd (one per object, after its HEAD).
+    let done = if m.capped {
+        usize::try_from(if run == Run::S3cmd { copies } else { heads }).unwrap_or(0)
+    } else {
+        objects.count
+    };
+    Row {
+        run,
+        objects: objects.count,
+        latency_ms,
+        load,
+        wall: m.wall,
+        done,
+        capped: m.capped,
+        code: m.code,
+        client_cpu: m.cpu,
+        lab_cpu,
+        peak_rss_kib: m.peak_rss_kib,
+        connections: stats.connections,
+        requests: stats.total(),
+        heads,
+        copies,
+        server_time: stats.server_time_per_request(),
+    }
+}
+
+/// Says what is wrong with a finished run, if anything: the exit code, or objects it did not touch.
+fn check(row: &Row, objects: &Objects) -> Option<String> {
+    if row.capped {
+        return None;
+    }
+    let n = objects.count as u64;
+    let expected_code = if row.run == Run::S3mend(Job::Scan) {
+        1
+    } else {
+        0
+    };
+    if row.code != expected_code {
+        return Some(format!("exit code {} (expected {expected_code})", row.code));
+    }
+    let bad = objects.bad() as u64;
+    let (heads_ok, copies_ok) = match row.run {
+        Run::S3mend(Job::Scan) | Run::Rclone | Run::Boto3(Job::Scan) => {
+            (row.heads >= n, row.copies == 0)
+        }
+        // s3mend: the probe (a copy refused by its condition) and one verifying HEAD per repair.
+        Run::S3mend(Job::Fix) => (row.heads >= n + bad, row.copies >= bad),
+        Run::Boto3(Job::Fix) => (row.heads >= n, row.copies == bad),
+        Run::S3cmd => (row.heads >= n, row.copies == n),
+    };
+    (!heads_ok || !copies_ok).then(|| {
+        format!(
+            "touched too few objects: {} HEAD, {} COPY for {n} objects ({bad} bad)",
+            row.heads, row.copies
+        )
+    })
+}
+
+fn main() {
+    let opts = parse_args();
+    let pin = opts.pin && opts.cpus >= 2;
+    if pin {
+        // Before the runtime and the lab's threads exist, so that they all inherit it.
+        set_cpu(0, 0);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let lab = runtime.block_on(Lab::start(LabConfig::default())).unwrap();
+    let opts = Options { pin, ..opts };
+    let setup = setup(&lab, &opts);
+    let peer_counts = opts
+        .peer_counts
+        .clone()
+        .unwrap_or_else(|| opts.counts.first().copied().into_iter().collect());
+    let mut runs = Vec::new();
+    if setup.have["s3mend"] {
+        runs.extend([Run::S3mend(Job::Scan), Run::S3mend(Job::Fix)]);
+    }
+    if setup.have["rclone"] {
+        runs.push(Run::Rclone);
+    }
+    if setup.have["boto3"] {
+        runs.extend([Run::Boto3(Job::Scan), Run::Boto3(Job::Fix)]);
+    }
+    if setup.have["s3cmd"] {
+        runs.push(Run::S3cmd);
+    }
+
+    let started = std::time::Instant::now();
+    let header = header(&setup, &opts);
+    println!("{header}");
+    let mut rows: Vec<Row> = Vec::new();
+    let mut problems = Vec::new();
+    for &count in &opts.counts {
+        let objects = Objects {
+            count,
+            bad_every: opts.bad_every,
+        };
+        let bucket = format!("bench-{count}");
+        let seeding = std::time::Instant::now();
+        objects.seed(&lab, &bucket, None);
+        eprintln!(
+            "matrix: seeded {count} objects in {:.1} s",
+            seeding.elapsed().as_secs_f64()
+        );
+        for &latency_ms in &opts.latencies {
+            lab.set_latency(Duration::from_millis(latency_ms));
+            for &run in &runs {
+                if run.is_peer() && !peer_counts.contains(&count) {
+                    continue;
+                }
+                let limit = run.is_peer().then_some(opts.peer_time_limit);
+                let row = measure(&lab, &setup, run, &objects, &bucket, latency_ms, limit);
+                eprintln!("matrix: {}", line(&row, setup.concurrency));
+                if let Some(problem) = check(&row, &objects) {
+                    let stderr =
+                        std::fs::read_to_string(setup.dir.join("stderr.txt")).unwrap_or_default();
+                    let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+                    let problem = format!(
+                        "{} at {count} objects, {latency_ms} ms: {problem}; its stderr ends: {}",
+                        run.label(),
+                        tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+                    );
+                    eprintln!("matrix: {problem}");
+                    problems.push(problem);
+                }
+                if let Some(only) = run.changes() {
+                    objects.seed(&lab, &bucket, only);
+                }
+                rows.push(row);
+            }
+        }
+    }
+    lab.set_latency(Duration::ZERO);
+
+    println!("{}", table(&rows, setup.concurrency));
+    println!("{}", ratios(&rows));
+    println!("{}", targets(&rows, setup.concurrency));
+    for problem in &problems {
+        println!("PROBLEM: {problem}");
+    }
+    println!(
+        "The whole run took {:.1} min.",
+        started.elapsed().as_secs_f64() / 60.0
+    );
+    if let Some(path) = &opts.json {
+        std::fs::write(path, json(&header, &rows, setup.concurrency)).expect("--json PATH");
+    }
+    let _ = std::fs::remove_dir_all(&setup.dir);
+    runtime.block_on(lab.shutdown());
+}
+
+fn header(setup: &Setup, opts: &Options) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_default();
+    let cpus = opts.cpus;
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let mut s = String::new();
+    let _ = writeln!(s, "# s3mend performance matrix, {date}");
+    let _ = writeln!(s, "machine: {cpus} × {cpu}, Linux {}", kernel.trim());
+    let _ = writeln!(
+        s,
+        "server: the s3mend lab (s3s, in-memory, HTTP/1.1 on 127.0.0.1), one worker thread{}; latency injected before each request",
+        if setup.pin { ", pinned to CPU 0; each client pinned to CPU 1" } else { ", unpinned" }
+    );
+    let _ = writeln!(
+        s,
+        "objects: text/html, one in {} with Content-Encoding: UTF-8 (to fix), one in {} gzip (valid); s3mend --concurrency {}",
+        opts.bad_every, opts.bad_every, setup.concurrency
+    );
+    let _ = writeln!(s, "tools: {}", setup.versions.join("; "));
+    s
+}
+
+/// concurrency ÷ latency, for s3mend's scans (a fix sends more than one request per object).
+fn latency_limit(row: &Row, concurrency: usize) -> Option<f64> {
+    (row.latency_ms > 0 && row.run == Run::S3mend(Job::Scan))
+        .then(|| concurrency as f64 * 1000.0 / row.latency_ms as f64)
+}
+
+fn line(row: &Row, concurrency: usize) -> String {
+    format!(
+        "{:<42} {:>9} obj {:>3} ms: {:>8.0} obj/s{}{}, {:.0} µs CPU/obj (lab {:.0}, +{:.0} µs/req), {:.1} MiB, {} conns / {} reqs, load {:.2}",
+        row.run.label(),
+        row.objects,
+        row.latency_ms,
+        row.rate(),
+        latency_limit(row, concurrency)
+            .map(|l| format!(" ({:.0} % of c÷RTT)", 100.0 * row.rate() / l))
+            .unwrap_or_default(),
+        if row.capped { format!(" [stopped after {:.0} s: {} done]", row.wall.as_secs_f64(), row.done) } else { String::new() },
+        row.per_object(row.client_cpu),
+        row.per_object(row.lab_cpu),
+        row.server_time.as_secs_f64() * 1e6,
+        row.peak_rss_kib as f64 / 1024.0,
+        row.connections,
+        row.requests,
+        row.load,
+    )
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn table(rows: &[Row], concurrency: usize) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "| command | objects | latency | objects/s | of c ÷ latency | client CPU / object | lab CPU / object | lab time / request | peak RSS | connections / requests | HEAD / COPY | load |"
+    );
+    let _ = writeln!(
+        s,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for row in rows {
+        let rate = if row.capped {
+            format!(
+                "{} ({} done in {:.0} s)",
+                thousands(row.rate().round() as u64),
+                thousands(row.done as u64),
+                row.wall.as_secs_f64()
+            )
+        } else {
+            thousands(row.rate().round() as u64)
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} ms | {} | {} | {:.0} µs | {:.0} µs | {:.0} µs | {:.1} MiB | {} / {} | {} / {} | {:.2} |",
+            row.run.label(),
+            thousands(row.objects as u64),
+            row.latency_ms,
+            rate,
+            latency_limit(row, concurrency)
+                .map(|l| format!("{:.0} %", 100.0 * row.rate() / l))
+                .unwrap_or_else(|| "—".to_owned()),
+            row.per_object(row.client_cpu),
+            row.per_object(row.lab_cpu),
+            row.server_time.as_secs_f64() * 1e6,
+            row.peak_rss_kib as f64 / 1024.0,
+            thousands(row.connections),
+            thousands(row.requests),
+            thousands(row.heads),
+            thousands(row.copies),
+            row.load,
+        );
+    }
+    s
+}
+
+fn find(rows: &[Row], run: Run, objects: usize, latency_ms: u64) -> Option<&Row> {
+    rows.iter()
+        .find(|r| r.run == run && r.objects == objects && r.latency_ms == latency_ms)
+}
+
+/// s3mend ÷ peer for every (objects, latency) where both ran: (job, peer, objects, latency, ratio).
+fn ratio_list(rows: &[Row]) -> Vec<(Job, Run, usize, u64, f64)> {
+    let mut out = Vec::new();
+    for peer in rows.iter().filter(|r| r.run.is_peer()) {
+        let job = peer.run.job();
+        if let Some(ours) = find(rows, Run::S3mend(job), peer.objects, peer.latency_ms) {
+            out.push((
+                job,
+                peer.run,
+                peer.objects,
+                peer.latency_ms,
+                ours.rate() / peer.rate(),
+            ));
+        }
+    }
+    out
+}
+
+fn ratios(rows: &[Row]) -> String {
+    let mut s = String::from("Ratios, s3mend ÷ peer (objects/s):\n");
+    for (job, peer, objects, latency, ratio) in ratio_list(rows) {
+        let _ = writeln!(
+            s,
+            "  {:<4} {:>9} objects {:>3} ms: s3mend {} ÷ {:<42} = {ratio:.1}×",
+            job.name(),
+            thousands(objects as u64),
+            latency,
+            job.name(),
+            peer.label()
+        );
+    }
+    s
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+fn targets(rows: &[Row], concurrency: usize) -> String {
+    let mut s = String::from("Targets:\n");
+    let scans: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.run == Run::S3mend(Job::Scan))
+        .collect();
+    let mut target = |name: &str, checks: Vec<(String, bool)>| {
+        if checks.is_empty() {
+            let _ = writeln!(s, "  {name}: not measured in this run");
+            return;
+        }
+        let all = checks.iter().all(|(_, ok)| *ok);
+        let detail: Vec<String> = checks
+            .iter()
+            .map(|(d, ok)| format!("{d}{}", if *ok { "" } else { " ✗" }))
+            .collect();
+        let _ = writeln!(s, "  [{}] {name}: {}", verdict(all), detail.join("; "));
+    };
+    target(
+        "scan ≥ 90 % of concurrency ÷ latency at 5 and 20 ms",
+        scans
+            .iter()
+            .filter(|r| [5, 20].contains(&r.latency_ms))
+            .filter_map(|r| {
+                let pct = 100.0 * r.rate() / latency_limit(r, concurrency)?;
+                Some((
+                    format!(
+                        "{} @{} ms {pct:.0} %",
+                        thousands(r.objects as u64),
+                        r.latency_ms
+                    ),
+                    pct >= 90.0,
+                ))
+            })
+            .collect(),
+    );
+    let list = ratio_list(rows);
+    for (job, peer, at_least) in [
+        (Job::Scan, Run::Rclone, 5.0),
+        (Job::Scan, Run::Boto3(Job::Scan), 3.0),
+        (Job::Fix, Run::Boto3(Job::Fix), 3.0),
+    ] {
+        target(
+            &format!("{} ≥ {at_least}× {}", job.name(), peer.label()),
+            list.iter()
+                .filter(|(j, p, ..)| *j == job && *p == peer)
+                .map(|(_, _, objects, latency, ratio)| {
+                    (
+                        format!("{} @{latency} ms {ratio:.1}×", thousands(*objects as u64)),
+                        *ratio >= at_least,
+                    )
+                })
+                .collect(),
+        );
+    }
+    target(
+        &format!(
+            "connections ≤ concurrency + 4 = {} for 10,000 requests",
+            concurrency + 4
+        ),
+        rows.iter()
+            .filter(|r| !r.run.is_peer() && r.requests >= 10_000 && r.requests < 20_000)
+            .map(|r| {
+                (
+                    format!(
+                        "{} {} @{} ms: {} for {}",
+                        r.run.job().name(),
+                        thousands(r.objects as u64),
+                        r.latency_ms,
+                        r.connections,
+                        thousands(r.requests)
+                    ),
+                    r.connections <= (concurrency + 4) as u64,
+                )
+            })
+            .collect(),
+    );
+    target(
+        "≤ 50 µs client CPU per scanned object",
+        scans
+            .iter()
+            .map(|r| {
+                let us = r.per_object(r.client_cpu);
+                (
+                    format!(
+                        "{} @{} ms {us:.0} µs",
+                        thousands(r.objects as u64),
+                        r.latency_ms
+                    ),
+                    us <= 50.0,
+                )
+            })
+            .collect(),
+    );
+    target(
+        "peak RSS ≤ 64 MiB scanning 1,000,000 objects (jsonl)",
+        scans
+            .iter()
+            .filter(|r| r.objects >= 1_000_000)
+            .map(|r| {
+                let mib = r.peak_rss_kib as f64 / 1024.0;
+                (format!("@{} ms {mib:.1} MiB", r.latency_ms), mib <= 64.0)
+            })
+            .collect(),
+    );
+    s
+}
+
+fn json(header: &str, rows: &[Row], concurrency: usize) -> String {
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "tool": r.run.tool(),
+                "job": r.run.job().name(),
+                "command": r.run.label(),
+                "objects": r.objects,
+                "latency_ms": r.latency_ms,
+                "concurrency": concurrency,
+                "load": r.load,
+                "wall_s": r.wall.as_secs_f64(),
+                "done": r.done,
+                "stopped_at_time_limit": r.capped,
+                "exit_code": r.code,
+                "objects_per_s": r.rate(),
+                "client_cpu_us_per_object": r.per_object(r.client_cpu),
+                "lab_cpu_us_per_object": r.per_object(r.lab_cpu),
+                "lab_time_us_per_request": r.server_time.as_secs_f64() * 1e6,
+                "peak_rss_mib": r.peak_rss_kib as f64 / 1024.0,
+                "connections": r.connections,
+                "requests": r.requests,
+                "head_object": r.heads,
+                "copy_object": r.copies,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "header": header, "runs": rows })).unwrap()
+}
