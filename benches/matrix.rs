@@ -11,7 +11,13 @@
 //! Options: `--latencies MS,..`, `--counts N,..`, `--peer-counts N,..` (the counts at which the
 //! peers run too; default the smallest count), `--tools s3mend,rclone,boto3,s3cmd`,
 //! `--peer-time-limit SECS` (a peer still running then is stopped and its rate taken from the
-//! objects it got through), `--concurrency N`, `--bad-every N`, `--no-pin`, `--json PATH`.
+//! objects it got through), `--concurrency N`, `--bad-every N`, `--no-pin`, `--json PATH`,
+//! `--max-load L` and `--settle-timeout SECS` (before each run, wait up to SECS, default 60, for
+//! the 1-minute load average to drop to L, default 1.2).
+//!
+//! Each row records the load average before the run and the CPU that neither the client nor the
+//! lab used during it (`/proc/stat`: other processes, or the hypervisor's steal), so a number
+//! taken on a busy machine shows as one.
 //!
 //! The peers, each skipped with a message when missing:
 //! - `rclone lsjson -R -M` (Debian's rclone: `apt-get install rclone`): one HEAD per object;
@@ -34,7 +40,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use s3mend::lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
-use support::{load_average, own_cpu, run_measured, Kind, Objects};
+use support::{machine_busy, own_cpu, run_measured, settle, Kind, Objects};
 
 /// Where the boto3 peer's interpreter is looked for unless `S3MEND_BENCH_PYTHON` says otherwise.
 const VENV_PYTHON: &str = ".cache/s3mend-bench/venv/bin/python";
@@ -50,6 +56,10 @@ struct Options {
     bad_every: usize,
     pin: bool,
     json: Option<PathBuf>,
+    /// Before each run, wait (at most `settle_timeout`) for the 1-minute load average to drop to
+    /// this: the previous run's own load, or another job on the machine.
+    max_load: f64,
+    settle_timeout: Duration,
     /// CPUs this process may run on, before it pins itself.
     cpus: usize,
 }
@@ -67,6 +77,8 @@ fn parse_args() -> Options {
         bad_every: 10,
         pin: true,
         json: None,
+        max_load: 1.2,
+        settle_timeout: Duration::from_secs(60),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let list = |v: String| -> Vec<String> { v.split(',').map(str::to_owned).collect() };
@@ -77,6 +89,12 @@ fn parse_args() -> Options {
             "--quick" => {
                 opts.counts = vec![2_000];
                 opts.peer_time_limit = Duration::from_secs(30);
+                opts.settle_timeout = Duration::from_secs(5);
+            }
+            "--max-load" => opts.max_load = value().parse().expect("--max-load LOAD"),
+            "--settle-timeout" => {
+                opts.settle_timeout =
+                    Duration::from_secs(value().parse().expect("--settle-timeout SECS"))
             }
             "--latencies" => {
                 opts.latencies = list(value())
@@ -197,6 +215,9 @@ struct Row {
     latency_ms: u64,
     /// 1-minute load average just before the run.
     load: f64,
+    /// CPU (in CPUs) that neither the client nor the lab used during the run: other processes,
+    /// or the hypervisor's steal.
+    others: f64,
     wall: Duration,
     /// Objects the run got through: all of them, unless it was stopped at the time limit.
     done: usize,
@@ -229,6 +250,8 @@ struct Setup {
     dir: PathBuf,
     concurrency: usize,
     pin: bool,
+    max_load: f64,
+    settle_timeout: Duration,
     python: Option<PathBuf>,
     have: BTreeMap<&'static str, bool>,
     versions: Vec<String>,
@@ -404,6 +427,8 @@ fn setup(lab: &Lab, opts: &Options) -> Setup {
         dir,
         concurrency: opts.concurrency,
         pin: opts.pin,
+        max_load: opts.max_load,
+        settle_timeout: opts.settle_timeout,
         python,
         have,
         versions,
@@ -419,12 +444,16 @@ fn measure(
     latency_ms: u64,
     limit: Option<Duration>,
 ) -> Row {
+    let load = settle(setup.max_load, setup.settle_timeout);
     lab.reset_stats();
-    let load = load_average();
     let lab_before = own_cpu();
+    let busy_before = machine_busy();
     let mut cmd = setup.command(run, bucket);
     let m = run_measured(&mut cmd, limit);
     let lab_cpu = own_cpu() - lab_before;
+    let others = (machine_busy().saturating_sub(busy_before)).as_secs_f64()
+        - m.cpu.as_secs_f64()
+        - lab_cpu.as_secs_f64();
     let stats = lab.stats();
     let heads = stats.count("HeadObject");
     let copies = stats.count("CopyObject");
@@ -440,6 +469,7 @@ fn measure(
         objects: objects.count,
         latency_ms,
         load,
+        others: (others / m.wall.as_secs_f64()).max(0.0),
         wall: m.wall,
         done,
         capped: m.capped,
@@ -626,7 +656,7 @@ fn latency_limit(row: &Row, concurrency: usize) -> Option<f64> {
 
 fn line(row: &Row, concurrency: usize) -> String {
     format!(
-        "{:<42} {:>9} obj {:>3} ms: {:>8.0} obj/s{}{}, {:.0} µs CPU/obj (lab {:.0}, +{:.0} µs/req), {:.1} MiB, {} conns / {} reqs, load {:.2}",
+        "{:<42} {:>9} obj {:>3} ms: {:>8.0} obj/s{}{}, {:.0} µs CPU/obj (lab {:.0}, +{:.0} µs/req), {:.1} MiB, {} conns / {} reqs, load {:.2}, others {:.2} CPUs",
         row.run.label(),
         row.objects,
         row.latency_ms,
@@ -642,6 +672,7 @@ fn line(row: &Row, concurrency: usize) -> String {
         row.connections,
         row.requests,
         row.load,
+        row.others,
     )
 }
 
@@ -661,11 +692,11 @@ fn table(rows: &[Row], concurrency: usize) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| command | objects | latency | objects/s | of c ÷ latency | client CPU / object | lab CPU / object | lab time / request | peak RSS | connections / requests | HEAD / COPY | load |"
+        "| command | objects | latency | objects/s | of c ÷ latency | client CPU / object | lab CPU / object | lab time / request | peak RSS | connections / requests | HEAD / COPY | load before | others' CPU during |"
     );
     let _ = writeln!(
         s,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     for row in rows {
         let rate = if row.capped {
@@ -680,7 +711,7 @@ fn table(rows: &[Row], concurrency: usize) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} ms | {} | {} | {:.0} µs | {:.0} µs | {:.0} µs | {:.1} MiB | {} / {} | {} / {} | {:.2} |",
+            "| {} | {} | {} ms | {} | {} | {:.0} µs | {:.0} µs | {:.0} µs | {:.1} MiB | {} / {} | {} / {} | {:.2} | {:.2} |",
             row.run.label(),
             thousands(row.objects as u64),
             row.latency_ms,
@@ -697,6 +728,7 @@ fn table(rows: &[Row], concurrency: usize) -> String {
             thousands(row.heads),
             thousands(row.copies),
             row.load,
+            row.others,
         );
     }
     s
@@ -869,6 +901,7 @@ fn json(header: &str, rows: &[Row], concurrency: usize) -> String {
                 "latency_ms": r.latency_ms,
                 "concurrency": concurrency,
                 "load": r.load,
+                "others_cpus": r.others,
                 "wall_s": r.wall.as_secs_f64(),
                 "done": r.done,
                 "stopped_at_time_limit": r.capped,

@@ -9,8 +9,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::report::Format;
 use crate::s3::Addressing;
 
-/// `--concurrency` unless given: requests kept in flight (see README "Performance").
-pub const DEFAULT_CONCURRENCY: u16 = 64;
+/// `--concurrency` unless given: requests kept in flight. On one core the client's CPU caps a
+/// scan near 10,000 HEAD/s; 128 reaches about 5,900/s at a 20 ms round trip (92 % of 128 ÷ 20 ms,
+/// against 3,070/s at 64), and AIMD pacing cuts it when S3 answers SlowDown (README
+/// "Performance").
+pub const DEFAULT_CONCURRENCY: u16 = 128;
 
 const EXIT_CODES: &str = "\
 Exit codes:

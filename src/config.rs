@@ -203,7 +203,10 @@ mod tests {
         let cfg = parse(&["s3mend", "scan", "s3://bucket/pre/"]).unwrap();
         assert_eq!(cfg.target.bucket, "bucket");
         assert_eq!(cfg.job.prefix, "pre/");
-        assert_eq!(cfg.job.concurrency, 64);
+        assert_eq!(
+            cfg.job.concurrency,
+            usize::from(crate::cli::DEFAULT_CONCURRENCY)
+        );
         assert_eq!(cfg.job.rules, RuleSet::all());
         assert_eq!(cfg.output.format, Format::Table);
         assert!(cfg.output.progress);
@@ -241,7 +244,10 @@ mod tests {
         let cfg = parse(&["s3mend", "scan", "s3://bucket", "--concurrency", "8"]).unwrap();
         assert_eq!((cfg.connect.max_in_flight, cfg.connect.max_rps), (8, None));
         let cfg = parse(&["s3mend", "scan", "s3://bucket", "--max-rps", "250"]).unwrap();
-        assert_eq!(cfg.connect.max_in_flight, 64);
+        assert_eq!(
+            cfg.connect.max_in_flight,
+            usize::from(crate::cli::DEFAULT_CONCURRENCY)
+        );
         assert_eq!(cfg.connect.max_rps, NonZeroU32::new(250));
         for bad in ["0", "100001", "-5", "fast"] {
             let flag = format!("--max-rps={bad}");

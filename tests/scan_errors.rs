@@ -126,7 +126,7 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
                            "complete": true, "stopped": null,
                            "requests": {"calls": 5, "attempts": 5, "throttled": 0,
                                         "failed_attempts": 1, "concurrency_cuts": 0,
-                                        "min_concurrency": 64}})
+                                        "min_concurrency": s3mend::cli::DEFAULT_CONCURRENCY}})
     );
     let error_row = row(&report, "m-broken.html");
     assert_eq!(error_row["status"], "error");

@@ -58,7 +58,7 @@ async fn fixture_site_reports_exactly_the_bad_objects_with_the_right_proposals()
             // HeadBucket, one ListObjectsV2 page, one HEAD per object; nothing retried.
             "requests": {"calls": manifest.objects.len() + 2, "attempts": manifest.objects.len() + 2,
                          "throttled": 0, "failed_attempts": 0,
-                         "concurrency_cuts": 0, "min_concurrency": 64}
+                         "concurrency_cuts": 0, "min_concurrency": s3mend::cli::DEFAULT_CONCURRENCY}
         })
     );
     // Every row carries the contract's fields, with the value seen at HEAD.

@@ -89,6 +89,45 @@ pub fn own_cpu() -> Duration {
     timeval(usage.ru_utime) + timeval(usage.ru_stime)
 }
 
+/// CPU time the whole machine spent busy so far (user, nice, system, irq, softirq) plus the time
+/// the hypervisor gave its CPUs to someone else (steal), from `/proc/stat`. Across a run, this
+/// minus the client's and the lab's CPU is what everything else took: other processes on the
+/// machine, or on the host.
+pub fn machine_busy() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal
+    let busy: u64 = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| ticks.get(i))
+        .sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .unwrap_or(100)
+        .max(1);
+    Duration::from_nanos(busy.saturating_mul(1_000_000_000 / hz))
+}
+
+/// Waits (polling every second, at most `timeout`) until the 1-minute load average is at most
+/// `max`; returns it.
+pub fn settle(max: f64, timeout: Duration) -> f64 {
+    let start = Instant::now();
+    loop {
+        let load = load_average();
+        if load <= max || start.elapsed() >= timeout {
+            return load;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
 /// The 1-minute load average, as `uptime` shows it.
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
