@@ -157,6 +157,18 @@ server_pid() {
     printf '%s\n' "$pid"
 }
 
+# While NAME starts: is the process we spawned still running? It is our child, so its pid cannot
+# be recycled, and its command line may still be this script's until setsid has exec'd: checking
+# the command line here (as server_pid does) failed a start that was fine.
+spawned_alive() {
+    local pid stat state
+    pid=$(<"$STATE_DIR/$1.pid")
+    stat=$(<"/proc/$pid/stat") 2>/dev/null || return 1
+    state=${stat##*) } # the process name, in parentheses, may hold spaces
+    state=${state%% *}
+    [[ -n $state && $state != Z && $state != X ]]
+}
+
 # Run a server in the background, in its own session, output to LOG; record its pid and binary.
 spawn() {
     local name=$1 log=$2
@@ -174,7 +186,7 @@ wait_port() {
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
         fi
-        if ! server_pid "$name" >/dev/null; then
+        if ! spawned_alive "$name"; then
             log_tail "$log"
             die "$name exited while starting"
         fi
@@ -197,7 +209,7 @@ wait_signed() { # NAME ENDPOINT ACCESS SECRET REGION LOG
                 -H "x-amz-content-sha256: $EMPTY_SHA256" \
                 --aws-sigv4 "aws:amz:$region:s3" "$endpoint/" || true)
         [[ $code == 200 ]] && return 0
-        if ! server_pid "$name" >/dev/null; then
+        if ! spawned_alive "$name"; then
             log_tail "$log"
             die "$name exited while starting"
         fi
