@@ -7,7 +7,7 @@ use s3mend::lab::{AclMode, Grant, Grantee, ObjectSeed, StoredObject, LAB_OWNER_I
 use crate::harness::{row, TestEnv, BUCKET};
 
 /// An object carrying every attribute a repair must keep.
-fn everything(body: &'static [u8]) -> ObjectSeed {
+pub(crate) fn everything(body: &'static [u8]) -> ObjectSeed {
     ObjectSeed {
         body: bytes::Bytes::from_static(body),
         content_type: Some("text/html".into()),

@@ -10,6 +10,7 @@ mod connect;
 mod demo;
 mod faults;
 mod fix;
+mod heads;
 mod pace;
 mod resume;
 mod scan_errors;

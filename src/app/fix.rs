@@ -212,6 +212,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     let concurrency = cfg.scan.job.concurrency;
     let scan = pipeline::scan(
         connection.client,
+        connection.heads,
         cfg.scan.job,
         counters.clone(),
         cancel.clone(),

@@ -49,6 +49,7 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
     let mut listing_failed = None;
     let mut results = std::pin::pin!(pipeline::scan(
         connection.client.clone(),
+        connection.heads.clone(),
         cfg.job,
         counters,
         cancel.clone()

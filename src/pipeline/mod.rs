@@ -27,7 +27,7 @@ pub use repair::{
 pub use walk::KeyFilter;
 
 use crate::rules::RuleSet;
-use crate::s3::S3Failure;
+use crate::s3::{Heads, S3Failure};
 use crate::state::Watermark;
 
 /// What a scan needs to know, already validated.
@@ -70,6 +70,7 @@ pub struct ListingFailed(pub S3Failure);
 /// order. Ends when the listing ends, fails, or `cancel` fires.
 pub fn scan(
     client: Client,
+    heads: Heads,
     job: ScanJob,
     counters: Arc<Counters>,
     cancel: CancellationToken,
@@ -96,14 +97,14 @@ pub fn scan(
             if let Ok(listed) = &listed {
                 counters.watermark.lock().listed(&listed.key);
             }
-            let client = client.clone();
+            let heads = heads.clone();
             let bucket = bucket.clone();
             let rules = rules.clone();
             let counters = counters.clone();
             async move {
                 let listed = listed.map_err(ListingFailed)?;
                 counters.listed.fetch_add(1, Ordering::Relaxed);
-                let result = inspect::head(&client, &bucket, listed).await;
+                let result = inspect::head(&heads, &bucket, listed).await;
                 let inspected = detect::detect(result, &rules);
                 match inspected.unread() {
                     Some(Unread::Failed) => counters.errors.fetch_add(1, Ordering::Relaxed),

@@ -29,6 +29,7 @@ use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use clap::ValueEnum;
 
 use super::error::chain;
+use super::fast_head::Heads;
 use super::metrics::{CountRequests, RequestStats};
 use super::pace::{self, Pace};
 use super::S3Failure;
@@ -83,10 +84,14 @@ const PREFLIGHT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// SlowDown while S3 scales a prefix.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 
-/// The run's client and what it counts.
+/// How long a connection may take to open, but for the preflight's.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The run's client, its scan HEADs and what it counts.
 #[derive(Clone, Debug)]
 pub struct Connection {
     pub client: Client,
+    pub heads: Heads,
     pub requests: Arc<RequestStats>,
 }
 
@@ -98,14 +103,15 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
     let requests = Arc::new(RequestStats::default());
     let pace = Pace::new(opts.max_in_flight, opts.max_rps, requests.clone());
     let http_client = pace.wrap(default_http_client()?);
+    // An attempt's timeout, for the SDK and for the scan's HEADs (`fast_head`) alike.
+    let head_timeout =
+        attempt_timeout(opts) + pace::longest_rate_wait(opts.max_in_flight, opts.max_rps);
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
         TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(10))
+            .connect_timeout(CONNECT_TIMEOUT)
             // A stalled response must not hold a slot for ever; copies override this. The
             // attempt includes its wait for a turn under --max-rps, which is allowed for.
-            .operation_attempt_timeout(
-                attempt_timeout(opts) + pace::longest_rate_wait(opts.max_in_flight, opts.max_rps),
-            )
+            .operation_attempt_timeout(head_timeout)
             .build(),
     );
     // Stalled-stream protection guards long bodies; scans and copies move none, and it costs a
@@ -187,10 +193,31 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
         check_bucket(&client, bucket, attempt_timeout(opts))
             .await
             .with_context(|| format!("bucket '{bucket}' in region {region}"))?;
-        return Ok(Connection { client, requests });
+        let heads = Heads::new(
+            client.clone(),
+            sdk_config.credentials_provider(),
+            pace.connector(),
+            requests.clone(),
+            head_timeout,
+        );
+        return Ok(Connection {
+            client,
+            heads,
+            requests,
+        });
     }
     match probe {
-        Ok(_) => Ok(Connection { client, requests }),
+        Ok(_) => Ok(Connection {
+            heads: Heads::new(
+                client.clone(),
+                sdk_config.credentials_provider(),
+                pace.connector(),
+                requests.clone(),
+                head_timeout,
+            ),
+            client,
+            requests,
+        }),
         Err(err) => Err(bucket_error(
             bucket,
             &S3Failure::from_sdk(&err),

@@ -3,7 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+use aws_sdk_s3::client::customize::CustomizableOperation;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder;
+use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
 use serde::{Deserialize, Serialize};
 
 /// One entry of a bucket listing.
@@ -54,7 +58,34 @@ pub async fn head_object(
     bucket: &str,
     key: &str,
 ) -> Result<ObjectHead, super::S3Failure> {
-    match client.head_object().bucket(bucket).key(key).send().await {
+    outcome(
+        key,
+        client.head_object().bucket(bucket).key(key).send().await,
+    )
+}
+
+/// [`head_object`] with the operation customized (an interceptor, a config override).
+pub(super) async fn head_object_with(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    customize: impl FnOnce(
+        HeadObjectFluentBuilder,
+    ) -> CustomizableOperation<
+        HeadObjectOutput,
+        HeadObjectError,
+        HeadObjectFluentBuilder,
+    >,
+) -> Result<ObjectHead, super::S3Failure> {
+    let op = customize(client.head_object().bucket(bucket).key(key));
+    outcome(key, op.send().await)
+}
+
+fn outcome(
+    key: &str,
+    result: Result<HeadObjectOutput, SdkError<HeadObjectError, HttpResponse>>,
+) -> Result<ObjectHead, super::S3Failure> {
+    match result {
         Ok(out) => Ok(ObjectHead::from_sdk(key, &out)),
         Err(err) => {
             let mut failure = super::S3Failure::from_sdk(&err);

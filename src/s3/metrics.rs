@@ -66,6 +66,28 @@ impl RequestStats {
         self.concurrency_cuts.store(cuts, Ordering::Relaxed);
     }
 
+    /// One S3 operation asked for.
+    pub(super) fn record_call(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One HTTP attempt and its status (`None`: no response).
+    pub(super) fn record_attempt(&self, status: Option<u16>) {
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+        match status {
+            Some(503 | 429) => {
+                self.throttled.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(status) if status >= 500 => {
+                self.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(_) => {}
+            None => {
+                self.failed_attempts.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
     pub fn throttled(&self) -> u64 {
         self.throttled.load(Ordering::Relaxed)
     }
@@ -85,7 +107,7 @@ impl Intercept for CountRequests {
         _context: &BeforeSerializationInterceptorContextRef<'_>,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.calls.fetch_add(1, Ordering::Relaxed);
+        self.0.record_call();
         Ok(())
     }
 
@@ -95,19 +117,8 @@ impl Intercept for CountRequests {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0.attempts.fetch_add(1, Ordering::Relaxed);
-        match context.response().map(|r| r.status().as_u16()) {
-            Some(503 | 429) => {
-                self.0.throttled.fetch_add(1, Ordering::Relaxed);
-            }
-            Some(status) if status >= 500 => {
-                self.0.failed_attempts.fetch_add(1, Ordering::Relaxed);
-            }
-            Some(_) => {}
-            None => {
-                self.0.failed_attempts.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.0
+            .record_attempt(context.response().map(|r| r.status().as_u16()));
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 mod client;
 mod error;
+mod fast_head;
 mod head;
 mod metrics;
 mod pace;
@@ -14,6 +15,7 @@ pub use client::{
     connect, Addressing, ConnectOptions, Connection, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,
 };
 pub use error::{S3Failure, DELETE_MARKER};
+pub use fast_head::Heads;
 pub use head::{head_object, ListedObject, ObjectHead};
 pub use metrics::{RequestCounts, RequestStats};
 pub use pace::{Aimd, Pace, CUT_WINDOW};

@@ -19,7 +19,7 @@ use std::fmt;
 use std::future::Future;
 use std::num::NonZeroU32;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -200,6 +200,9 @@ pub struct Pace {
     limiter: Mutex<Limiter>,
     rate: Option<Rate>,
     stats: Arc<RequestStats>,
+    /// The paced connector with the run's default settings, once the SDK has asked for it: the
+    /// scan's HEADs (`fast_head`) send through it too, sharing the pool and the pacing.
+    connector: Arc<OnceLock<SharedHttpConnector>>,
 }
 
 impl fmt::Debug for Pace {
@@ -226,7 +229,13 @@ impl Pace {
             limiter: Mutex::new(Limiter { aimd, debt: 0 }),
             rate: max_rps.map(Rate::new),
             stats,
+            connector: Arc::new(OnceLock::new()),
         })
+    }
+
+    /// Where the paced connector with the run's default settings appears once built.
+    pub(super) fn connector(&self) -> Arc<OnceLock<SharedHttpConnector>> {
+        self.connector.clone()
     }
 
     /// The current in-flight limit.
@@ -351,10 +360,18 @@ impl HttpClient for PacedClient {
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        SharedHttpConnector::new(PacedConnector {
+        let connector = SharedHttpConnector::new(PacedConnector {
             inner: self.inner.http_connector(settings, components),
             pace: self.pace.clone(),
-        })
+        });
+        // The settings every operation has but the preflight (which connects with a shorter
+        // timeout); the inner client keeps one pool per settings.
+        if settings.connect_timeout() == Some(super::client::CONNECT_TIMEOUT)
+            && settings.read_timeout().is_none()
+        {
+            let _ = self.pace.connector.set(connector.clone());
+        }
+        connector
     }
 
     fn validate_base_client_config(

@@ -1,0 +1,589 @@
+//! The scan's HeadObject without the SDK's request pipeline.
+//!
+//! A scan is one HEAD per object, and the SDK's orchestrator (runtime plugins, endpoint and auth
+//! scheme resolution, interceptors, deserializers) costs about 89 µs of client CPU per HEAD, where
+//! the same request signed with `aws-sigv4` and sent through the same connection pool costs about
+//! 23 µs (`cargo bench --bench head_path`). So the scan's HEADs take this path, which learns
+//! everything from the SDK instead of second-guessing it:
+//!
+//! - the URL and the signing region: the run's first successful HEAD goes through the SDK, and
+//!   its request becomes the template (the URL up to the key, the credential scope of its
+//!   `Authorization`). The key's part of the URL is encoded as the SDK encodes it, which is
+//!   checked on that first key;
+//! - connections, TLS, proxies and pacing: the request goes through the SDK's own HTTP connector,
+//!   as wrapped by [`super::pace`], so it shares the run's pool and every attempt is paced;
+//! - credentials: the SDK config's provider, asked again 5 minutes before they expire.
+//!
+//! Only a 200 whose headers parse exactly as the SDK parses them is answered here. Anything else
+//! (404, 403, a redirect, 5xx, a reset, a timeout, a header the SDK would reject) goes to the SDK,
+//! whose retries (one attempt fewer: this one counted), error classification and parsing apply
+//! as before. If the SDK then succeeds where this path was answered 3xx or 4xx (a clock skew the
+//! SDK corrects, say), the path is turned off for the rest of the run. With `--max-attempts 1`
+//! it is never used, so that no object gets a second attempt.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::error::BoxError;
+use aws_sigv4::http_request::{
+    sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
+    UriPathNormalizationMode,
+};
+use aws_sigv4::sign::v4;
+use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpConnector};
+use aws_smithy_runtime_api::client::identity::Identity;
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::date_time::{DateTime, Format};
+use parking_lot::Mutex;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use super::metrics::RequestStats;
+use super::{head_object, ObjectHead, S3Failure};
+
+/// What a key's path may keep unencoded: RFC 3986's unreserved characters and `/`, as the SDK's
+/// greedy label encoding (S3 signs the path single-encoded).
+const KEY: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// SHA-256 of the empty body.
+const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Credentials are fetched again this long before they expire.
+const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+
+/// HEADs for one run's bucket: this path when it can, the SDK otherwise. Cheap to clone.
+#[derive(Clone)]
+pub struct Heads(Arc<Inner>);
+
+struct Inner {
+    client: aws_sdk_s3::Client,
+    /// The SDK's paced connector, once the SDK has built it (see `Pace::connector`).
+    connector: Arc<OnceLock<SharedHttpConnector>>,
+    credentials: Option<SharedCredentialsProvider>,
+    identity: tokio::sync::RwLock<Option<Identity>>,
+    template: OnceLock<Template>,
+    learning: AtomicBool,
+    off: AtomicBool,
+    stats: Arc<RequestStats>,
+    attempt_timeout: Duration,
+    retry: RetryConfig,
+    max_attempts: u32,
+    initial_backoff: Duration,
+    answered: AtomicU64,
+    handed_over: AtomicU64,
+}
+
+/// What the SDK's first HEAD showed: where a key's URL starts and how the request is signed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Template {
+    bucket: String,
+    /// The URL up to the encoded key, e.g. `https://b.s3.eu-west-1.amazonaws.com/`.
+    base: String,
+    /// The `Host` header hyper sends for that URL (no port when it is the scheme's default).
+    host: String,
+    region: String,
+    service: String,
+}
+
+impl fmt::Debug for Heads {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Heads")
+            .field("template", &self.0.template.get())
+            .field("off", &self.0.off.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Heads {
+    /// `client` and the SDK config's `credentials`, as the run built them; `connector` is filled
+    /// in by the pacing once the SDK has built its connector.
+    pub(super) fn new(
+        client: aws_sdk_s3::Client,
+        credentials: Option<SharedCredentialsProvider>,
+        connector: Arc<OnceLock<SharedHttpConnector>>,
+        stats: Arc<RequestStats>,
+        attempt_timeout: Duration,
+    ) -> Self {
+        let retry = client
+            .config()
+            .retry_config()
+            .cloned()
+            .unwrap_or_else(RetryConfig::standard);
+        Heads(Arc::new(Inner {
+            connector,
+            credentials,
+            identity: tokio::sync::RwLock::new(None),
+            template: OnceLock::new(),
+            learning: AtomicBool::new(false),
+            off: AtomicBool::new(false),
+            stats,
+            attempt_timeout,
+            max_attempts: retry.max_attempts(),
+            initial_backoff: retry.initial_backoff(),
+            retry,
+            answered: AtomicU64::new(0),
+            handed_over: AtomicU64::new(0),
+            client,
+        }))
+    }
+
+    /// HEADs the current version of `key`, as [`head_object`] does.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectHead, S3Failure> {
+        let me = &self.0;
+        if me.max_attempts < 2 || me.off.load(Ordering::Relaxed) {
+            return head_object(&me.client, bucket, key).await;
+        }
+        match (me.template.get(), me.connector.get()) {
+            (Some(template), Some(connector)) if template.bucket == bucket => {
+                self.fast(template, connector, bucket, key).await
+            }
+            (None, _) if !me.learning.swap(true, Ordering::AcqRel) => {
+                let result = self.learn(bucket, key).await;
+                if me.template.get().is_none() {
+                    me.learning.store(false, Ordering::Release);
+                }
+                result
+            }
+            _ => head_object(&me.client, bucket, key).await,
+        }
+    }
+
+    /// HEADs answered here, and HEADs handed to the SDK after an attempt here.
+    pub fn counts(&self) -> (u64, u64) {
+        (
+            self.0.answered.load(Ordering::Relaxed),
+            self.0.handed_over.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Whether the template is known and the path is on.
+    pub fn is_active(&self) -> bool {
+        self.0.template.get().is_some() && !self.0.off.load(Ordering::Relaxed)
+    }
+
+    /// One HEAD through the SDK, keeping its request as the template.
+    async fn learn(&self, bucket: &str, key: &str) -> Result<ObjectHead, S3Failure> {
+        let seen = Arc::new(Mutex::new(None));
+        let result = super::head::head_object_with(&self.0.client, bucket, key, |op| {
+            op.customize().interceptor(Capture(seen.clone()))
+        })
+        .await;
+        if result.is_ok() {
+            let seen = seen.lock().take();
+            match seen.and_then(|(uri, auth)| Template::from_request(bucket, key, &uri, &auth)) {
+                Some(template) => {
+                    tracing::debug!(base = %template.base, region = %template.region, "HEADs go around the SDK's pipeline");
+                    let _ = self.0.template.set(template);
+                }
+                None => {
+                    tracing::debug!(
+                        "the SDK's HEAD does not fit the template; HEADs stay with the SDK"
+                    );
+                    self.0.off.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+        result
+    }
+
+    async fn fast(
+        &self,
+        template: &Template,
+        connector: &SharedHttpConnector,
+        bucket: &str,
+        key: &str,
+    ) -> Result<ObjectHead, S3Failure> {
+        let me = &self.0;
+        let status = match self.attempt(template, connector, key).await {
+            Attempt::Answered(head) => {
+                me.stats.record_call();
+                me.stats.record_attempt(Some(200));
+                me.answered.fetch_add(1, Ordering::Relaxed);
+                return Ok(*head);
+            }
+            Attempt::Unparsed => {
+                // Answered 200 with a header the SDK must judge; not a failed attempt, but the
+                // SDK sends its own.
+                me.stats.record_attempt(Some(200));
+                Some(200)
+            }
+            Attempt::Failed(status) => {
+                me.stats.record_attempt(status);
+                status
+            }
+        };
+        me.handed_over.fetch_add(1, Ordering::Relaxed);
+        let retryable = status.is_none_or(|s| s >= 500 || s == 429);
+        if retryable {
+            // The pause the SDK's standard retry takes before a second attempt.
+            let pause = me.initial_backoff.mul_f64(fastrand::f64());
+            tokio::time::sleep(pause).await;
+        }
+        let remaining = if retryable {
+            me.max_attempts - 1
+        } else {
+            me.max_attempts
+        };
+        let result = super::head::head_object_with(&me.client, bucket, key, |op| {
+            op.customize().config_override(
+                aws_sdk_s3::config::Builder::default()
+                    .retry_config(me.retry.clone().with_max_attempts(remaining.max(1))),
+            )
+        })
+        .await;
+        if result.is_ok() && status.is_some_and(|s| (300..500).contains(&s)) {
+            tracing::debug!(
+                ?status,
+                "the SDK succeeded where a HEAD around it did not; HEADs stay with the SDK"
+            );
+            me.off.store(true, Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn attempt(
+        &self,
+        template: &Template,
+        connector: &SharedHttpConnector,
+        key: &str,
+    ) -> Attempt {
+        let Some(request) = self.signed(template, key).await else {
+            return Attempt::Failed(None);
+        };
+        match tokio::time::timeout(self.0.attempt_timeout, connector.call(request)).await {
+            Ok(Ok(response)) if response.status().as_u16() == 200 => match parse(key, &response) {
+                Some(head) => Attempt::Answered(Box::new(head)),
+                None => Attempt::Unparsed,
+            },
+            Ok(Ok(response)) => Attempt::Failed(Some(response.status().as_u16())),
+            Ok(Err(_)) | Err(_) => Attempt::Failed(None),
+        }
+    }
+
+    async fn signed(&self, template: &Template, key: &str) -> Option<HttpRequest> {
+        let identity = self.identity().await?;
+        let uri = format!("{}{}", template.base, utf8_percent_encode(key, KEY));
+        let mut settings = SigningSettings::default();
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&template.region)
+            .name(&template.service)
+            .time(SystemTime::now())
+            .settings(settings)
+            .build()
+            .ok()?
+            .into();
+        let signable = SignableRequest::new(
+            "HEAD",
+            uri.as_str(),
+            std::iter::once(("host", template.host.as_str())),
+            SignableBody::Precomputed(EMPTY_SHA256.to_owned()),
+        )
+        .ok()?;
+        let (instructions, _) = sign(signable, &params).ok()?.into_parts();
+        let mut request = http::Request::head(uri.as_str())
+            .body(SdkBody::empty())
+            .ok()?;
+        instructions.apply_to_request_http1x(&mut request);
+        HttpRequest::try_from(request).ok()
+    }
+
+    /// The credentials as an identity, fetched again when they are about to expire.
+    async fn identity(&self) -> Option<Identity> {
+        let fresh = |identity: &Identity| {
+            identity
+                .expiration()
+                .is_none_or(|at| at > SystemTime::now() + REFRESH_BEFORE)
+        };
+        if let Some(identity) = self.0.identity.read().await.as_ref().filter(|i| fresh(i)) {
+            return Some(identity.clone());
+        }
+        let mut slot = self.0.identity.write().await;
+        if let Some(identity) = slot.as_ref().filter(|i| fresh(i)) {
+            return Some(identity.clone());
+        }
+        let credentials: Credentials = self
+            .0
+            .credentials
+            .as_ref()?
+            .provide_credentials()
+            .await
+            .ok()?;
+        let identity = Identity::from(credentials);
+        *slot = Some(identity.clone());
+        Some(identity)
+    }
+}
+
+enum Attempt {
+    Answered(Box<ObjectHead>),
+    /// A 200 with a header this path does not parse as the SDK would.
+    Unparsed,
+    /// The status, or `None` without a response.
+    Failed(Option<u16>),
+}
+
+impl Template {
+    /// The template from the SDK's request for `key`: its URL must be `BASE` followed by `key`
+    /// encoded as this path encodes it, with no query, and it must be signed with SigV4 in the
+    /// `Authorization` header.
+    pub(crate) fn from_request(bucket: &str, key: &str, uri: &str, auth: &str) -> Option<Template> {
+        let encoded = utf8_percent_encode(key, KEY).to_string();
+        if uri.contains('?') || uri.contains('#') {
+            return None;
+        }
+        let base = uri.strip_suffix(encoded.as_str())?;
+        let parsed: http::Uri = uri.parse().ok()?;
+        let default_port = match parsed.scheme_str()? {
+            "https" => 443,
+            "http" => 80,
+            _ => return None,
+        };
+        let authority = parsed.authority()?;
+        let host = match authority.port_u16() {
+            Some(port) if port != default_port => format!("{}:{port}", authority.host()),
+            _ => authority.host().to_owned(),
+        };
+        // AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..
+        let scope = auth
+            .strip_prefix("AWS4-HMAC-SHA256 Credential=")?
+            .split(',')
+            .next()?;
+        let mut parts = scope.rsplit('/');
+        if parts.next()? != "aws4_request" {
+            return None;
+        }
+        let service = parts.next()?.to_owned();
+        let region = parts.next()?.to_owned();
+        if service.is_empty() || region.is_empty() {
+            return None;
+        }
+        Some(Template {
+            bucket: bucket.to_owned(),
+            base: base.to_owned(),
+            host,
+            region,
+            service,
+        })
+    }
+}
+
+/// Keeps the URL and `Authorization` of the last request sent.
+#[derive(Debug)]
+struct Capture(Arc<Mutex<Option<(String, String)>>>);
+
+impl Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "s3mend::fast_head::Capture"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let request = context.request();
+        let auth = request.headers().get("authorization").unwrap_or_default();
+        *self.0.lock() = Some((request.uri().to_owned(), auth.to_owned()));
+        Ok(())
+    }
+}
+
+/// The snapshot [`ObjectHead::from_sdk`] builds, from a 200's headers, parsed as the SDK parses
+/// them (values trimmed; one value per header). `None` when a header is repeated, is not UTF-8 or
+/// does not parse: the SDK then answers instead, with its own error if it has one.
+pub(crate) fn parse(key: &str, response: &HttpResponse) -> Option<ObjectHead> {
+    let mut head = ObjectHead::new(key);
+    let mut metadata = BTreeMap::new();
+    for (name, value) in response.headers().iter_bytes() {
+        let value = std::str::from_utf8(value).ok()?.trim();
+        let text = |slot: &mut Option<String>| -> Option<()> {
+            slot.is_none().then(|| *slot = Some(value.to_owned()))
+        };
+        let number = |slot: &mut Option<i64>| -> Option<()> {
+            (slot.is_none()).then_some(())?;
+            *slot = Some(value.parse().ok()?);
+            Some(())
+        };
+        let small = |slot: &mut Option<i32>| -> Option<()> {
+            (slot.is_none()).then_some(())?;
+            *slot = Some(value.parse().ok()?);
+            Some(())
+        };
+        match name {
+            "x-amz-version-id" => text(&mut head.version_id)?,
+            "etag" => text(&mut head.etag)?,
+            "content-length" => number(&mut head.content_length)?,
+            "content-type" => text(&mut head.content_type)?,
+            "content-encoding" => text(&mut head.content_encoding)?,
+            "cache-control" => text(&mut head.cache_control)?,
+            "content-disposition" => text(&mut head.content_disposition)?,
+            "content-language" => text(&mut head.content_language)?,
+            "expires" => text(&mut head.expires)?,
+            "x-amz-missing-meta" => small(&mut head.missing_meta)?,
+            "x-amz-storage-class" => text(&mut head.storage_class)?,
+            "x-amz-archive-status" => text(&mut head.archive_status)?,
+            "x-amz-restore" => text(&mut head.restore)?,
+            "x-amz-website-redirect-location" => text(&mut head.website_redirect_location)?,
+            "x-amz-server-side-encryption" => text(&mut head.server_side_encryption)?,
+            "x-amz-server-side-encryption-aws-kms-key-id" => text(&mut head.ssekms_key_id)?,
+            "x-amz-server-side-encryption-bucket-key-enabled" => {
+                head.bucket_key_enabled.is_none().then_some(())?;
+                head.bucket_key_enabled = Some(match value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return None,
+                });
+            }
+            "x-amz-server-side-encryption-customer-algorithm" => {
+                text(&mut head.sse_customer_algorithm)?
+            }
+            "x-amz-object-lock-mode" => text(&mut head.object_lock_mode)?,
+            "x-amz-object-lock-retain-until-date" => {
+                head.object_lock_retain_until_date.is_none().then_some(())?;
+                let date = DateTime::from_str(value, Format::DateTimeWithOffset).ok()?;
+                head.object_lock_retain_until_date = Some(date.to_string());
+            }
+            "x-amz-object-lock-legal-hold" => text(&mut head.object_lock_legal_hold_status)?,
+            "x-amz-tagging-count" => small(&mut head.tag_count)?,
+            "x-amz-mp-parts-count" => small(&mut head.parts_count)?,
+            _ => {
+                if let Some(meta) = name.strip_prefix("x-amz-meta-") {
+                    if metadata.insert(meta.to_owned(), value.to_owned()).is_some() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+    head.metadata = metadata;
+    Some(head)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_runtime_api::http::StatusCode;
+
+    const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261127/eu-west-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
+
+    #[test]
+    fn the_template_is_the_url_before_the_key_and_the_signing_scope() {
+        let t = Template::from_request(
+            "b",
+            "dir/a b+c.html",
+            "https://b.s3.eu-west-1.amazonaws.com/dir/a%20b%2Bc.html",
+            AUTH,
+        )
+        .unwrap();
+        assert_eq!(t.base, "https://b.s3.eu-west-1.amazonaws.com/");
+        assert_eq!(t.host, "b.s3.eu-west-1.amazonaws.com");
+        assert_eq!((t.region.as_str(), t.service.as_str()), ("eu-west-1", "s3"));
+
+        let lab = Template::from_request("b", "k", "http://127.0.0.1:9000/b/k", AUTH).unwrap();
+        assert_eq!(
+            (lab.base.as_str(), lab.host.as_str()),
+            ("http://127.0.0.1:9000/b/", "127.0.0.1:9000")
+        );
+        // hyper leaves a default port out of Host, so the signature must too.
+        let port = Template::from_request("b", "k", "https://h:443/b/k", AUTH).unwrap();
+        assert_eq!(port.host, "h");
+    }
+
+    #[test]
+    fn a_request_the_template_cannot_reproduce_is_refused() {
+        let url = "https://h/b/k";
+        // A key encoded otherwise, a query, another scheme, another signature.
+        assert_eq!(
+            Template::from_request("b", "a+b", "https://h/b/a+b", AUTH),
+            None
+        );
+        assert_eq!(
+            Template::from_request("b", "k", "https://h/b/k?x-id=HeadObject", AUTH),
+            None
+        );
+        assert_eq!(Template::from_request("b", "k", "ftp://h/b/k", AUTH), None);
+        for auth in [
+            "",
+            "AWS4-ECDSA-P256-SHA256 Credential=AKID/20261127/s3/aws4_request, Signature=x",
+            "AWS4-HMAC-SHA256 Credential=AKID/20261127/eu-west-1/s3/other, Signature=x",
+            "AWS4-HMAC-SHA256 Credential=AKID/20261127//s3/aws4_request, Signature=x",
+        ] {
+            assert_eq!(Template::from_request("b", "k", url, auth), None, "{auth}");
+        }
+    }
+
+    fn response(headers: &[(&str, &str)]) -> HttpResponse {
+        let mut response = HttpResponse::new(StatusCode::try_from(200).unwrap(), SdkBody::empty());
+        for (name, value) in headers {
+            response
+                .headers_mut()
+                .append(name.to_string(), value.to_string());
+        }
+        response
+    }
+
+    #[test]
+    fn headers_parse_as_the_sdk_parses_them() {
+        let head = parse(
+            "k",
+            &response(&[
+                ("etag", "\"abc\""),
+                ("content-length", "12"),
+                ("content-encoding", " gzip, UTF-8 "),
+                ("x-amz-meta-author", "=?UTF-8?B?Wm/Dqw==?="),
+                ("x-amz-meta-empty", ""),
+                ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
+                (
+                    "x-amz-object-lock-retain-until-date",
+                    "2030-01-02T03:04:05.000Z",
+                ),
+                ("x-amz-tagging-count", "2"),
+                ("x-amz-request-id", "ignored"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(head.etag.as_deref(), Some("\"abc\""));
+        assert_eq!(head.content_length, Some(12));
+        assert_eq!(head.content_encoding.as_deref(), Some("gzip, UTF-8"));
+        assert_eq!(head.metadata.len(), 2);
+        assert_eq!(head.metadata["author"], "=?UTF-8?B?Wm/Dqw==?=");
+        assert_eq!(head.bucket_key_enabled, Some(true));
+        assert_eq!(
+            head.object_lock_retain_until_date.as_deref(),
+            Some("2030-01-02T03:04:05Z")
+        );
+        assert_eq!(head.tag_count, Some(2));
+    }
+
+    #[test]
+    fn headers_the_sdk_would_reject_are_left_to_it() {
+        for headers in [
+            &[("content-encoding", "gzip"), ("content-encoding", "br")][..],
+            &[("x-amz-meta-a", "1"), ("x-amz-meta-a", "2")],
+            &[("content-length", "12, 13")],
+            &[("x-amz-server-side-encryption-bucket-key-enabled", "TRUE")],
+            &[("x-amz-object-lock-retain-until-date", "tomorrow")],
+            &[("x-amz-mp-parts-count", "many")],
+        ] {
+            assert_eq!(parse("k", &response(headers)), None, "{headers:?}");
+        }
+    }
+}
