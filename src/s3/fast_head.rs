@@ -143,21 +143,23 @@ impl Heads {
     /// HEADs the current version of `key`, as [`head_object`] does.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectHead, S3Failure> {
         let me = &self.0;
+        // The SDK's futures are large: boxed, they do not make every scan future as large (each
+        // is moved into the scan's buffer, and zeroed).
         if me.max_attempts < 2 || me.off.load(Ordering::Relaxed) {
-            return head_object(&me.client, bucket, key).await;
+            return Box::pin(head_object(&me.client, bucket, key)).await;
         }
         match (me.template.get(), me.connector.get()) {
             (Some(template), Some(connector)) if template.bucket == bucket => {
                 self.fast(template, connector, bucket, key).await
             }
             (None, _) if !me.learning.swap(true, Ordering::AcqRel) => {
-                let result = self.learn(bucket, key).await;
+                let result = Box::pin(self.learn(bucket, key)).await;
                 if me.template.get().is_none() {
                     me.learning.store(false, Ordering::Release);
                 }
                 result
             }
-            _ => head_object(&me.client, bucket, key).await,
+            _ => Box::pin(head_object(&me.client, bucket, key)).await,
         }
     }
 
@@ -237,12 +239,17 @@ impl Heads {
         } else {
             me.max_attempts
         };
-        let result = super::head::head_object_with(&me.client, bucket, key, |op| {
-            op.customize().config_override(
-                aws_sdk_s3::config::Builder::default()
-                    .retry_config(me.retry.clone().with_max_attempts(remaining.max(1))),
-            )
-        })
+        let result = Box::pin(super::head::head_object_with(
+            &me.client,
+            bucket,
+            key,
+            |op| {
+                op.customize().config_override(
+                    aws_sdk_s3::config::Builder::default()
+                        .retry_config(me.retry.clone().with_max_attempts(remaining.max(1))),
+                )
+            },
+        ))
         .await;
         if result.is_ok() && status.is_some_and(|s| (300..500).contains(&s)) {
             tracing::debug!(
