@@ -115,7 +115,11 @@ fn main() {
                 vec![]
             })
             .args(["--concurrency", &args.concurrency.to_string()])
-            .args(args.include.iter().flat_map(|glob| ["--include", glob.as_str()]))
+            .args(
+                args.include
+                    .iter()
+                    .flat_map(|glob| ["--include", glob.as_str()]),
+            )
             .args(["--output", output.to_str().unwrap()])
             .env("AWS_ENDPOINT_URL", lab.endpoint())
             .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY)
