@@ -238,3 +238,26 @@ pub fn row<'a>(report: &'a Value, key: &str) -> &'a Value {
         .find(|r| r["key"] == key)
         .unwrap_or_else(|| panic!("no row for {key} in {report}"))
 }
+
+/// Keys whose listings and URLs need every kind of encoding, the longest S3 allows among them.
+pub fn awkward_keys() -> Vec<String> {
+    let long = format!("long/{}.html", "x".repeat(1024 - "long/.html".len()));
+    assert_eq!(long.len(), 1024);
+    [
+        "with space.html",
+        "plus+sign.html",
+        "100%.html",
+        "percent%2Bencoded.html",
+        "question?.html",
+        "hash#tag.html",
+        "unicodé/日本語.html",
+        "amp&eq=.html",
+        "tilde~/dir//double.html",
+        // Not representable in XML 1.0: only encoding-type=url can list it.
+        "control\u{1}char\u{7f}.html",
+        "tab\tand\nnewline.html",
+        long.as_str(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}

@@ -5,7 +5,7 @@ use s3mend::lab::{FaultRates, Faults, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB
 use s3mend::s3::{self, Addressing, ConnectOptions, Connection};
 
 use crate::fix::everything;
-use crate::harness::{TestEnv, BUCKET};
+use crate::harness::{awkward_keys, TestEnv, BUCKET};
 
 async fn connect(env: &TestEnv, max_attempts: u32) -> Connection {
     s3::connect(
@@ -30,27 +30,12 @@ async fn connect(env: &TestEnv, max_attempts: u32) -> Connection {
 /// Keys whose URLs need every kind of encoding, and one object with every attribute S3 returns
 /// on a HEAD (values with commas, quotes, non-ASCII metadata, lock dates).
 fn seed(env: &TestEnv) -> Vec<String> {
-    let long = format!("long/{}.html", "x".repeat(1024 - "long/.html".len()));
-    let mut keys = Vec::new();
     // The first is the one the SDK answers and the path learns from.
-    for key in [
-        "index.html",
-        "with space.html",
-        "plus+sign.html",
-        "100%.html",
-        "percent%2Bencoded.html",
-        "question?.html",
-        "hash#tag.html",
-        "unicodé/日本語.html",
-        "amp&eq=.html",
-        "tilde~/dir//double.html",
-        "control\u{1}char\u{7f}.html",
-        "tab\tand\nnewline.html",
-        "./dot/../segments.html",
-        long.as_str(),
-    ] {
+    let mut keys = vec!["index.html".to_owned()];
+    keys.extend(awkward_keys());
+    keys.push("./dot/../segments.html".to_owned());
+    for key in &keys {
         env.put(key, "text/html", Some("UTF-8"));
-        keys.push(key.to_owned());
     }
     env.lab
         .put_object(BUCKET, "page.html", everything(b"<html>all</html>"));

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use s3mend::lab::LabConfig;
 
-use crate::harness::{proposals, TestEnv, BUCKET};
+use crate::harness::{awkward_keys, proposals, TestEnv, BUCKET};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn more_than_one_page_of_keys_is_walked_completely() {
@@ -88,24 +88,8 @@ async fn prefix_include_and_exclude_select_keys() {
 #[tokio::test(flavor = "multi_thread")]
 async fn awkward_keys_are_listed_and_inspected_exactly() {
     let env = TestEnv::new().await;
-    let long = format!("long/{}.html", "x".repeat(1024 - "long/.html".len()));
-    assert_eq!(long.len(), 1024);
-    let keys = [
-        "with space.html",
-        "plus+sign.html",
-        "100%.html",
-        "percent%2Bencoded.html",
-        "question?.html",
-        "hash#tag.html",
-        "unicodé/日本語.html",
-        "amp&eq=.html",
-        "tilde~/dir//double.html",
-        // Not representable in XML 1.0: only encoding-type=url can list it.
-        "control\u{1}char\u{7f}.html",
-        "tab\tand\nnewline.html",
-        long.as_str(),
-    ];
-    for key in keys {
+    let keys = awkward_keys();
+    for key in &keys {
         env.put(key, "text/html", Some("UTF-8"));
     }
     let run = env
@@ -117,7 +101,7 @@ async fn awkward_keys_are_listed_and_inspected_exactly() {
     let found: BTreeSet<String> = proposals(report["objects"].as_array().unwrap())
         .into_keys()
         .collect();
-    assert_eq!(found, keys.iter().map(|k| k.to_string()).collect());
+    assert_eq!(found, keys.into_iter().collect());
 }
 
 #[tokio::test(flavor = "multi_thread")]
