@@ -150,3 +150,31 @@ async fn with_one_attempt_every_head_stays_with_the_sdk() {
     assert_eq!(connection.heads.counts(), (0, 0));
     assert!(!connection.heads.is_active());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_attempt_here_is_one_of_the_run_s_attempts() {
+    let env = TestEnv::new().await;
+    for key in ["a.html", "b.html", "c.html"] {
+        env.put(key, "text/html", Some("UTF-8"));
+    }
+    let connection = connect(&env, 3).await;
+    connection.heads.head(BUCKET, "a.html").await.unwrap();
+    assert!(connection.heads.is_active());
+    // Two 500s: this path's attempt and the SDK's first; the SDK's second gets the object.
+    env.lab.fail_next("HeadObject", "b.html", 2);
+    env.lab.reset_stats();
+    let head = connection.heads.head(BUCKET, "b.html").await.unwrap();
+    assert_eq!(head.content_encoding.as_deref(), Some("UTF-8"));
+    assert_eq!(env.lab.stats().count("HeadObject"), 3);
+    // Three 500s use up all three attempts: an error, not a fourth attempt.
+    env.lab.fail_next("HeadObject", "c.html", 3);
+    env.lab.reset_stats();
+    let failed = connection.heads.head(BUCKET, "c.html").await.unwrap_err();
+    assert_eq!(failed.http_status, Some(500), "{failed:?}");
+    assert_eq!(env.lab.stats().count("HeadObject"), 3);
+    assert_eq!(connection.heads.counts(), (0, 2));
+    assert!(
+        connection.heads.is_active(),
+        "server errors do not turn the path off"
+    );
+}

@@ -226,6 +226,11 @@ impl Heads {
                 me.stats.record_attempt(status);
                 status
             }
+            // Nothing was sent: the SDK makes every attempt, and reports what is wrong.
+            Attempt::Unsent => {
+                me.handed_over.fetch_add(1, Ordering::Relaxed);
+                return Box::pin(head_object(&me.client, bucket, key)).await;
+            }
         };
         me.handed_over.fetch_add(1, Ordering::Relaxed);
         let retryable = status.is_none_or(|s| s >= 500 || s == 429);
@@ -251,7 +256,8 @@ impl Heads {
             },
         ))
         .await;
-        if result.is_ok() && status.is_some_and(|s| (300..500).contains(&s)) {
+        // A 404 the SDK gets past is an object written meanwhile, not this path's mistake.
+        if result.is_ok() && status.is_some_and(|s| (300..500).contains(&s) && s != 404) {
             tracing::debug!(
                 ?status,
                 "the SDK succeeded where a HEAD around it did not; HEADs stay with the SDK"
@@ -268,7 +274,7 @@ impl Heads {
         key: &str,
     ) -> Attempt {
         let Some(request) = self.signed(template, key).await else {
-            return Attempt::Failed(None);
+            return Attempt::Unsent;
         };
         match tokio::time::timeout(self.0.attempt_timeout, connector.call(request)).await {
             Ok(Ok(response)) if response.status().as_u16() == 200 => match parse(key, &response) {
@@ -344,6 +350,8 @@ enum Attempt {
     Unparsed,
     /// The status, or `None` without a response.
     Failed(Option<u16>),
+    /// No request could be signed (the credentials could not be had).
+    Unsent,
 }
 
 impl Template {
