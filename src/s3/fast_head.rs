@@ -8,7 +8,7 @@
 //!
 //! - the URL and the signing region: the run's first successful HEAD goes through the SDK, and
 //!   its request becomes the template (the URL up to the key, the credential scope of its
-//!   `Authorization`). The key's part of the URL is encoded as the SDK encodes it, which is
+//!   `Authorization`, which must be plain SigV4 for `s3`). The key's part of the URL is encoded as the SDK encodes it, which is
 //!   checked on that first key;
 //! - connections, TLS, proxies and pacing: the request goes through the SDK's own HTTP connector,
 //!   as wrapped by [`super::pace`], so it shares the run's pool and every attempt is paced;
@@ -386,7 +386,9 @@ impl Template {
         }
         let service = parts.next()?.to_owned();
         let region = parts.next()?.to_owned();
-        if service.is_empty() || region.is_empty() {
+        // Only plain S3 signing: S3 Express signs with session credentials of its own
+        // (`s3express`), which the credentials provider does not give.
+        if service != "s3" || region.is_empty() {
             return None;
         }
         Some(Template {
@@ -540,6 +542,7 @@ mod tests {
             "AWS4-ECDSA-P256-SHA256 Credential=AKID/20261127/s3/aws4_request, Signature=x",
             "AWS4-HMAC-SHA256 Credential=AKID/20261127/eu-west-1/s3/other, Signature=x",
             "AWS4-HMAC-SHA256 Credential=AKID/20261127//s3/aws4_request, Signature=x",
+            "AWS4-HMAC-SHA256 Credential=AKID/20261127/us-east-1/s3express/aws4_request, Signature=x",
         ] {
             assert_eq!(Template::from_request("b", "k", url, auth), None, "{auth}");
         }
