@@ -97,12 +97,13 @@ async fn throttled_heads_are_retried_by_the_sdk_and_counted() {
         env.put(key, "text/html", Some("UTF-8"));
     }
     let connection = connect(&env, 10).await;
-    // Learn on a quiet lab, then 30 % SlowDown and 5 % resets on every HEAD.
+    // Learn on a quiet lab, then 20 % SlowDown and 5 % resets on every HEAD (with 10 attempts,
+    // one of the 299 HEADs fails all of them about once in 3,000 runs).
     connection.heads.head(BUCKET, &keys[0]).await.unwrap();
     env.lab.set_faults(Faults::seeded(11).on(
         "HeadObject",
         FaultRates {
-            slow_down: 0.30,
+            slow_down: 0.20,
             reset: 0.05,
             ..FaultRates::default()
         },
@@ -120,7 +121,7 @@ async fn throttled_heads_are_retried_by_the_sdk_and_counted() {
     }
     let (answered, handed_over) = connection.heads.counts();
     assert_eq!(answered + handed_over, keys.len() as u64 - 1);
-    assert!(handed_over > 50, "about 35 % of 299: {handed_over}");
+    assert!(handed_over > 40, "about 25 % of 299: {handed_over}");
     let after = connection.requests.snapshot();
     let throttled = after.throttled - before.throttled;
     assert!(throttled >= handed_over / 2, "{throttled} {handed_over}");
