@@ -60,27 +60,9 @@ async fn connect(endpoint: String, concurrency: usize) -> s3::Connection {
     .expect("connect")
 }
 
-/// The SDK client as a scan builds it, every HEAD through the SDK.
-async fn sdk_path(endpoint: String, keys: Arc<Vec<String>>, concurrency: usize) -> usize {
-    let client = connect(endpoint, concurrency).await.client;
-    futures::stream::iter(keys.iter())
-        .map(|key| {
-            let client = client.clone();
-            async move { s3::head_object(&client, "bench", key).await.is_ok() }
-        })
-        .buffer_unordered(concurrency)
-        .filter(|ok| std::future::ready(*ok))
-        .count()
-        .await
-}
-
-/// The SDK client with nothing of s3mend's around it (no pacing, no request counting, no
-/// timeouts): what the SDK alone costs.
-async fn plain_sdk_path(
-    client: aws_sdk_s3::Client,
-    keys: Arc<Vec<String>>,
-    concurrency: usize,
-) -> usize {
+/// Every HEAD through `client`: the SDK client as a scan builds it, or one with nothing of
+/// s3mend's around it (no pacing, no request counting, no timeouts), for what the SDK alone costs.
+async fn sdk_path(client: aws_sdk_s3::Client, keys: Arc<Vec<String>>, concurrency: usize) -> usize {
     futures::stream::iter(keys.iter())
         .map(|key| {
             let client = client.clone();
@@ -139,11 +121,7 @@ fn main() {
     if pin {
         pin_this_thread(0);
     }
-    let lab_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let lab_runtime = support::lab_runtime();
     let lab = lab_runtime
         .block_on(Lab::start(LabConfig {
             latency: Duration::from_millis(latency_ms),
@@ -182,8 +160,11 @@ fn main() {
             let start = Instant::now();
             let ok = runtime.block_on(async move {
                 match path {
-                    "sdk" => sdk_path(endpoint, keys, concurrency).await,
-                    "plain-sdk" => plain_sdk_path(plain, keys, concurrency).await,
+                    "sdk" => {
+                        let client = connect(endpoint, concurrency).await.client;
+                        sdk_path(client, keys, concurrency).await
+                    }
+                    "plain-sdk" => sdk_path(plain, keys, concurrency).await,
                     _ => heads_path(endpoint, keys, concurrency).await,
                 }
             });

@@ -40,6 +40,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use s3mend::lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use s3mend::report::thousands;
 use support::{machine_busy, own_cpu, run_measured, settle, Kind, Objects};
 
 /// Where the boto3 peer's interpreter is looked for unless `S3MEND_BENCH_PYTHON` says otherwise.
@@ -524,11 +525,7 @@ fn main() {
         // Before the runtime and the lab's threads exist, so that they all inherit it.
         set_cpu(0, 0);
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::lab_runtime();
     let lab = runtime.block_on(Lab::start(LabConfig::default())).unwrap();
     let opts = Options { pin, ..opts };
     let setup = setup(&lab, &opts);
@@ -674,18 +671,6 @@ fn line(row: &Row, concurrency: usize) -> String {
         row.load,
         row.others,
     )
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn table(rows: &[Row], concurrency: usize) -> String {

@@ -64,13 +64,7 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
-    // One worker for the lab: on a 2-core machine the client gets the other core instead of
-    // fighting two lab workers for both.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = support::lab_runtime();
     let lab = runtime
         .block_on(Lab::start(LabConfig {
             latency: Duration::from_millis(args.latency_ms),

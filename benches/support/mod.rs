@@ -198,3 +198,13 @@ impl Objects {
         }
     }
 }
+
+/// The runtime the lab runs on: one worker, so that on a 2-core machine the client gets the other
+/// core instead of fighting two lab workers for both.
+pub fn lab_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("the lab's runtime")
+}

@@ -142,19 +142,6 @@ fn discard_if_empty(journal: Option<&Journal>) -> bool {
     })
 }
 
-/// `1234567` as `1,234,567`, as the confirmation question shows counts.
-fn thousands(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     let consent = consent(&cfg.write, io::stdin().is_terminal());
     if consent == Consent::Refused {
@@ -238,7 +225,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
             || confirm(
                 &format!(
                     "Repair {} objects in {}?",
-                    thousands(pending.len()),
+                    report::thousands(pending.len() as u64),
                     cfg.scan.target
                 ),
                 &cancel,
@@ -324,7 +311,7 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
         && !confirm(
             &format!(
                 "Restore the old metadata of {} objects in s3://{bucket}/?",
-                thousands(latest.len())
+                report::thousands(latest.len() as u64)
             ),
             &cancel,
         )
@@ -544,20 +531,6 @@ mod tests {
         assert_eq!(consent(&write(false, false), true), Consent::Ask);
         assert_eq!(consent(&write(false, true), false), Consent::Granted);
         assert_eq!(consent(&write(true, false), false), Consent::Granted);
-    }
-
-    #[test]
-    fn counts_have_thousands_separators() {
-        let cases = [
-            (0, "0"),
-            (999, "999"),
-            (1000, "1,000"),
-            (1234, "1,234"),
-            (1234567, "1,234,567"),
-        ];
-        for (n, text) in cases {
-            assert_eq!(thousands(n), text);
-        }
     }
 
     #[test]

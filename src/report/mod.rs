@@ -343,11 +343,43 @@ pub trait ReportWriter: Send {
 }
 
 /// A writer for `format` over `out`. `color` applies to the table only.
+/// `1234567` as `1,234,567`, as the confirmation question and the benchmarks show counts.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn writer(format: Format, out: Box<dyn Write + Send>, color: bool) -> Box<dyn ReportWriter> {
     match format {
         Format::Table => Box::new(table::TableWriter::new(out, color)),
         Format::Json => Box::new(json::JsonWriter::new(out)),
         Format::Jsonl => Box::new(json::JsonlWriter::new(out)),
         Format::Csv => Box::new(csv::CsvWriter::new(out)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn counts_have_thousands_separators() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1234, "1,234"),
+            (1234567, "1,234,567"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(thousands(n), text);
+        }
     }
 }
