@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use s3mend::lab::{FaultRates, Faults, LabConfig, ObjectSeed, StoredObject};
 
-use crate::harness::{TestEnv, BUCKET};
+use crate::harness::{fix, TestEnv, BUCKET};
 
 const OBJECTS: usize = 5000;
 
@@ -61,17 +61,7 @@ async fn scan_and_fix_account_for_every_object_under_faults() {
 
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j.jsonl");
-    let fix = env
-        .s3mend(&[
-            "fix",
-            "s3://test-bucket/",
-            "--yes",
-            "--format",
-            "json",
-            "--journal",
-            journal.to_str().unwrap(),
-        ])
-        .await;
+    let fix = fix(&env, &journal, &[]).await;
     let report = fix.json();
     let summary = &report["summary"];
     assert_eq!(fix.code, 0, "{summary}");

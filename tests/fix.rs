@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use s3mend::lab::{AclMode, Grant, Grantee, ObjectSeed, StoredObject, LAB_OWNER_ID};
 
-use crate::harness::{row, TestEnv, BUCKET};
+use crate::harness::{fix, row, TestEnv, BUCKET};
 
 /// An object carrying every attribute a repair must keep.
 pub(crate) fn everything(body: &'static [u8]) -> ObjectSeed {
@@ -67,20 +67,6 @@ fn writes(env: &TestEnv) -> u64 {
     .iter()
     .map(|op| stats.count(op))
     .sum()
-}
-
-async fn fix(env: &TestEnv, journal: &std::path::Path, extra: &[&str]) -> crate::harness::Run {
-    let mut args = vec![
-        "fix",
-        "s3://test-bucket/",
-        "--yes",
-        "--format",
-        "json",
-        "--journal",
-        journal.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    env.s3mend(&args).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -2,7 +2,7 @@
 //! report.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -260,4 +260,19 @@ pub fn awkward_keys() -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec()
+}
+
+/// `s3mend fix s3://test-bucket/ --yes --format json --journal JOURNAL`, then `extra`.
+pub async fn fix(env: &TestEnv, journal: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "fix",
+        "s3://test-bucket/",
+        "--yes",
+        "--format",
+        "json",
+        "--journal",
+        journal.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    env.s3mend(&args).await
 }

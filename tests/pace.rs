@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use s3mend::lab::{FaultRates, Faults, LabConfig};
 
-use crate::harness::{TestEnv, BUCKET};
+use crate::harness::{fix, TestEnv, BUCKET};
 
 /// `count` objects, one in `bad_every` with a charset in Content-Encoding.
 fn seed(env: &TestEnv, count: usize, bad_every: usize) {
@@ -103,19 +103,7 @@ async fn a_fix_keeps_at_most_concurrency_requests_in_flight_across_its_stages() 
     seed(&env, 300, 1);
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j.jsonl");
-    let run = env
-        .s3mend(&[
-            "fix",
-            &format!("s3://{BUCKET}/"),
-            "--yes",
-            "--format",
-            "json",
-            "--journal",
-            journal.to_str().unwrap(),
-            "--concurrency",
-            "8",
-        ])
-        .await;
+    let run = fix(&env, &journal, &["--concurrency", "8"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary = &run.json()["summary"];
     assert_eq!(summary["fixed"], 300, "{summary}");
@@ -147,21 +135,12 @@ async fn a_throttled_fix_finishes_although_its_scan_stage_waits_for_the_repairs(
     ));
     let dir = tempfile::tempdir().unwrap();
     let journal = dir.path().join("j.jsonl");
-    let run = env
-        .s3mend(&[
-            "fix",
-            &format!("s3://{BUCKET}/"),
-            "--yes",
-            "--format",
-            "json",
-            "--journal",
-            journal.to_str().unwrap(),
-            "--concurrency",
-            "16",
-            "--max-attempts",
-            "20",
-        ])
-        .await;
+    let run = fix(
+        &env,
+        &journal,
+        &["--concurrency", "16", "--max-attempts", "20"],
+    )
+    .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let summary = &run.json()["summary"];
     assert_eq!(summary["fixed"], 200, "{summary}");
