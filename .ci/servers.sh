@@ -178,6 +178,19 @@ spawn() {
     printf '%s\n' "$!" >"$STATE_DIR/$name.pid"
 }
 
+# Between two tries of a start: fail, with the server's log, if NAME exited or DEADLINE passed
+# (then with MESSAGE).
+still_starting() { # NAME LOG DEADLINE MESSAGE
+    if ! spawned_alive "$1"; then
+        log_tail "$2"
+        die "$1 exited while starting"
+    fi
+    if (($(now) >= $3)); then
+        log_tail "$2"
+        die "$4"
+    fi
+}
+
 # Wait until 127.0.0.1:PORT accepts connections while NAME's process lives; bounded by
 # START_TIMEOUT. (A TCP connect, not a request: it leaves no error in the server's log.)
 wait_port() {
@@ -186,14 +199,8 @@ wait_port() {
         if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             return 0
         fi
-        if ! spawned_alive "$name"; then
-            log_tail "$log"
-            die "$name exited while starting"
-        fi
-        if (($(now) >= deadline)); then
-            log_tail "$log"
-            die "$name did not listen on 127.0.0.1:$port within ${START_TIMEOUT}s (S3MEND_CI_START_TIMEOUT)"
-        fi
+        still_starting "$name" "$log" "$deadline" \
+            "$name did not listen on 127.0.0.1:$port within ${START_TIMEOUT}s (S3MEND_CI_START_TIMEOUT)"
         sleep 0.2
     done
 }
@@ -209,14 +216,8 @@ wait_signed() { # NAME ENDPOINT ACCESS SECRET REGION LOG
                 -H "x-amz-content-sha256: $EMPTY_SHA256" \
                 --aws-sigv4 "aws:amz:$region:s3" "$endpoint/" || true)
         [[ $code == 200 ]] && return 0
-        if ! spawned_alive "$name"; then
-            log_tail "$log"
-            die "$name exited while starting"
-        fi
-        if (($(now) >= deadline)); then
-            log_tail "$log"
-            die "$name: signed ListBuckets on $endpoint answers '$code', not 200, after ${START_TIMEOUT}s"
-        fi
+        still_starting "$name" "$log" "$deadline" \
+            "$name: signed ListBuckets on $endpoint answers '$code', not 200, after ${START_TIMEOUT}s"
         sleep 0.2
     done
 }
