@@ -465,7 +465,7 @@ impl S3 for LabS3 {
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = &req.input;
-        let url = encoding_is_url(input.encoding_type.as_ref())?;
+        let enc = key_encoder(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let after = match &input.continuation_token {
             Some(token) => Some(decode_token(token)?),
@@ -481,13 +481,6 @@ impl S3 for LabS3 {
                 max,
             ))
         })?;
-        let enc = |s: &str| {
-            if url {
-                listing::url_encode(s)
-            } else {
-                s.to_owned()
-            }
-        };
         let key_count = i32::try_from(page.objects.len() + page.prefixes.len()).unwrap_or(i32::MAX);
         let contents = listed_contents(&page, input.fetch_owner.unwrap_or(false), &enc);
         let prefixes = listed_prefixes(&page, &enc);
@@ -515,7 +508,7 @@ impl S3 for LabS3 {
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
         let input = &req.input;
-        let url = encoding_is_url(input.encoding_type.as_ref())?;
+        let enc = key_encoder(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let delimiter = input.delimiter.as_deref();
         // A marker that is a common prefix (a NextMarker) resumes past every key under it.
@@ -533,13 +526,6 @@ impl S3 for LabS3 {
                 max,
             ))
         })?;
-        let enc = |s: &str| {
-            if url {
-                listing::url_encode(s)
-            } else {
-                s.to_owned()
-            }
-        };
         // S3 sends NextMarker only with a delimiter (the page's last key or common prefix,
         // whichever sorts last); without one, clients resume from the last key.
         let last_key = page.objects.last().map(|o| o.key.as_str());
@@ -568,7 +554,7 @@ impl S3 for LabS3 {
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         let input = &req.input;
-        let url = encoding_is_url(input.encoding_type.as_ref())?;
+        let enc = key_encoder(input.encoding_type.as_ref())?;
         let prefix = input.prefix.clone().unwrap_or_default();
         let max = max_keys(input.max_keys);
         let page = self.store.read(&input.bucket, |b| {
@@ -581,13 +567,6 @@ impl S3 for LabS3 {
                 max,
             ))
         })?;
-        let enc = |s: &str| {
-            if url {
-                listing::url_encode(s)
-            } else {
-                s.to_owned()
-            }
-        };
         let vid = |v: &Option<String>| Some(v.clone().unwrap_or_else(|| "null".to_owned()));
         let mut versions = Vec::new();
         let mut markers = Vec::new();
@@ -1096,10 +1075,11 @@ fn open_upload<'b>(
         })
 }
 
-fn encoding_is_url(encoding: Option<&EncodingType>) -> S3Result<bool> {
+/// How a listing writes keys and prefixes: URL-encoded for `encoding-type=url`, else as they are.
+fn key_encoder(encoding: Option<&EncodingType>) -> S3Result<fn(&str) -> String> {
     match encoding.map(EncodingType::as_str) {
-        None => Ok(false),
-        Some("url") => Ok(true),
+        None => Ok(str::to_owned),
+        Some("url") => Ok(listing::url_encode),
         Some(other) => Err(s3_error!(
             InvalidArgument,
             "Invalid Encoding Method specified in Request: {other}"
