@@ -170,6 +170,18 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
         Client::from_conf(builder.build())
     };
 
+    let connection = |client: Client| Connection {
+        heads: Heads::new(
+            client.clone(),
+            sdk_config.credentials_provider(),
+            pace.connector(),
+            requests.clone(),
+            head_timeout,
+        ),
+        client,
+        requests: requests.clone(),
+    };
+
     let client = build(None);
     let signed_for = client
         .config()
@@ -193,31 +205,10 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
         check_bucket(&client, bucket, attempt_timeout(opts))
             .await
             .with_context(|| format!("bucket '{bucket}' in region {region}"))?;
-        let heads = Heads::new(
-            client.clone(),
-            sdk_config.credentials_provider(),
-            pace.connector(),
-            requests.clone(),
-            head_timeout,
-        );
-        return Ok(Connection {
-            client,
-            heads,
-            requests,
-        });
+        return Ok(connection(client));
     }
     match probe {
-        Ok(_) => Ok(Connection {
-            heads: Heads::new(
-                client.clone(),
-                sdk_config.credentials_provider(),
-                pace.connector(),
-                requests.clone(),
-                head_timeout,
-            ),
-            client,
-            requests,
-        }),
+        Ok(_) => Ok(connection(client)),
         Err(err) => Err(bucket_error(
             bucket,
             &S3Failure::from_sdk(&err),

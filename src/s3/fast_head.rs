@@ -80,8 +80,6 @@ struct Inner {
     stats: Arc<RequestStats>,
     attempt_timeout: Duration,
     retry: RetryConfig,
-    max_attempts: u32,
-    initial_backoff: Duration,
     answered: AtomicU64,
     handed_over: AtomicU64,
 }
@@ -131,8 +129,6 @@ impl Heads {
             off: AtomicBool::new(false),
             stats,
             attempt_timeout,
-            max_attempts: retry.max_attempts(),
-            initial_backoff: retry.initial_backoff(),
             retry,
             answered: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
@@ -145,7 +141,7 @@ impl Heads {
         let me = &self.0;
         // The SDK's futures are large: boxed, they do not make every scan future as large (each
         // is moved into the scan's buffer, and zeroed).
-        if me.max_attempts < 2 || me.off.load(Ordering::Relaxed) {
+        if me.retry.max_attempts() < 2 || me.off.load(Ordering::Relaxed) {
             return Box::pin(head_object(&me.client, bucket, key)).await;
         }
         match (me.template.get(), me.connector.get()) {
@@ -234,28 +230,27 @@ impl Heads {
         };
         me.handed_over.fetch_add(1, Ordering::Relaxed);
         let retryable = status.is_none_or(|s| s >= 500 || s == 429);
-        if retryable {
-            // The pause the SDK's standard retry takes before a second attempt.
-            let pause = me.initial_backoff.mul_f64(fastrand::f64());
+        let result = if retryable {
+            // The pause the SDK's standard retry takes before a second attempt, then the SDK's
+            // attempts less the one made here.
+            let pause = me.retry.initial_backoff().mul_f64(fastrand::f64());
             tokio::time::sleep(pause).await;
-        }
-        let remaining = if retryable {
-            me.max_attempts - 1
+            let remaining = (me.retry.max_attempts() - 1).max(1);
+            Box::pin(super::head::head_object_with(
+                &me.client,
+                bucket,
+                key,
+                |op| {
+                    op.customize().config_override(
+                        aws_sdk_s3::config::Builder::default()
+                            .retry_config(me.retry.clone().with_max_attempts(remaining)),
+                    )
+                },
+            ))
+            .await
         } else {
-            me.max_attempts
+            Box::pin(head_object(&me.client, bucket, key)).await
         };
-        let result = Box::pin(super::head::head_object_with(
-            &me.client,
-            bucket,
-            key,
-            |op| {
-                op.customize().config_override(
-                    aws_sdk_s3::config::Builder::default()
-                        .retry_config(me.retry.clone().with_max_attempts(remaining.max(1))),
-                )
-            },
-        ))
-        .await;
         // A 404 the SDK gets past is an object written meanwhile, not this path's mistake.
         if result.is_ok() && status.is_some_and(|s| (300..500).contains(&s) && s != 404) {
             tracing::debug!(
