@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use s3mend::lab::{Lab, LabConfig, LatencyDist, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use s3mend_lab::{Lab, LabConfig, LatencyDist, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use s3mend::s3::{self, Addressing, ConnectOptions};
 use support::Objects;
 
@@ -146,7 +146,7 @@ fn main() {
     for path in paths {
         let endpoint = lab.endpoint();
         let keys = keys.clone();
-        let plain = s3mend::lab::client(&lab);
+        let plain = s3mend_lab::client(&lab);
         lab.reset_stats();
         let client = std::thread::spawn(move || {
             if pin {

@@ -13,7 +13,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use s3mend::lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use s3mend_lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use support::{own_cpu, run_measured, Objects};
 
 struct Args {

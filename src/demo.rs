@@ -11,7 +11,7 @@ use crate::app;
 use crate::cli::DemoArgs;
 use crate::config::{FixConfig, OutputConfig, ScanConfig, WriteConfig};
 use crate::exit_codes::ExitCode;
-use crate::lab::{
+use s3mend_lab::{
     Grantee, Lab, LabConfig, ObjectSeed, StoredObject, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY,
 };
 use crate::pipeline::{KeyFilter, RepairSettings, ScanJob};

@@ -20,7 +20,6 @@ pub mod config;
 pub mod demo;
 pub mod exit_codes;
 pub mod journal;
-pub mod lab;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

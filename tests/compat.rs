@@ -20,7 +20,7 @@ use aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 use aws_sdk_s3::Client;
-use s3mend::lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use s3mend_lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use s3mend::s3::{head_object, ObjectHead, S3Failure};
 use serde_json::Value;
 

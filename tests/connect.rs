@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use s3mend::lab::{LabConfig, WrongRegion};
+use s3mend_lab::{LabConfig, WrongRegion};
 
 use crate::harness::{expected_fixture_proposals, proposals, row, TestEnv, BUCKET};
 use crate::scan_errors::one_line_error;

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use s3mend::lab::{FaultRates, Faults, LabConfig, ObjectSeed, StoredObject};
+use s3mend_lab::{FaultRates, Faults, LabConfig, ObjectSeed, StoredObject};
 
 use crate::harness::{fix, TestEnv, BUCKET};
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use s3mend::lab::{AclMode, Grant, Grantee, ObjectSeed, StoredObject, LAB_OWNER_ID};
+use s3mend_lab::{AclMode, Grant, Grantee, ObjectSeed, StoredObject, LAB_OWNER_ID};
 
 use crate::harness::{fix, row, TestEnv, BUCKET};
 
@@ -531,7 +531,7 @@ async fn an_object_deleted_after_listing_is_gone_behind_a_delete_marker() {
     let env = TestEnv::new().await;
     env.lab.set_versioning(BUCKET, true);
     env.put("gone.html", "text/html", Some("UTF-8"));
-    let client = s3mend::lab::client(&env.lab);
+    let client = s3mend_lab::client(&env.lab);
     client
         .delete_object()
         .bucket(BUCKET)

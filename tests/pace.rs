@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use s3mend::lab::{FaultRates, Faults, LabConfig};
+use s3mend_lab::{FaultRates, Faults, LabConfig};
 
 use crate::harness::{fix, TestEnv, BUCKET};
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use s3mend::lab::{LabConfig, ObjectSeed, StoredObject};
+use s3mend_lab::{LabConfig, ObjectSeed, StoredObject};
 use serde_json::Value;
 
 use crate::harness::{TestEnv, BUCKET};

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use s3mend::lab::ObjectSeed;
+use s3mend_lab::ObjectSeed;
 
 use crate::harness::{row, TestEnv, BUCKET};
 
@@ -338,7 +338,7 @@ async fn secrets_never_reach_logs_even_at_trace() {
         .await;
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.lines().count() > 20, "trace logs were written");
-    for secret in [s3mend::lab::LAB_SECRET_KEY, token, "Signature="] {
+    for secret in [s3mend_lab::LAB_SECRET_KEY, token, "Signature="] {
         assert!(
             !run.stderr.contains(secret),
             "{secret} leaked into the logs"
@@ -379,7 +379,7 @@ async fn secrets_never_reach_logs_even_at_trace() {
         texts.push(("file", std::fs::read_to_string(path).unwrap()));
     }
     for (place, text) in texts {
-        for secret in [s3mend::lab::LAB_SECRET_KEY, token, "Signature="] {
+        for secret in [s3mend_lab::LAB_SECRET_KEY, token, "Signature="] {
             assert!(
                 !text.contains(secret),
                 "{secret} leaked into {place}: {text}"

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use s3mend::lab::LabConfig;
+use s3mend_lab::LabConfig;
 
 use crate::harness::{awkward_keys, proposals, TestEnv, BUCKET};
 

@@ -3,7 +3,6 @@
 
 mod harness;
 
-mod lab;
 
 mod compat;
 mod connect;

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use s3mend::lab::{Lab, ObjectSeed};
+use s3mend_lab::{Lab, ObjectSeed};
 
 /// How one child process ran.
 #[derive(Clone, Copy, Debug)]

@@ -12,7 +12,7 @@ use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, EncodingType, MetadataDirective, StorageClass,
     TaggingDirective,
 };
-use s3mend::lab::{self, AclMode, Grant, Grantee, Lab, LabConfig, LabHandle, ObjectSeed};
+use s3mend_lab::{self as lab, AclMode, Grant, Grantee, Lab, LabConfig, LabHandle, ObjectSeed};
 
 async fn start() -> (Lab, aws_sdk_s3::Client) {
     let lab = Lab::start(LabConfig::default()).await.expect("lab starts");
@@ -1540,7 +1540,7 @@ async fn multipart_in_place_copy_keeps_everything_and_checks_the_destination() {
 
 // ---- Seeded random faults and latency distributions ----
 
-use s3mend::lab::{FaultRates, Faults, LatencyDist};
+use s3mend_lab::{FaultRates, Faults, LatencyDist};
 
 /// What one raw (unretried) request met, comparable with [`Faults::preview`].
 fn outcome<E: ProvideErrorMetadata + std::fmt::Debug>(

@@ -50,7 +50,7 @@ macro_rules! request_attrs {
     ($input:expr, $headers:expr) => {{
         let input = &$input;
         let headers: &http::HeaderMap = $headers;
-        let acl = $crate::lab::acl::AclHeaders {
+        let acl = $crate::acl::AclHeaders {
             canned: input.acl.as_ref().map(|a| a.as_str().to_owned()),
             full_control: input.grant_full_control.clone(),
             read: input.grant_read.clone(),
@@ -58,13 +58,13 @@ macro_rules! request_attrs {
             write: None,
             write_acp: input.grant_write_acp.clone(),
         };
-        $crate::lab::headers::RequestAttrs {
+        $crate::headers::RequestAttrs {
             content_type: input.content_type.clone(),
             content_encoding: input.content_encoding.clone(),
             cache_control: input.cache_control.clone(),
             content_disposition: input.content_disposition.clone(),
             content_language: input.content_language.clone(),
-            expires: $crate::lab::headers::raw_header(headers, "expires"),
+            expires: $crate::headers::raw_header(headers, "expires"),
             metadata: input
                 .metadata
                 .iter()
@@ -80,7 +80,7 @@ macro_rules! request_attrs {
             ssekms_key_id: input.ssekms_key_id.clone(),
             bucket_key_enabled: input.bucket_key_enabled,
             sse_customer_algorithm: input.sse_customer_algorithm.clone(),
-            sse_customer_key_md5: $crate::lab::headers::customer_key_md5(
+            sse_customer_key_md5: $crate::headers::customer_key_md5(
                 input.sse_customer_key.as_deref(),
                 input.sse_customer_key_md5.as_deref(),
             )?,
@@ -88,7 +88,7 @@ macro_rules! request_attrs {
                 .object_lock_mode
                 .as_ref()
                 .map(|s| s.as_str().to_owned()),
-            object_lock_retain_until: $crate::lab::headers::retain_until(headers)?,
+            object_lock_retain_until: $crate::headers::retain_until(headers)?,
             object_lock_legal_hold: input
                 .object_lock_legal_hold_status
                 .as_ref()
@@ -96,7 +96,7 @@ macro_rules! request_attrs {
             tags: input
                 .tagging
                 .as_deref()
-                .map($crate::lab::headers::parse_tagging)
+                .map($crate::headers::parse_tagging)
                 .transpose()?,
             acl,
             grants: None,
@@ -235,7 +235,7 @@ impl RequestAttrs {
 macro_rules! object_headers {
     ($out:expr, $obj:expr) => {{
         let out = &mut $out;
-        let obj: &$crate::lab::model::StoredObject = $obj;
+        let obj: &$crate::model::StoredObject = $obj;
         out.content_length = Some(i64::try_from(obj.body.len()).unwrap_or(i64::MAX));
         out.content_type = Some(
             obj.content_type
@@ -271,7 +271,7 @@ macro_rules! object_headers {
         out.version_id = obj.version_id.clone();
         out.parts_count = obj.parts_count;
         out.accept_ranges = Some("bytes".to_owned());
-        $crate::lab::headers::raw_response_headers(obj)
+        $crate::headers::raw_response_headers(obj)
     }};
 }
 pub(crate) use object_headers;

@@ -217,7 +217,7 @@ pub fn url_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lab::store::Versioning;
+    use crate::store::Versioning;
 
     fn bucket(keys: &[&str]) -> Bucket {
         let mut b = Bucket {

@@ -84,7 +84,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::lab::store::md5_etag;
+    use crate::store::md5_etag;
 
     fn source() -> StoredObject {
         StoredObject {
@@ -116,7 +116,7 @@ mod tests {
         assert_eq!(obj.website_redirect_location, None);
         assert_eq!(obj.tags, source().tags);
         assert_eq!(obj.etag, source().etag);
-        assert_eq!(obj.grants, crate::lab::acl::private());
+        assert_eq!(obj.grants, crate::acl::private());
     }
 
     #[test]
