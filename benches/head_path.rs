@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use s3mend_lab::{Lab, LabConfig, LatencyDist, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use s3mend::s3::{self, Addressing, ConnectOptions};
+use s3mend_lab::{Lab, LabConfig, LatencyDist, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use support::Objects;
 
 #[global_allocator]

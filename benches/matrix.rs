@@ -39,8 +39,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use s3mend_lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use s3mend::report::thousands;
+use s3mend_lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use support::{machine_busy, own_cpu, run_measured, settle, Kind, Objects};
 
 /// Where the boto3 peer's interpreter is looked for unless `S3MEND_BENCH_PYTHON` says otherwise.

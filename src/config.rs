@@ -5,10 +5,12 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use crate::cli::{ConnectArgs, FixArgs, OutputArgs, RetryModeArg, ScanArgs, UndoArgs, WriteArgs};
-use crate::pipeline::{KeyFilter, RepairSettings, ScanJob};
+use crate::model::S3Uri;
+use crate::pipeline::{KeyFilter, ScanJob};
+use crate::repair::RepairSettings;
 use crate::report::Format;
 use crate::rules::RuleSet;
-use crate::s3::{ConnectOptions, S3Uri};
+use crate::s3::ConnectOptions;
 use crate::state::Scope;
 
 /// Everything a scan needs.

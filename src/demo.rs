@@ -11,13 +11,15 @@ use crate::app;
 use crate::cli::DemoArgs;
 use crate::config::{FixConfig, OutputConfig, ScanConfig, WriteConfig};
 use crate::exit_codes::ExitCode;
+use crate::model::S3Uri;
+use crate::pipeline::{KeyFilter, ScanJob};
+use crate::repair::RepairSettings;
+use crate::report::Format;
+use crate::rules::RuleSet;
+use crate::s3::{Addressing, ConnectOptions};
 use s3mend_lab::{
     Grantee, Lab, LabConfig, ObjectSeed, StoredObject, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY,
 };
-use crate::pipeline::{KeyFilter, RepairSettings, ScanJob};
-use crate::report::Format;
-use crate::rules::RuleSet;
-use crate::s3::{Addressing, ConnectOptions, S3Uri};
 
 static FIXTURES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
 

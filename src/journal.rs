@@ -13,8 +13,9 @@ use tokio::sync::oneshot;
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::{GrantHeaders, HeaderSet, ObjectAcl};
-use crate::s3::ObjectHead;
+use crate::model::ObjectAcl;
+use crate::model::ObjectHead;
+use crate::plan::{GrantHeaders, HeaderSet};
 
 /// An open journal, shared by the repair tasks.
 ///
@@ -50,14 +51,29 @@ pub struct Planned<'a> {
     pub grants: Option<&'a GrantHeaders>,
 }
 
+/// How a journalled copy ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Applied (and, for a run's own copy, verified).
+    Fixed,
+    /// The object changed after it was inspected: the copy was refused, or (settling a resumed
+    /// run) someone else changed the object since.
+    Conflict,
+    /// The copy or its verification failed.
+    Error,
+    /// Left alone for a reason found only at copy time.
+    Skipped,
+    /// A resumed run found that a copy in flight at the stop never happened.
+    NotApplied,
+}
+
 /// Written after a copy.
 #[derive(Serialize)]
 pub struct Outcome<'a> {
     pub bucket: &'a str,
     pub key: &'a str,
-    /// fixed, conflict or error; `not-applied` when a resumed run found that a copy in flight at
-    /// the stop never happened.
-    pub status: &'a str,
+    pub status: Status,
     pub new_version_id: Option<&'a str>,
     pub new_etag: Option<&'a str>,
     pub error: Option<String>,
@@ -144,7 +160,7 @@ pub struct Recorded {
     pub old_acl: Option<ObjectAcl>,
     pub new: ObjectHead,
     /// The outcome's status; `None` when the run stopped between the copy and its record.
-    pub status: Option<String>,
+    pub status: Option<Status>,
 }
 
 #[derive(Deserialize)]
@@ -160,7 +176,7 @@ enum ReadLine {
     Outcome {
         bucket: String,
         key: String,
-        status: String,
+        status: Status,
     },
 }
 
@@ -284,7 +300,7 @@ mod tests {
             .outcome(&Outcome {
                 bucket: "bkt",
                 key: "a",
-                status: "fixed",
+                status: Status::Fixed,
                 new_version_id: None,
                 new_etag: Some("\"e\""),
                 error: None,
@@ -295,7 +311,7 @@ mod tests {
         assert_eq!(recorded.len(), 2);
         assert_eq!(recorded[0].old, head("a", "UTF-8"));
         assert_eq!(recorded[0].new, head("a", "gzip"));
-        assert_eq!(recorded[0].status.as_deref(), Some("fixed"));
+        assert_eq!(recorded[0].status, Some(Status::Fixed));
         assert_eq!(recorded[1].key, "b");
         assert_eq!(recorded[1].status, None, "stopped between copy and record");
         #[cfg(unix)]

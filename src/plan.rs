@@ -1,19 +1,18 @@
 //! The planner: from a HEAD snapshot and its findings, the complete header set an in-place
 //! `CopyObject` (MetadataDirective=REPLACE) must send so that only the repaired headers change.
 //!
-//! A REPLACE copy keeps only what the request carries (S3-SEMANTICS §1), so every attribute HEAD
+//! A REPLACE copy keeps only what the request carries (`docs/s3-behaviour.md` §1), so every attribute HEAD
 //! reported is carried over here, and an object whose attributes cannot all be carried is skipped
 //! with a reason instead of being repaired lossily. Pure: no I/O, tested field by field.
 
 use std::collections::BTreeMap;
 
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
+use time::OffsetDateTime;
 
+use crate::model::{date, ObjectAcl, ObjectHead};
 use crate::rules::{Finding, RuleId};
-use crate::s3::ObjectHead;
 
 /// Why an object with findings is not repaired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -27,6 +26,8 @@ pub enum SkipReason {
     MissingMeta,
     /// The Expires header is not an HTTP date, so it could not be re-sent.
     UnparseableExpires,
+    /// The Object Lock retain-until date could not be read back, so it could not be re-sent.
+    UnparseableRetainUntil,
     /// Owned by another account: a copy would change its owner.
     ForeignOwner,
     /// The run was stopped (Ctrl-C, SIGTERM, or a journal that could not be written) before
@@ -43,6 +44,7 @@ impl SkipReason {
             SkipReason::Archived => "archived",
             SkipReason::MissingMeta => "missing-meta",
             SkipReason::UnparseableExpires => "unparseable-expires",
+            SkipReason::UnparseableRetainUntil => "unparseable-retain-until",
             SkipReason::ForeignOwner => "foreign-owner",
             SkipReason::Interrupted => "interrupted",
             SkipReason::Declined => "declined",
@@ -68,7 +70,7 @@ pub struct HeaderSet {
     pub content_disposition: Option<String>,
     pub content_language: Option<String>,
     #[serde(serialize_with = "http_date")]
-    pub expires: Option<DateTime>,
+    pub expires: Option<OffsetDateTime>,
     pub metadata: BTreeMap<String, String>,
     pub website_redirect_location: Option<String>,
     /// Always sent: an absent header means STANDARD.
@@ -76,7 +78,7 @@ pub struct HeaderSet {
     pub encryption: Option<Encryption>,
     pub object_lock_mode: Option<String>,
     #[serde(serialize_with = "http_date")]
-    pub object_lock_retain_until_date: Option<DateTime>,
+    pub object_lock_retain_until_date: Option<OffsetDateTime>,
     pub object_lock_legal_hold_status: Option<String>,
 }
 
@@ -90,8 +92,11 @@ impl HeaderSet {
     }
 }
 
-fn http_date<S: serde::Serializer>(value: &Option<DateTime>, s: S) -> Result<S::Ok, S::Error> {
-    match value.and_then(|d| d.fmt(Format::HttpDate).ok()) {
+fn http_date<S: serde::Serializer>(
+    value: &Option<OffsetDateTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match value.and_then(date::http_date) {
         Some(text) => s.serialize_some(&text),
         None => s.serialize_none(),
     }
@@ -121,22 +126,6 @@ pub struct Plan {
     pub grants: Option<GrantHeaders>,
 }
 
-/// One grant of an object ACL, with the grantee in `x-amz-grant-*` header form
-/// (`id="…"`, `uri="…"` or `emailAddress="…"`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct Grant {
-    pub grantee: String,
-    /// READ, READ_ACP, WRITE_ACP or FULL_CONTROL.
-    pub permission: String,
-}
-
-/// An object's ACL as GetObjectAcl returns it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ObjectAcl {
-    pub owner_id: Option<String>,
-    pub grants: Vec<Grant>,
-}
-
 /// The `x-amz-grant-*` headers that reproduce an ACL in the copy request itself, so a public
 /// object is never private in between (s3cmd's copy-then-PUT-?acl leaves that window).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -147,38 +136,36 @@ pub struct GrantHeaders {
     pub write_acp: Option<String>,
 }
 
-impl ObjectAcl {
-    /// The grant headers for this ACL, or `None` when it is the owner's FULL_CONTROL alone: a
-    /// copy is private by default, and sending nothing also suits buckets that refuse ACLs.
-    pub fn grant_headers(&self) -> Option<GrantHeaders> {
-        let owner = self.owner_id.as_deref().map(|id| format!("id=\"{id}\""));
-        let private = self
-            .grants
-            .iter()
-            .all(|g| g.permission == "FULL_CONTROL" && Some(&g.grantee) == owner.as_ref());
-        if private {
-            return None;
-        }
-        let mut headers = GrantHeaders::default();
-        for grant in &self.grants {
-            let slot = match grant.permission.as_str() {
-                "FULL_CONTROL" => &mut headers.full_control,
-                "READ" => &mut headers.read,
-                "READ_ACP" => &mut headers.read_acp,
-                "WRITE_ACP" => &mut headers.write_acp,
-                // WRITE does not apply to objects; S3 never returns it for one.
-                _ => continue,
-            };
-            match slot {
-                Some(list) => {
-                    list.push_str(", ");
-                    list.push_str(&grant.grantee);
-                }
-                None => *slot = Some(grant.grantee.clone()),
-            }
-        }
-        Some(headers)
+/// The grant headers for `acl`, or `None` when it is the owner's FULL_CONTROL alone: a copy is
+/// private by default, and sending nothing also suits buckets that refuse ACLs.
+pub fn grant_headers(acl: &ObjectAcl) -> Option<GrantHeaders> {
+    let owner = acl.owner_id.as_deref().map(|id| format!("id=\"{id}\""));
+    let private = acl
+        .grants
+        .iter()
+        .all(|g| g.permission == "FULL_CONTROL" && Some(&g.grantee) == owner.as_ref());
+    if private {
+        return None;
     }
+    let mut headers = GrantHeaders::default();
+    for grant in &acl.grants {
+        let slot = match grant.permission.as_str() {
+            "FULL_CONTROL" => &mut headers.full_control,
+            "READ" => &mut headers.read,
+            "READ_ACP" => &mut headers.read_acp,
+            "WRITE_ACP" => &mut headers.write_acp,
+            // WRITE does not apply to objects; S3 never returns it for one.
+            _ => continue,
+        };
+        match slot {
+            Some(list) => {
+                list.push_str(", ");
+                list.push_str(&grant.grantee);
+            }
+            None => *slot = Some(grant.grantee.clone()),
+        }
+    }
+    Some(headers)
 }
 
 /// Characters S3 needs percent-encoded in `x-amz-copy-source`: all but unreserved ones and `/`.
@@ -280,19 +267,11 @@ pub fn carry_over(head: &ObjectHead) -> Result<HeaderSet, SkipReason> {
     }
     let expires = match head.expires.as_deref() {
         None => None,
-        Some(text) => Some(
-            DateTime::from_str(text.trim(), Format::HttpDate)
-                .map_err(|_| SkipReason::UnparseableExpires)?,
-        ),
+        Some(text) => Some(date::parse_http_date(text).ok_or(SkipReason::UnparseableExpires)?),
     };
-    // ObjectHead keeps it as the SDK's Display: RFC 3339, or epoch seconds out of that range.
     let retain_until = match head.object_lock_retain_until_date.as_deref() {
         None => None,
-        Some(text) => Some(
-            DateTime::from_str(text, Format::DateTime)
-                .or_else(|_| DateTime::from_str(text, Format::EpochSeconds))
-                .map_err(|_| SkipReason::UnparseableExpires)?,
-        ),
+        Some(text) => Some(date::parse_rfc3339(text).ok_or(SkipReason::UnparseableRetainUntil)?),
     };
 
     Ok(HeaderSet {
@@ -325,6 +304,7 @@ pub fn carry_over(head: &ObjectHead) -> Result<HeaderSet, SkipReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Grant;
     use crate::rules::RuleSet;
 
     /// An object carrying every attribute a repair must keep.
@@ -376,7 +356,7 @@ mod tests {
         assert_eq!(h.content_disposition, head.content_disposition);
         assert_eq!(h.content_language, head.content_language);
         assert_eq!(
-            h.expires.unwrap().fmt(Format::HttpDate).unwrap(),
+            date::http_date(h.expires.unwrap()).unwrap(),
             "Wed, 21 Oct 2037 07:28:00 GMT"
         );
         assert_eq!(h.metadata, head.metadata);
@@ -392,7 +372,7 @@ mod tests {
         );
         assert_eq!(h.object_lock_mode.as_deref(), Some("GOVERNANCE"));
         assert_eq!(
-            h.object_lock_retain_until_date.unwrap().to_string(),
+            date::rfc3339(h.object_lock_retain_until_date.unwrap()),
             "2030-01-02T03:04:05Z"
         );
         assert_eq!(h.object_lock_legal_hold_status.as_deref(), Some("ON"));
@@ -418,6 +398,24 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// The attribute table says which attributes a REPLACE copy must re-send: each of them, and
+    /// no other, reaches the request.
+    #[test]
+    fn exactly_the_attributes_a_copy_drops_are_resent() {
+        use crate::model::{Attr, OnCopy};
+        let head = full_head();
+        let sent = carry_over(&head).unwrap();
+        for attr in Attr::ALL {
+            let mut without = head.clone();
+            attr.clear(&mut without);
+            let changed = carry_over(&without).unwrap() != sent;
+            assert_eq!(changed, attr.on_copy() == OnCopy::Resend, "{attr:?}");
+        }
+        let mut without = head.clone();
+        without.metadata.clear();
+        assert_ne!(carry_over(&without).unwrap(), sent, "user metadata");
     }
 
     #[test]
@@ -501,6 +499,13 @@ mod tests {
                 },
                 SkipReason::UnparseableExpires,
             ),
+            (
+                ObjectHead {
+                    object_lock_retain_until_date: Some("the end of time".into()),
+                    ..base.clone()
+                },
+                SkipReason::UnparseableRetainUntil,
+            ),
         ];
         for (head, reason) in cases {
             assert_eq!(plan_of(&head), Err(reason), "{head:?}");
@@ -559,7 +564,7 @@ mod tests {
             grants: vec![grant(&owner, "FULL_CONTROL")],
         };
         assert_eq!(
-            private.grant_headers(),
+            grant_headers(&private),
             None,
             "private is the copy's default"
         );
@@ -576,7 +581,7 @@ mod tests {
             ],
         };
         assert_eq!(
-            public.grant_headers(),
+            grant_headers(&public),
             Some(GrantHeaders {
                 full_control: Some(owner.clone()),
                 read: Some(format!("{all_users}, id=\"other\"")),
@@ -591,8 +596,7 @@ mod tests {
             grants: vec![grant("id=\"other\"", "FULL_CONTROL")],
         };
         assert_eq!(
-            foreign_only
-                .grant_headers()
+            grant_headers(&foreign_only)
                 .unwrap()
                 .full_control
                 .as_deref(),
@@ -640,6 +644,7 @@ mod tests {
             SkipReason::Archived,
             SkipReason::MissingMeta,
             SkipReason::UnparseableExpires,
+            SkipReason::UnparseableRetainUntil,
             SkipReason::ForeignOwner,
             SkipReason::Interrupted,
             SkipReason::Declined,

@@ -1,11 +1,9 @@
 //! Verification: after a copy, HEAD must show the repaired headers and everything else exactly as
-//! before. Pure: compares two snapshots.
+//! before. Pure: compares two snapshots, attribute by attribute, as the model's attribute table
+//! says a copy treats each one.
 
-use aws_smithy_types::date_time::Format;
-use aws_smithy_types::DateTime;
-
+use crate::model::{date, Attr, ObjectHead, OnCopy};
 use crate::plan::Plan;
-use crate::s3::ObjectHead;
 
 /// What HEAD must return after `plan` is applied to the object `old` describes.
 pub fn expected_after(old: &ObjectHead, plan: &Plan) -> ObjectHead {
@@ -16,46 +14,47 @@ pub fn expected_after(old: &ObjectHead, plan: &Plan) -> ObjectHead {
     new
 }
 
-/// The fields in which `actual` differs from `expected`, ignoring what a copy legitimately
-/// changes: version id, Last-Modified, the multipart shape of the ETag, and the ETag itself where
-/// it is not an MD5 of the bytes (SSE-KMS) or the source was multipart. A multipart rewrite sets
-/// the expected ETag to the new one before comparing.
+/// The fields in which `actual` differs from `expected`, in alphabetical order, ignoring what a
+/// copy legitimately changes: version id, part count, the server's own state (archive, restore,
+/// missing metadata), and the ETag where it is not an MD5 of the bytes (SSE-KMS) or the source
+/// was multipart. A multipart rewrite sets the expected ETag to the new one before comparing.
 pub fn differences(expected: &ObjectHead, actual: &ObjectHead) -> Vec<String> {
     let etag_is_md5 = expected.parts_count.is_none()
         && !expected
             .server_side_encryption
             .as_deref()
             .is_some_and(|sse| sse.starts_with("aws:kms"));
-    let view = |head: &ObjectHead| {
-        let mut head = head.clone();
-        head.version_id = None;
-        head.parts_count = None;
-        head.missing_meta = None;
-        head.restore = None;
-        head.archive_status = None;
-        if !etag_is_md5 {
-            head.etag = None;
-        }
-        if head.storage_class.as_deref() == Some("STANDARD") {
-            head.storage_class = None;
-        }
-        // The same instant may be written in another format.
-        head.expires = head.expires.map(|text| {
-            DateTime::from_str(text.trim(), Format::HttpDate)
-                .map(|d| d.secs().to_string())
-                .unwrap_or(text)
-        });
-        serde_json::to_value(head).unwrap_or_default()
-    };
-    let (expected, actual) = (view(expected), view(actual));
-    let (Some(expected), Some(actual)) = (expected.as_object(), actual.as_object()) else {
-        return vec!["(unserializable)".to_owned()];
-    };
-    expected
-        .iter()
-        .filter(|(field, value)| actual.get(*field) != Some(value))
-        .map(|(field, _)| field.clone())
-        .collect()
+    let mut fields: Vec<&str> = Attr::ALL
+        .into_iter()
+        .filter(|&attr| match attr.on_copy() {
+            OnCopy::Changes | OnCopy::ServerState => false,
+            OnCopy::Kept if attr == Attr::ETag => etag_is_md5,
+            OnCopy::Kept | OnCopy::Resend => true,
+        })
+        .filter(|&attr| comparable(attr, expected) != comparable(attr, actual))
+        .map(Attr::field)
+        .collect();
+    if expected.metadata != actual.metadata {
+        fields.push("metadata");
+    }
+    if expected.key != actual.key {
+        fields.push("key");
+    }
+    fields.sort_unstable();
+    fields.into_iter().map(str::to_owned).collect()
+}
+
+/// An attribute's value as it is compared: STANDARD is the absent storage class, and an Expires
+/// date is the same instant whatever format it is written in.
+fn comparable(attr: Attr, head: &ObjectHead) -> Option<String> {
+    let value = attr.value(head);
+    match attr {
+        Attr::StorageClass => value.filter(|class| class != "STANDARD"),
+        Attr::Expires => value.map(|text| {
+            date::parse_http_date(&text).map_or(text, |at| at.unix_timestamp().to_string())
+        }),
+        _ => value,
+    }
 }
 
 #[cfg(test)]

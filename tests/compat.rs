@@ -20,8 +20,9 @@ use aws_sdk_s3::types::{
     VersioningConfiguration,
 };
 use aws_sdk_s3::Client;
+use s3mend::model::{ObjectHead, S3Failure};
+use s3mend::s3::{head_object, S3Store, Store};
 use s3mend_lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
-use s3mend::s3::{head_object, ObjectHead, S3Failure};
 use serde_json::Value;
 
 use crate::harness::{expected_fixture_proposals, proposals, s3mend_command, Run};
@@ -238,7 +239,8 @@ impl Target {
                 tags.sort();
                 tags
             });
-        let grants = s3mend::s3::object_acl(&self.client, bucket, key, None)
+        let grants = S3Store::new(self.client.clone(), bucket)
+            .acl(key, None)
             .await
             .ok()
             .map(|acl| {
@@ -831,7 +833,8 @@ async fn compat_garage() {
 /// A write between s3mend's HEAD and its copy: the copy must not overwrite it. The race is made
 /// deterministic by repairing a stale snapshot through the library.
 async fn conflicts(target: &Target, caps: &Capabilities) {
-    use s3mend::pipeline::{Inspected, Outcome, RepairSettings, Repairer};
+    use s3mend::outcome::{Inspected, Outcome};
+    use s3mend::repair::{Capabilities, RepairSettings, Repairer};
     let bucket = target.bucket("race").await;
     let put = |key: &'static str, body: &'static [u8], encoding: &'static str| {
         target
@@ -875,14 +878,16 @@ async fn conflicts(target: &Target, caps: &Capabilities) {
         return;
     }
     let rules = s3mend::rules::RuleSet::all();
+    let store = S3Store::new(target.client.clone(), bucket.clone());
+    let capabilities = Capabilities::new(store.caller_id().await);
     let repairer = Repairer::new(
-        target.client.clone(),
-        bucket.clone(),
+        store,
         rules.clone(),
         RepairSettings::default(),
         None,
-    )
-    .await;
+        std::sync::Arc::new(capabilities),
+        tokio_util::sync::CancellationToken::new(),
+    );
     for (key, new_encoding, expect_fixed) in [
         ("still-bad.html", "UTF-8", true),
         ("now-good.html", "br", false),
@@ -896,7 +901,7 @@ async fn conflicts(target: &Target, caps: &Capabilities) {
             .unwrap();
         let repaired = repairer
             .repair(Inspected {
-                listed: s3mend::s3::ListedObject {
+                listed: s3mend::model::ListedObject {
                     key: key.into(),
                     size: 3,
                     etag: stale.etag.clone(),

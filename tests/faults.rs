@@ -180,7 +180,7 @@ async fn a_fix_interrupted_under_faults_accounts_for_every_object() {
     let journalled: std::collections::BTreeSet<String> = s3mend::journal::read(&journal)
         .unwrap()
         .into_iter()
-        .filter(|e| e.status.as_deref() == Some("fixed"))
+        .filter(|e| e.status == Some(s3mend::journal::Status::Fixed))
         .map(|e| e.key)
         .collect();
     assert_eq!(journalled, fixed);

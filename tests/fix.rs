@@ -527,7 +527,9 @@ async fn a_server_without_destination_conditions_is_learnt_from_the_first_copy()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_object_deleted_after_listing_is_gone_behind_a_delete_marker() {
-    use s3mend::pipeline::{Inspected, Outcome, RepairSettings, Repairer};
+    use s3mend::outcome::{Inspected, Outcome};
+    use s3mend::repair::{Capabilities, RepairSettings, Repairer};
+    use s3mend::s3::S3Store;
     let env = TestEnv::new().await;
     env.lab.set_versioning(BUCKET, true);
     env.put("gone.html", "text/html", Some("UTF-8"));
@@ -543,18 +545,20 @@ async fn an_object_deleted_after_listing_is_gone_behind_a_delete_marker() {
     let failure = s3mend::s3::head_object(&client, BUCKET, "gone.html")
         .await
         .unwrap_err();
-    assert_eq!(failure.code, s3mend::s3::DELETE_MARKER);
+    assert_eq!(failure.code, s3mend::model::DELETE_MARKER);
+    let store = S3Store::new(client, BUCKET);
+    let capabilities = Capabilities::new(store.caller_id().await);
     let repairer = Repairer::new(
-        client,
-        BUCKET.into(),
+        store,
         s3mend::rules::RuleSet::all(),
         RepairSettings::default(),
         None,
-    )
-    .await;
+        std::sync::Arc::new(capabilities),
+        tokio_util::sync::CancellationToken::new(),
+    );
     let repaired = repairer
         .repair(Inspected {
-            listed: s3mend::s3::ListedObject {
+            listed: s3mend::model::ListedObject {
                 key: "gone.html".into(),
                 size: 10,
                 etag: None,

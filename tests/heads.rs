@@ -1,8 +1,8 @@
 //! The scan's HEADs around the SDK's request pipeline (`s3::Heads`) answer exactly what the SDK
 //! answers, hand everything but a plain 200 to the SDK, and count their attempts.
 
-use s3mend_lab::{FaultRates, Faults, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use s3mend::s3::{self, Addressing, ConnectOptions, Connection};
+use s3mend_lab::{FaultRates, Faults, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 
 use crate::fix::everything;
 use crate::harness::{awkward_keys, TestEnv, BUCKET};

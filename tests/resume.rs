@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use s3mend::journal::Status;
 use s3mend_lab::{LabConfig, ObjectSeed, StoredObject};
 use serde_json::Value;
 
@@ -164,7 +165,7 @@ async fn kill_9_in_the_middle_of_a_fix_then_resume_repairs_every_finding_exactly
     assert!(open.is_empty(), "plans without an outcome: {open:?}");
     let mut fixed: BTreeMap<&str, usize> = BTreeMap::new();
     for entry in &entries {
-        if entry.status.as_deref() == Some("fixed") {
+        if entry.status == Some(Status::Fixed) {
             *fixed.entry(entry.key.as_str()).or_default() += 1;
         }
     }
@@ -175,9 +176,9 @@ async fn kill_9_in_the_middle_of_a_fix_then_resume_repairs_every_finding_exactly
         .collect();
     assert_eq!(fixed.keys().copied().collect::<BTreeSet<_>>(), bad);
     assert!(fixed.values().all(|n| *n == 1), "{fixed:?}");
-    let statuses: BTreeSet<_> = entries.iter().filter_map(|e| e.status.as_deref()).collect();
+    let statuses: BTreeSet<_> = entries.iter().filter_map(|e| e.status).collect();
     assert!(
-        statuses.is_subset(&["fixed", "not-applied"].into()),
+        statuses.is_subset(&[Status::Fixed, Status::NotApplied].into()),
         "{statuses:?}"
     );
 

@@ -3,7 +3,6 @@
 
 mod harness;
 
-
 mod compat;
 mod connect;
 mod demo;

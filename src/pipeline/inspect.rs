@@ -1,6 +1,7 @@
 //! The inspect stage: one HeadObject per listed object.
 
-use crate::s3::{Heads, ListedObject, ObjectHead, S3Failure};
+use crate::model::{ListedObject, ObjectHead, S3Failure};
+use crate::s3::Heads;
 
 /// The HEAD of one listed object, or why it could not be read.
 pub type HeadResult = (ListedObject, Result<ObjectHead, S3Failure>);

@@ -1,4 +1,5 @@
-//! The scan pipeline: walk → inspect → detect, with bounded concurrency and cancellation.
+//! The pipeline: walk → inspect → detect (a scan), then → repair (a fix), with bounded
+//! concurrency and cancellation.
 //!
 //! The walker lists keys into a small bounded channel (one page of prefetch), the inspect stage
 //! HEADs up to `concurrency` objects at once and runs the rules on each snapshot. Data flows one
@@ -13,21 +14,18 @@ mod walk;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use aws_sdk_s3::Client;
 use futures::{Stream, StreamExt};
 use parking_lot::Mutex;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
-pub use detect::{Inspected, Unread};
-pub use repair::{
-    AclSupport, Outcome, RepairSettings, Repaired, Repairer, Settled, JOURNAL_FAILED,
-    UNCONDITIONAL_REFUSED,
-};
+pub use repair::repair;
 pub use walk::KeyFilter;
 
+use crate::model::S3Failure;
+use crate::outcome::{Inspected, Unread};
 use crate::rules::RuleSet;
-use crate::s3::{Heads, S3Failure};
+use crate::s3::Connection;
 use crate::state::Watermark;
 
 /// What a scan needs to know, already validated.
@@ -69,8 +67,7 @@ pub struct ListingFailed(pub S3Failure);
 /// Streams every listed object of the job through HEAD and the rules. Results arrive in completion
 /// order. Ends when the listing ends, fails, or `cancel` fires.
 pub fn scan(
-    client: Client,
-    heads: Heads,
+    connection: &Connection,
     job: ScanJob,
     counters: Arc<Counters>,
     cancel: CancellationToken,
@@ -79,15 +76,14 @@ pub fn scan(
     // enough that memory does not depend on the bucket.
     *counters.watermark.lock() = Watermark::after(job.start_after.clone());
     let (tx, rx) = tokio::sync::mpsc::channel(walk::PAGE_SIZE as usize);
-    tokio::spawn(walk::list(
-        client.clone(),
-        job.bucket.clone(),
-        job.prefix.clone(),
+    let pages = connection.list(
+        &job.bucket,
+        &job.prefix,
         job.start_after.clone(),
-        job.filter.clone(),
-        tx,
-        cancel.clone(),
-    ));
+        walk::PAGE_SIZE,
+    );
+    tokio::spawn(walk::list(pages, job.filter.clone(), tx, cancel.clone()));
+    let heads = connection.heads.clone();
     let bucket: Arc<str> = job.bucket.into();
     let rules = Arc::new(job.rules);
     ReceiverStream::new(rx)

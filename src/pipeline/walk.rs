@@ -1,14 +1,13 @@
-//! The walker: ListObjectsV2 through the SDK paginator, filtered by include/exclude globs, into a
+//! The walker: a bucket's listing, keys decoded and filtered by include/exclude globs, into a
 //! bounded channel so listing runs at most one page ahead of inspection.
 
-use aws_sdk_s3::types::EncodingType;
-use aws_sdk_s3::Client;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use percent_encoding::percent_decode_str;
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
-use crate::s3::{ListedObject, S3Failure};
+use crate::model::{ListedObject, S3Failure};
+use crate::s3::Pages;
 
 /// S3's maximum page size.
 pub const PAGE_SIZE: i32 = 1000;
@@ -51,27 +50,14 @@ fn build_set<S: AsRef<str>>(patterns: &[S]) -> Result<Option<GlobSet>, String> {
         .map_err(|e| format!("bad glob: {e}"))
 }
 
-/// Lists `bucket` under `prefix` (after `start_after`, for a resumed run) into `tx` until the
-/// listing ends, fails (the failure is sent as the last item) or `cancel` fires.
+/// Sends every object of `pages` that passes `filter` into `tx`, keys decoded, until the listing
+/// ends, fails (the failure is sent as the last item) or `cancel` fires.
 pub async fn list(
-    client: Client,
-    bucket: String,
-    prefix: String,
-    start_after: Option<String>,
+    mut pages: Pages,
     filter: KeyFilter,
     tx: Sender<Result<ListedObject, S3Failure>>,
     cancel: CancellationToken,
 ) {
-    // encoding-type=url lets S3 return keys that XML 1.0 cannot carry (control characters).
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(&bucket)
-        .prefix(&prefix)
-        .set_start_after(start_after)
-        .encoding_type(EncodingType::Url)
-        .into_paginator()
-        .page_size(PAGE_SIZE)
-        .send();
     let mut raw_keys = false;
     loop {
         let page = tokio::select! {
@@ -81,40 +67,25 @@ pub async fn list(
         let page = match page {
             None => return,
             Some(Ok(page)) => page,
-            Some(Err(err)) => {
-                let _ = tx.send(Err(S3Failure::from_sdk(&err))).await;
+            Some(Err(failure)) => {
+                let _ = tx.send(Err(failure)).await;
                 return;
             }
         };
         // Some servers (s3s-fs) echo `EncodingType=url` but send raw keys: one key that gives
         // that away makes the rest of the run take keys as they come.
-        if !raw_keys
-            && page.encoding_type() == Some(&EncodingType::Url)
-            && page
-                .contents()
-                .iter()
-                .filter_map(|o| o.key())
-                .any(looks_unencoded)
-        {
+        if !raw_keys && page.url_encoded && page.objects.iter().any(|o| looks_unencoded(&o.key)) {
             tracing::info!("the server does not URL-encode listed keys although it says so");
             raw_keys = true;
         }
-        let encoded = page.encoding_type() == Some(&EncodingType::Url) && !raw_keys;
-        for object in page.contents() {
-            let Some(raw) = object.key() else { continue };
-            let key = if encoded {
-                decode_key(raw)
-            } else {
-                raw.to_owned()
-            };
-            if !filter.accepts(&key) {
+        let encoded = page.url_encoded && !raw_keys;
+        for mut listed in page.objects {
+            if encoded {
+                listed.key = decode_key(&listed.key);
+            }
+            if !filter.accepts(&listed.key) {
                 continue;
             }
-            let listed = ListedObject {
-                key,
-                size: object.size().unwrap_or(0),
-                etag: object.e_tag().map(str::to_owned),
-            };
             // A closed channel means the consumer stopped (cancelled): stop listing.
             if tx.send(Ok(listed)).await.is_err() {
                 return;

@@ -13,10 +13,10 @@ use std::io::{self, Write};
 use clap::ValueEnum;
 use serde::Serialize;
 
-use crate::pipeline::{Inspected, Outcome, Repaired, Unread};
+use crate::model::{RequestCounts, S3Failure};
+use crate::outcome::{Inspected, Outcome, Repaired, Unread};
 use crate::plan::{Change, GrantHeaders, HeaderSet, SkipReason};
 use crate::rules::{Finding, RuleSet};
-use crate::s3::{RequestCounts, S3Failure};
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -136,8 +136,12 @@ impl ObjectRow {
                 reason: Some(why.clone()),
                 ..row(Status::Gone)
             },
-            Outcome::InspectFailed(failure) | Outcome::Failed(failure) => ObjectRow {
+            Outcome::InspectFailed(failure) => ObjectRow {
                 error: Some(failure.clone()),
+                ..row(Status::Error)
+            },
+            Outcome::Failed(failure) => ObjectRow {
+                error: Some(failure.reported()),
                 ..row(Status::Error)
             },
             Outcome::WouldFix(plan) => ObjectRow {
@@ -342,7 +346,6 @@ pub trait ReportWriter: Send {
     fn finish(self: Box<Self>, summary: &Summary, info: &RunInfo) -> io::Result<()>;
 }
 
-/// A writer for `format` over `out`. `color` applies to the table only.
 /// `1234567` as `1,234,567`, as the confirmation question and the benchmarks show counts.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -356,6 +359,7 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A writer for `format` over `out`. `color` applies to the table only.
 pub fn writer(format: Format, out: Box<dyn Write + Send>, color: bool) -> Box<dyn ReportWriter> {
     match format {
         Format::Table => Box::new(table::TableWriter::new(out, color)),

@@ -313,7 +313,7 @@ impl ReportWriter for TableWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::s3::RequestCounts;
+    use crate::model::RequestCounts;
 
     #[test]
     fn groups_keep_the_first_keys_in_order() {

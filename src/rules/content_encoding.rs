@@ -7,7 +7,7 @@
 //! everything else; with nothing left the header is removed.
 
 use super::{Finding, RuleId};
-use crate::s3::ObjectHead;
+use crate::model::ObjectHead;
 
 /// The IANA HTTP Content Coding registry, without `identity` (RFC 9110: SHOULD NOT be sent).
 pub const REGISTERED_CODINGS: [&str; 12] = [

@@ -8,7 +8,7 @@
 
 use super::content_encoding::valid_codings;
 use super::{Finding, RuleId};
-use crate::s3::ObjectHead;
+use crate::model::ObjectHead;
 
 const GENERIC_TYPES: [&str; 2] = ["binary/octet-stream", "application/octet-stream"];
 

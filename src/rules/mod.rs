@@ -9,7 +9,7 @@ mod content_type;
 
 use serde::Serialize;
 
-use crate::s3::ObjectHead;
+use crate::model::ObjectHead;
 
 /// What a rule found wrong with one header of one object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

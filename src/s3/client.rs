@@ -30,9 +30,11 @@ use clap::ValueEnum;
 
 use super::error::chain;
 use super::fast_head::Heads;
+use super::list::Pages;
 use super::metrics::{CountRequests, RequestStats};
 use super::pace::{self, Pace};
-use super::S3Failure;
+use super::store::S3Store;
+use crate::model::S3Failure;
 
 /// Region assumed for a custom endpoint when none is configured.
 const DEFAULT_REGION: &str = "us-east-1";
@@ -90,9 +92,29 @@ pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The run's client, its scan HEADs and what it counts.
 #[derive(Clone, Debug)]
 pub struct Connection {
+    /// The SDK client, for tests and benchmarks that compare with it; s3mend itself reaches S3
+    /// through the methods below.
     pub client: Client,
     pub heads: Heads,
     pub requests: Arc<RequestStats>,
+}
+
+impl Connection {
+    /// The listing of `bucket` under `prefix`, after `start_after`, page by page.
+    pub fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<String>,
+        page_size: i32,
+    ) -> Pages {
+        Pages::new(&self.client, bucket, prefix, start_after, page_size)
+    }
+
+    /// The requests a repair of `bucket`'s objects makes.
+    pub fn store(&self, bucket: &str) -> S3Store {
+        S3Store::new(self.client.clone(), bucket)
+    }
 }
 
 /// Builds the run's client for `bucket`, checking on the way that the bucket exists and is

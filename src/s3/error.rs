@@ -1,22 +1,10 @@
-//! What went wrong with one S3 request, reduced to what a report and an exit code need.
-
-use std::fmt;
+//! What went wrong with one S3 request, reduced to the model's [`S3Failure`]: what a report and
+//! an exit code need.
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
-use serde::Serialize;
 
-/// The code s3mend gives a HEAD that found a delete marker (S3 sends none: HEAD has no body).
-pub const DELETE_MARKER: &str = "DeleteMarker";
-
-/// A failed S3 request: the S3 error code (or a code we derive from the HTTP status or the kind
-/// of transport failure), a message, and the HTTP status when there was a response.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct S3Failure {
-    pub code: String,
-    pub message: String,
-    pub http_status: Option<u16>,
-}
+use crate::model::S3Failure;
 
 impl S3Failure {
     pub fn from_sdk<E>(err: &SdkError<E, HttpResponse>) -> Self
@@ -53,19 +41,6 @@ impl S3Failure {
             message,
             http_status,
         }
-    }
-
-    pub fn is_not_found(&self) -> bool {
-        matches!(
-            self.code.as_str(),
-            "NotFound" | "NoSuchKey" | "NoSuchBucket"
-        )
-    }
-}
-
-impl fmt::Display for S3Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
     }
 }
 

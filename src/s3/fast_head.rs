@@ -21,7 +21,6 @@
 //! SDK corrects, say), the path is turned off for the rest of the run. With `--max-attempts 1`
 //! it is never used, so that no object gets a second attempt.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -46,8 +45,9 @@ use aws_smithy_types::date_time::{DateTime, Format};
 use parking_lot::Mutex;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use super::head::head_object;
 use super::metrics::RequestStats;
-use super::{head_object, ObjectHead, S3Failure};
+use crate::model::{Attr, ObjectHead, S3Failure, Slot};
 
 /// What a key's path may keep unencoded: RFC 3986's unreserved characters and `/`, as the SDK's
 /// greedy label encoding (S3 signs the path single-encoded).
@@ -419,74 +419,56 @@ impl Intercept for Capture {
 }
 
 /// The snapshot [`ObjectHead::from_sdk`] builds, from a 200's headers, parsed as the SDK parses
-/// them (values trimmed; one value per header). `None` when a header is repeated, is not UTF-8 or
-/// does not parse: the SDK then answers instead, with its own error if it has one.
+/// them (values trimmed; one value per header), each by the model's attribute table. `None` when
+/// a header is repeated, is not UTF-8 or does not parse: the SDK then answers instead, with its
+/// own error if it has one.
 pub(crate) fn parse(key: &str, response: &HttpResponse) -> Option<ObjectHead> {
     let mut head = ObjectHead::new(key);
-    let mut metadata = BTreeMap::new();
     for (name, value) in response.headers().iter_bytes() {
         let value = std::str::from_utf8(value).ok()?.trim();
-        let text = |slot: &mut Option<String>| -> Option<()> {
-            slot.is_none().then(|| *slot = Some(value.to_owned()))
+        if let Some(meta) = name.strip_prefix("x-amz-meta-") {
+            if head
+                .metadata
+                .insert(meta.to_owned(), value.to_owned())
+                .is_some()
+            {
+                return None;
+            }
+            continue;
+        }
+        let Some(attr) = Attr::from_header(name) else {
+            continue;
         };
-        let number = |slot: &mut Option<i64>| -> Option<()> {
-            (slot.is_none()).then_some(())?;
-            *slot = Some(value.parse().ok()?);
-            Some(())
-        };
-        let small = |slot: &mut Option<i32>| -> Option<()> {
-            (slot.is_none()).then_some(())?;
-            *slot = Some(value.parse().ok()?);
-            Some(())
-        };
-        match name {
-            "x-amz-version-id" => text(&mut head.version_id)?,
-            "etag" => text(&mut head.etag)?,
-            "content-length" => number(&mut head.content_length)?,
-            "content-type" => text(&mut head.content_type)?,
-            "content-encoding" => text(&mut head.content_encoding)?,
-            "cache-control" => text(&mut head.cache_control)?,
-            "content-disposition" => text(&mut head.content_disposition)?,
-            "content-language" => text(&mut head.content_language)?,
-            "expires" => text(&mut head.expires)?,
-            "x-amz-missing-meta" => small(&mut head.missing_meta)?,
-            "x-amz-storage-class" => text(&mut head.storage_class)?,
-            "x-amz-archive-status" => text(&mut head.archive_status)?,
-            "x-amz-restore" => text(&mut head.restore)?,
-            "x-amz-website-redirect-location" => text(&mut head.website_redirect_location)?,
-            "x-amz-server-side-encryption" => text(&mut head.server_side_encryption)?,
-            "x-amz-server-side-encryption-aws-kms-key-id" => text(&mut head.ssekms_key_id)?,
-            "x-amz-server-side-encryption-bucket-key-enabled" => {
-                head.bucket_key_enabled.is_none().then_some(())?;
-                head.bucket_key_enabled = Some(match value {
-                    "true" => true,
-                    "false" => false,
-                    _ => return None,
-                });
-            }
-            "x-amz-server-side-encryption-customer-algorithm" => {
-                text(&mut head.sse_customer_algorithm)?
-            }
-            "x-amz-object-lock-mode" => text(&mut head.object_lock_mode)?,
-            "x-amz-object-lock-retain-until-date" => {
-                head.object_lock_retain_until_date.is_none().then_some(())?;
-                let date = DateTime::from_str(value, Format::DateTimeWithOffset).ok()?;
-                head.object_lock_retain_until_date = Some(date.to_string());
-            }
-            "x-amz-object-lock-legal-hold" => text(&mut head.object_lock_legal_hold_status)?,
-            "x-amz-tagging-count" => small(&mut head.tag_count)?,
-            "x-amz-mp-parts-count" => small(&mut head.parts_count)?,
-            _ => {
-                if let Some(meta) = name.strip_prefix("x-amz-meta-") {
-                    if metadata.insert(meta.to_owned(), value.to_owned()).is_some() {
-                        return None;
-                    }
-                }
-            }
+        match attr.slot(&mut head) {
+            Slot::Text(slot) => set_once(slot, Some(value.to_owned()))?,
+            Slot::Length(slot) => set_once(slot, value.parse().ok())?,
+            Slot::Count(slot) => set_once(slot, value.parse().ok())?,
+            Slot::Flag(slot) => set_once(
+                slot,
+                match value {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                },
+            )?,
+            Slot::Date(slot) => set_once(
+                slot,
+                DateTime::from_str(value, Format::DateTimeWithOffset)
+                    .ok()
+                    .map(|date| date.to_string()),
+            )?,
         }
     }
-    head.metadata = metadata;
     Some(head)
+}
+
+/// Fills an empty slot with a parsed value; `None` for a second value or one that did not parse.
+fn set_once<T>(slot: &mut Option<T>, parsed: Option<T>) -> Option<()> {
+    if slot.is_some() {
+        return None;
+    }
+    *slot = Some(parsed?);
+    Some(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@ use aws_sdk_s3::config::interceptors::{
 };
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::error::BoxError;
-use serde::Serialize;
+
+use crate::model::RequestCounts;
 
 /// Counts shared by every request of a run.
 #[derive(Debug, Default)]
@@ -22,29 +23,6 @@ pub struct RequestStats {
     failed_attempts: AtomicU64,
     concurrency_cuts: AtomicU64,
     min_concurrency: AtomicU64,
-}
-
-/// A snapshot, as reports show it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct RequestCounts {
-    /// S3 operations s3mend asked for.
-    pub calls: u64,
-    /// HTTP attempts the SDK made for them (retries included).
-    pub attempts: u64,
-    /// Attempts answered 503 SlowDown (or 429).
-    pub throttled: u64,
-    /// Attempts that failed otherwise (5xx, broken connections, timeouts).
-    pub failed_attempts: u64,
-    /// Times throttling cut the number of requests kept in flight (at most once per 100 ms).
-    pub concurrency_cuts: u64,
-    /// The fewest requests in flight it allowed: `--concurrency` unless throttling cut it.
-    pub min_concurrency: u64,
-}
-
-impl RequestCounts {
-    pub fn retries(&self) -> u64 {
-        self.attempts.saturating_sub(self.calls)
-    }
 }
 
 impl RequestStats {

@@ -12,14 +12,13 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
-use super::S3Failure;
-use crate::plan::{Grant, ObjectAcl, Plan};
+use crate::model::{Grant, ObjectAcl, Rewritten, S3Failure};
+use crate::plan::Plan;
 
-/// What S3 said about the rewritten object.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rewritten {
-    pub version_id: Option<String>,
-    pub etag: Option<String>,
+/// A planned date as the SDK sends it.
+fn sdk_date(at: time::OffsetDateTime) -> aws_smithy_types::DateTime {
+    aws_smithy_types::DateTime::from_nanos(at.unix_timestamp_nanos())
+        .expect("every OffsetDateTime is within the SDK's range")
 }
 
 /// How long one attempt may take. The client's (`--attempt-timeout`, 30 s by default) suits HEAD
@@ -58,12 +57,12 @@ macro_rules! with_plan_headers {
             .set_cache_control(h.cache_control.clone())
             .set_content_disposition(h.content_disposition.clone())
             .set_content_language(h.content_language.clone())
-            .set_expires(h.expires)
+            .set_expires(h.expires.map(sdk_date))
             .set_metadata(Some(h.metadata.clone().into_iter().collect()))
             .set_website_redirect_location(h.website_redirect_location.clone())
             .storage_class(StorageClass::from(h.storage_class.as_str()))
             .set_object_lock_mode(h.object_lock_mode.as_deref().map(ObjectLockMode::from))
-            .set_object_lock_retain_until_date(h.object_lock_retain_until_date)
+            .set_object_lock_retain_until_date(h.object_lock_retain_until_date.map(sdk_date))
             .set_object_lock_legal_hold_status(
                 h.object_lock_legal_hold_status
                     .as_deref()

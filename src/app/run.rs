@@ -1,0 +1,360 @@
+//! One run's bookkeeping, for scan, fix and undo alike: the report being written, the summary,
+//! the `--state` checkpoints, why the run stopped early, and the exit code all of that calls for.
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{OutputConfig, StateConfig};
+use crate::exit_codes::ExitCode;
+use crate::model::S3Failure;
+use crate::outcome::{Failure, Inspected, Outcome, Repaired};
+use crate::pipeline::Counters;
+use crate::report::{self, ObjectRow, RunInfo, Summary};
+use crate::rules::RuleSet;
+use crate::s3::RequestStats;
+use crate::state::{Checkpoint, Checkpointer};
+
+/// Where a run starts.
+pub(crate) enum Start {
+    /// From the beginning of the listing.
+    Fresh,
+    /// After the checkpoint `--resume` continues.
+    Resume(Box<Checkpoint>),
+    /// `--resume` found a finished run: there is nothing to do.
+    Finished,
+}
+
+impl Start {
+    /// Reads the checkpoint to resume, if `--resume` asks for one.
+    pub(crate) fn read(state: Option<&StateConfig>) -> anyhow::Result<Start> {
+        let Some(state) = state.filter(|s| s.resume) else {
+            return Ok(Start::Fresh);
+        };
+        let checkpoint = Checkpoint::resume(&state.path, &state.scope)?;
+        if checkpoint.complete {
+            eprintln!(
+                "s3mend: --state {} records a finished run: nothing to resume (run without --resume to start over)",
+                state.path.display()
+            );
+            return Ok(Start::Finished);
+        }
+        Ok(Start::Resume(Box::new(checkpoint)))
+    }
+
+    /// The checkpoint resumed, if any.
+    pub(crate) fn checkpoint(&self) -> Option<&Checkpoint> {
+        match self {
+            Start::Resume(checkpoint) => Some(checkpoint),
+            Start::Fresh | Start::Finished => None,
+        }
+    }
+}
+
+/// The run's `--state` file, fed from the pipeline's watermark as results are recorded.
+pub(crate) struct Checkpoints {
+    file: Option<Checkpointer>,
+    counters: Arc<Counters>,
+    resumed_after: Option<String>,
+}
+
+impl Checkpoints {
+    /// Writes the first checkpoint (so an unwritable `--state` fails before any request).
+    pub(crate) fn start(
+        state: Option<&StateConfig>,
+        counters: Arc<Counters>,
+        done_through: Option<String>,
+        journal: Option<PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let file = match state {
+            Some(state) => {
+                let mut checkpoint = Checkpoint::new(state.scope.clone(), journal);
+                checkpoint.done_through = done_through.clone();
+                Some(Checkpointer::start(state.path.clone(), checkpoint)?)
+            }
+            None => None,
+        };
+        let resumed_after = state.filter(|s| s.resume).and(done_through);
+        Ok(Checkpoints {
+            file,
+            counters,
+            resumed_after,
+        })
+    }
+
+    /// What the report should say about the state.
+    fn notes(&self) -> Vec<String> {
+        let Some(file) = &self.file else {
+            return Vec::new();
+        };
+        let mut notes = vec![format!("state: {}", file.path().display())];
+        if let Some(after) = &self.resumed_after {
+            notes.push(format!(
+                "resumed: only keys after {after:?} were listed; the counts cover this run"
+            ));
+        }
+        notes
+    }
+
+    /// `key`'s result is recorded.
+    fn done(&mut self, key: &str) -> anyhow::Result<()> {
+        let done_through = {
+            let mut watermark = self.counters.watermark.lock();
+            watermark.done(key);
+            watermark.done_through().map(str::to_owned)
+        };
+        match &mut self.file {
+            Some(file) => file.progress(done_through.as_deref()),
+            None => Ok(()),
+        }
+    }
+
+    fn finish(&mut self, complete: bool) -> anyhow::Result<()> {
+        let done_through = self
+            .counters
+            .watermark
+            .lock()
+            .done_through()
+            .map(str::to_owned);
+        match &mut self.file {
+            Some(file) => file.finish(done_through.as_deref(), complete),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The report side of a run.
+pub(crate) struct Run {
+    writer: Box<dyn report::ReportWriter>,
+    summary: Summary,
+    pub(crate) info: RunInfo,
+    /// `--state` (and the watermark); none for undo.
+    checkpoints: Option<Checkpoints>,
+    listing_failed: Option<S3Failure>,
+    /// A failure that stops the run: the journal could not be written, or copies would not be
+    /// conditional.
+    fatal: Option<Failure>,
+    requests: Arc<RequestStats>,
+}
+
+impl Run {
+    /// A run of `command` (`scan`, `fix` or `undo`) on `target`, reporting to `out`.
+    pub(crate) fn new(
+        command: &'static str,
+        target: String,
+        rules: RuleSet,
+        output: &OutputConfig,
+        (out, color): (Box<dyn Write + Send>, bool),
+        requests: Arc<RequestStats>,
+    ) -> Self {
+        Run {
+            writer: report::writer(output.format, out, color),
+            summary: Summary {
+                fix: (command != "scan").then(Default::default),
+                ..Summary::default()
+            },
+            info: RunInfo {
+                target,
+                rules,
+                stopped: None,
+                command,
+                notes: Vec::new(),
+            },
+            checkpoints: None,
+            listing_failed: None,
+            fatal: None,
+            requests,
+        }
+    }
+
+    /// Keeps `--state` as results are recorded, and says so in the report.
+    pub(crate) fn checkpointed(mut self, checkpoints: Checkpoints) -> Self {
+        self.info.notes.extend(checkpoints.notes());
+        self.checkpoints = Some(checkpoints);
+        self
+    }
+
+    /// A scanned object.
+    pub(crate) fn inspected(&mut self, inspected: &Inspected) -> anyhow::Result<()> {
+        self.summary.record(inspected);
+        if let Some(row) = ObjectRow::from_inspected(inspected) {
+            self.writer.object(&row).context("writing the report")?;
+        }
+        self.done(&inspected.listed.key)
+    }
+
+    /// A repaired (or restored) object. A failure that stops the run cancels it.
+    pub(crate) fn repaired(
+        &mut self,
+        repaired: &Repaired,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        self.summary.record_repaired(repaired);
+        if let Outcome::Failed(failure) = &repaired.outcome {
+            // Nothing may change without a record, nor without its condition: stop taking new
+            // objects.
+            if failure.stops_the_run() && self.fatal.is_none() {
+                self.fatal = Some(failure.clone());
+                cancel.cancel();
+            }
+        }
+        if let Some(row) = ObjectRow::from_repaired(repaired) {
+            self.writer.object(&row).context("writing the report")?;
+        }
+        self.done(&repaired.listed.key)
+    }
+
+    fn done(&mut self, key: &str) -> anyhow::Result<()> {
+        match &mut self.checkpoints {
+            Some(checkpoints) => checkpoints.done(key),
+            None => Ok(()),
+        }
+    }
+
+    /// The listing failed: nothing after this point can be known. Stops taking new keys; what is
+    /// in flight still arrives and is recorded.
+    pub(crate) fn listing_failed(&mut self, failure: S3Failure, cancel: &CancellationToken) {
+        cancel.cancel();
+        self.listing_failed.get_or_insert(failure);
+    }
+
+    /// Whether a failure of s3mend's own stopped the run (see [`Failure::stops_the_run`]).
+    pub(crate) fn stopped_by_a_failure(&self) -> bool {
+        self.fatal.is_some()
+    }
+
+    /// Writes the summary and the last checkpoint; the run's exit code, or its one-line error.
+    pub(crate) fn finish(mut self, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+        let interrupted =
+            cancel.is_cancelled() && self.listing_failed.is_none() && self.fatal.is_none();
+        self.info.stopped = match (&self.fatal, &self.listing_failed) {
+            (Some(f), _) => Some(format!("stopped: {}", f.reported().message)),
+            (None, Some(f)) => Some(format!("listing failed ({f})")),
+            (None, None) if interrupted => Some("interrupted".to_owned()),
+            (None, None) => None,
+        };
+        self.summary.complete = self.info.stopped.is_none();
+        self.summary.requests = Some(self.requests.snapshot());
+        if let Some(checkpoints) = &mut self.checkpoints {
+            checkpoints.finish(self.summary.complete)?;
+        }
+        self.writer
+            .finish(&self.summary, &self.info)
+            .context("writing the report")?;
+        if let Some(f) = self.fatal {
+            anyhow::bail!("{}: {f}", self.info.target);
+        }
+        if let Some(f) = self.listing_failed {
+            anyhow::bail!("listing {} failed: {f}", self.info.target);
+        }
+        Ok(exit_code(&self.summary, interrupted))
+    }
+}
+
+/// The exit code a summary calls for: 0 nothing left to do (no findings, or every one repaired);
+/// 1 findings left (reported, skipped, in conflict, or a dry run's); 2 errors; 130 interrupted.
+pub fn exit_code(summary: &Summary, interrupted: bool) -> ExitCode {
+    let fixed = summary.fix.as_ref().map_or(0, |fix| fix.fixed);
+    let failed = summary.fix.as_ref().map_or(0, |fix| fix.failed);
+    let mut code = ExitCode::Clean;
+    if summary.with_findings > fixed {
+        code = code.merge(ExitCode::Findings);
+    }
+    if summary.errors + failed > 0 {
+        code = code.merge(ExitCode::Error);
+    }
+    if interrupted {
+        code = code.merge(ExitCode::Interrupted);
+    }
+    code
+}
+
+/// The report's destination, and whether the table may use colour (a terminal, and NO_COLOR
+/// unset).
+pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<(Box<dyn Write + Send>, bool)> {
+    match &cfg.path {
+        Some(path) => {
+            // Reports name private objects: readable by the owner only.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let file = options
+                .open(path)
+                .with_context(|| format!("cannot write --output {}", path.display()))?;
+            Ok((Box::new(BufWriter::new(file)), false))
+        }
+        None => {
+            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+            let color = io::stdout().is_terminal() && !no_color;
+            Ok((Box::new(BufWriter::new(io::stdout())), color))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::FixCounts;
+
+    #[test]
+    fn a_scan_exits_by_its_findings_and_errors() {
+        let clean = Summary {
+            listed: 3,
+            inspected: 3,
+            clean: 3,
+            ..Summary::default()
+        };
+        assert_eq!(exit_code(&clean, false), ExitCode::Clean);
+        let findings = Summary {
+            with_findings: 1,
+            ..clean.clone()
+        };
+        assert_eq!(exit_code(&findings, false), ExitCode::Findings);
+        let errors = Summary {
+            errors: 1,
+            ..findings.clone()
+        };
+        assert_eq!(exit_code(&errors, false), ExitCode::Error);
+        assert_eq!(exit_code(&errors, true), ExitCode::Interrupted);
+        assert_eq!(exit_code(&Summary::default(), false), ExitCode::Clean);
+    }
+
+    #[test]
+    fn a_fix_exits_by_what_is_left() {
+        // with_findings = fixed + would_fix + skipped + conflicts + failed, as a run counts it.
+        let with = |fix: FixCounts, errors| Summary {
+            errors,
+            with_findings: fix.fixed + fix.would_fix + fix.skipped + fix.conflicts + fix.failed,
+            fix: Some(fix),
+            ..Summary::default()
+        };
+        let fixed = FixCounts {
+            fixed: 3,
+            ..FixCounts::default()
+        };
+        assert_eq!(exit_code(&with(fixed.clone(), 0), false), ExitCode::Clean);
+        let left = FixCounts {
+            skipped: 1,
+            ..fixed.clone()
+        };
+        assert_eq!(exit_code(&with(left.clone(), 0), false), ExitCode::Findings);
+        let conflict = FixCounts {
+            conflicts: 1,
+            ..fixed.clone()
+        };
+        assert_eq!(exit_code(&with(conflict, 0), false), ExitCode::Findings);
+        let dry = FixCounts {
+            would_fix: 1,
+            ..FixCounts::default()
+        };
+        assert_eq!(exit_code(&with(dry, 0), false), ExitCode::Findings);
+        let failed = FixCounts { failed: 1, ..left };
+        assert_eq!(exit_code(&with(failed, 0), false), ExitCode::Error);
+        assert_eq!(exit_code(&with(fixed.clone(), 1), false), ExitCode::Error);
+        assert_eq!(exit_code(&with(fixed, 0), true), ExitCode::Interrupted);
+    }
+}

@@ -1,0 +1,56 @@
+//! `s3mend scan`: walk → inspect → detect → report.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::run::{open_output, Checkpoints, Run, Start};
+use crate::config::ScanConfig;
+use crate::exit_codes::ExitCode;
+use crate::pipeline::{self, Counters};
+use crate::progress::Progress;
+use crate::s3;
+
+/// Runs a scan to the end, an interruption or a listing failure, and writes its report.
+pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+    // The report and state files must be writable before the first request is sent.
+    let out = open_output(&cfg.output)?;
+    let start = Start::read(cfg.state.as_ref())?;
+    if let Start::Finished = start {
+        return Ok(ExitCode::Clean);
+    }
+    cfg.job.start_after = start.checkpoint().and_then(|c| c.done_through.clone());
+    let counters = Arc::new(Counters::default());
+    let checkpoints = Checkpoints::start(
+        cfg.state.as_ref(),
+        counters.clone(),
+        cfg.job.start_after.clone(),
+        None,
+    )?;
+    let connection = s3::connect(&cfg.connect, &cfg.target.bucket).await?;
+    let mut run = Run::new(
+        "scan",
+        cfg.target.to_string(),
+        cfg.job.rules.clone(),
+        &cfg.output,
+        out,
+        connection.requests.clone(),
+    )
+    .checkpointed(checkpoints);
+    let progress = Progress::start(counters.clone(), cfg.output.progress);
+    let mut results = std::pin::pin!(pipeline::scan(
+        &connection,
+        cfg.job,
+        counters,
+        cancel.clone()
+    ));
+    while let Some(item) = results.next().await {
+        match item {
+            Ok(inspected) => run.inspected(&inspected)?,
+            Err(failed) => run.listing_failed(failed.0, &cancel),
+        }
+    }
+    progress.finish();
+    run.finish(&cancel)
+}

@@ -1,0 +1,55 @@
+//! What went wrong with one request, and what a run's requests cost.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// The code s3mend gives a HEAD that found a delete marker (S3 sends none: HEAD has no body).
+pub const DELETE_MARKER: &str = "DeleteMarker";
+
+/// A failed S3 request: the S3 error code (or a code derived from the HTTP status or the kind
+/// of transport failure), a message, and the HTTP status when there was a response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct S3Failure {
+    pub code: String,
+    pub message: String,
+    pub http_status: Option<u16>,
+}
+
+impl S3Failure {
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "NotFound" | "NoSuchKey" | "NoSuchBucket"
+        )
+    }
+}
+
+impl fmt::Display for S3Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// What a run's S3 requests came to, as reports show it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCounts {
+    /// S3 operations s3mend asked for.
+    pub calls: u64,
+    /// HTTP attempts the SDK made for them (retries included).
+    pub attempts: u64,
+    /// Attempts answered 503 SlowDown (or 429).
+    pub throttled: u64,
+    /// Attempts that failed otherwise (5xx, broken connections, timeouts).
+    pub failed_attempts: u64,
+    /// Times throttling cut the number of requests kept in flight (at most once per 100 ms).
+    pub concurrency_cuts: u64,
+    /// The fewest requests in flight it allowed: `--concurrency` unless throttling cut it.
+    pub min_concurrency: u64,
+}
+
+impl RequestCounts {
+    pub fn retries(&self) -> u64 {
+        self.attempts.saturating_sub(self.calls)
+    }
+}

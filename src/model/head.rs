@@ -1,0 +1,67 @@
+//! An object as a listing and as HeadObject show it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One entry of a bucket listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    pub size: i64,
+    pub etag: Option<String>,
+}
+
+/// Everything HeadObject returns that matters for detecting and repairing metadata. The
+/// single-valued fields are listed, with their headers, in [`Attr`](super::Attr); journals store
+/// this struct as JSON, so its field names are a file format.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ObjectHead {
+    pub key: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+    pub content_length: Option<i64>,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub cache_control: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    /// The raw Expires header: it may not parse as a date, and must survive a repair anyway.
+    pub expires: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// Number of user metadata entries S3 could not return in headers.
+    pub missing_meta: Option<i32>,
+    /// `None` means STANDARD: S3 omits the header for it.
+    pub storage_class: Option<String>,
+    pub archive_status: Option<String>,
+    pub restore: Option<String>,
+    pub website_redirect_location: Option<String>,
+    pub server_side_encryption: Option<String>,
+    pub ssekms_key_id: Option<String>,
+    pub bucket_key_enabled: Option<bool>,
+    pub sse_customer_algorithm: Option<String>,
+    pub object_lock_mode: Option<String>,
+    /// RFC 3339 (`2030-01-02T03:04:05Z`), as [`date::rfc3339`](super::date::rfc3339) writes it.
+    pub object_lock_retain_until_date: Option<String>,
+    pub object_lock_legal_hold_status: Option<String>,
+    pub tag_count: Option<i32>,
+    pub parts_count: Option<i32>,
+}
+
+impl ObjectHead {
+    /// An object with only its key known; tests fill in the rest.
+    pub fn new(key: impl Into<String>) -> Self {
+        ObjectHead {
+            key: key.into(),
+            ..ObjectHead::default()
+        }
+    }
+}
+
+/// What S3 said about the object a copy wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rewritten {
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+}

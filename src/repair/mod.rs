@@ -1,0 +1,420 @@
+//! The repair stage: for one object with findings, plan the complete request, carry the ACL in
+//! it, record it in the journal, rewrite the object conditionally, and verify the result.
+//!
+//! A conflict (the object changed after HEAD) is never retried with the old plan: the object is
+//! HEADed again, the rules run again, and only a new version that still has a finding is repaired,
+//! conditionally again.
+//!
+//! Layout: this file is the repairer (one object's repair, and [`Repairer::apply`], the
+//! journalled, conditional, verified write that fix and undo share); `capabilities.rs` is what
+//! the run learns about the server once; `settle.rs` closes the journal entries a stopped run
+//! left open; `undo.rs` puts journalled repairs back. Every request goes through a
+//! [`Store`](crate::s3::Store), so the whole stage is tested here with a stub (`tests.rs`).
+
+mod capabilities;
+mod settle;
+mod undo;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+pub use capabilities::{AclSupport, Capabilities};
+pub use settle::Settled;
+
+use crate::journal::{self, Journal};
+use crate::model::{ObjectAcl, ObjectHead, Rewritten, S3Failure};
+use crate::outcome::{Failure, Inspected, Outcome, Repaired, Unread};
+use crate::plan::{self, Plan, SkipReason};
+use crate::rules::{Finding, RuleSet};
+use crate::s3::Store;
+use crate::verify;
+
+/// How a fix run writes.
+#[derive(Clone, Debug)]
+pub struct RepairSettings {
+    pub dry_run: bool,
+    /// Objects larger than this are rewritten by multipart copy (CopyObject stops at 5 GiB).
+    pub multipart_threshold: u64,
+    /// Part size of a multipart copy (raised where 10,000 parts would not suffice).
+    pub part_size: u64,
+    /// Repair even where the server ignores `x-amz-copy-source-if-match` (a concurrent write
+    /// could then be overwritten).
+    pub allow_unconditional: bool,
+}
+
+impl Default for RepairSettings {
+    fn default() -> Self {
+        RepairSettings {
+            dry_run: false,
+            multipart_threshold: 5 << 30,
+            part_size: 256 << 20,
+            allow_unconditional: false,
+        }
+    }
+}
+
+/// Repairs the objects of one bucket; shared by the concurrent repairs of a run.
+pub struct Repairer<S> {
+    store: S,
+    rules: RuleSet,
+    settings: RepairSettings,
+    journal: Option<Arc<Journal>>,
+    capabilities: Arc<Capabilities>,
+    /// Once the run is stopped, no new copy starts; copies in flight finish.
+    stop: CancellationToken,
+}
+
+/// Why an attempt did not fix the object.
+enum Stop {
+    Skip(SkipReason),
+    Conflict,
+    Fail(Failure),
+}
+
+impl From<S3Failure> for Stop {
+    fn from(failure: S3Failure) -> Self {
+        Stop::Fail(Failure::S3(failure))
+    }
+}
+
+/// The S3 answers that mean the object changed after it was inspected.
+fn is_conflict(failure: &S3Failure) -> bool {
+    matches!(
+        failure.code.as_str(),
+        "PreconditionFailed" | "ConditionalRequestConflict" | "Conflict"
+    ) || matches!(failure.http_status, Some(409 | 412))
+}
+
+impl<S: Store> Repairer<S> {
+    /// A repairer writing through `store`, recording in `journal` (none for a dry run or the
+    /// demo), relying on what `capabilities` has learnt and learning into it. Objects that reach
+    /// it after `stop` fires are skipped as `interrupted` instead of starting a copy.
+    pub fn new(
+        store: S,
+        rules: RuleSet,
+        settings: RepairSettings,
+        journal: Option<Arc<Journal>>,
+        capabilities: Arc<Capabilities>,
+        stop: CancellationToken,
+    ) -> Self {
+        Repairer {
+            store,
+            rules,
+            settings,
+            journal,
+            capabilities,
+            stop,
+        }
+    }
+
+    pub async fn repair(&self, inspected: Inspected) -> Repaired {
+        let Inspected {
+            listed,
+            outcome,
+            findings,
+        } = inspected;
+        let head = match outcome {
+            Ok(head) => head,
+            Err(failure) => {
+                let outcome = match Unread::of(&failure) {
+                    Unread::Gone => Outcome::Gone(Unread::gone_reason(&failure).into()),
+                    Unread::SseC => Outcome::Skipped(SkipReason::SseC),
+                    Unread::Failed => Outcome::InspectFailed(failure),
+                };
+                return Repaired {
+                    listed,
+                    head: None,
+                    findings,
+                    outcome,
+                };
+            }
+        };
+        let outcome = if findings.is_empty() {
+            Outcome::Clean
+        } else if self.stop.is_cancelled() {
+            Outcome::Skipped(SkipReason::Interrupted)
+        } else {
+            match self.attempt(&head, &findings).await {
+                Ok(outcome) => outcome,
+                Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
+                Err(Stop::Fail(failure)) => Outcome::Failed(failure),
+                Err(Stop::Conflict) => self.after_conflict(&head.key).await,
+            }
+        };
+        Repaired {
+            listed,
+            head: Some(head),
+            findings,
+            outcome,
+        }
+    }
+
+    /// The object changed after HEAD: look again, and repair the new version only if it still
+    /// has a finding.
+    async fn after_conflict(&self, key: &str) -> Outcome {
+        let head = match self.store.head(key).await {
+            Ok(head) => head,
+            Err(failure) if failure.is_not_found() => {
+                return Outcome::Conflict("deleted after it was inspected".into())
+            }
+            Err(failure) => return Outcome::Failed(failure.into()),
+        };
+        let findings = self.rules.check(&head);
+        if findings.is_empty() {
+            return Outcome::Conflict(
+                "changed after it was inspected; the new version needs no repair".into(),
+            );
+        }
+        match self.attempt(&head, &findings).await {
+            Ok(Outcome::Fixed {
+                plan,
+                new,
+                left_noncurrent,
+                ..
+            }) => Outcome::Fixed {
+                plan,
+                new,
+                after_conflict: true,
+                left_noncurrent,
+            },
+            Ok(other) => other,
+            Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
+            Err(Stop::Fail(failure)) => Outcome::Failed(failure),
+            Err(Stop::Conflict) => Outcome::Conflict("changed again while being repaired".into()),
+        }
+    }
+
+    async fn attempt(&self, head: &ObjectHead, findings: &[Finding]) -> Result<Outcome, Stop> {
+        let mut plan = plan::plan(self.store.bucket(), head, findings).map_err(Stop::Skip)?;
+        let acl = self.object_acl(head).await?;
+        plan.grants = acl.as_ref().and_then(plan::grant_headers);
+        let expected = verify::expected_after(head, &plan);
+        self.apply(head, plan, acl.as_ref(), &expected).await
+    }
+
+    /// Journals, writes and verifies `plan` on the object `head` describes; `expected` is what
+    /// HEAD must show afterwards. The building block of both fix and undo.
+    async fn apply(
+        &self,
+        head: &ObjectHead,
+        mut plan: Plan,
+        acl: Option<&ObjectAcl>,
+        expected: &ObjectHead,
+    ) -> Result<Outcome, Stop> {
+        if self.settings.dry_run {
+            return Ok(Outcome::WouldFix(Box::new(plan)));
+        }
+        self.copies_are_conditional(&plan).await?;
+        self.record_plan(head, acl, expected, &plan).await?;
+        // A copy whose verification failed was still written: its record keeps the new ETag.
+        let verified = match self.rewrite(head, &mut plan).await {
+            Ok(new) => match self
+                .verify(&head.key, &self.expect_etag(head, expected, &new))
+                .await
+            {
+                Ok(()) => Ok(new),
+                Err(stop) => Err((stop, Some(new))),
+            },
+            Err(stop) => Err((stop, None)),
+        };
+        let (status, new, error) = match &verified {
+            Ok(new) => (journal::Status::Fixed, Some(new), None),
+            Err((Stop::Conflict, _)) => (journal::Status::Conflict, None, None),
+            Err((Stop::Fail(f), new)) => {
+                (journal::Status::Error, new.as_ref(), Some(f.to_string()))
+            }
+            Err((Stop::Skip(_), _)) => (journal::Status::Skipped, None, None),
+        };
+        self.record_outcome(&head.key, status, new, error).await?;
+        let new = verified.map_err(|(stop, _)| stop)?;
+        let left_noncurrent = head.version_id.is_some() && new.version_id.is_some();
+        Ok(Outcome::Fixed {
+            plan: Box::new(plan),
+            new,
+            after_conflict: false,
+            left_noncurrent,
+        })
+    }
+
+    /// Makes sure, once per run, that the server enforces the copy's source condition, so a
+    /// concurrent write is never overwritten; refuses to write if it does not, unless allowed.
+    async fn copies_are_conditional(&self, plan: &Plan) -> Result<(), Stop> {
+        let enforced = self
+            .capabilities
+            .source_condition_or(
+                self.store
+                    .source_condition_enforced(&plan.copy_source, &probe_key(&plan.key)),
+            )
+            .await;
+        match enforced {
+            Ok(false) if !self.settings.allow_unconditional => {
+                Err(Stop::Fail(Failure::UnconditionalRefused))
+            }
+            // A probe that could not run (say, no permission for its key) is noted; S3 itself
+            // documents the condition.
+            _ => Ok(()),
+        }
+    }
+
+    /// The ACL to carry into the copy, learning once per run whether the server has ACLs.
+    async fn object_acl(&self, head: &ObjectHead) -> Result<Option<ObjectAcl>, Stop> {
+        if self.capabilities.acl_support() != AclSupport::Used {
+            return Ok(None);
+        }
+        match self.store.acl(&head.key, head.version_id.as_deref()).await {
+            Ok(acl) if self.capabilities.is_foreign(&acl) => {
+                Err(Stop::Skip(SkipReason::ForeignOwner))
+            }
+            Ok(acl) => Ok(Some(acl)),
+            Err(f) if self.capabilities.learn_from_acl_failure(&f) => Ok(None),
+            Err(f) => Err(f.into()),
+        }
+    }
+
+    /// One conditional rewrite; a bucket that refuses the grants gets the copy without them.
+    async fn rewrite(&self, head: &ObjectHead, plan: &mut Plan) -> Result<Rewritten, Stop> {
+        let if_match = self.capabilities.destination_conditions();
+        let first = self.send(head, plan, if_match).await;
+        match first {
+            Err(f) if f.code == "AccessControlListNotSupported" && plan.grants.is_some() => {
+                self.capabilities.learn_from_acl_failure(&f);
+                plan.grants = None;
+                self.send(head, plan, self.capabilities.destination_conditions())
+                    .await
+            }
+            // Learnt from the first real copy instead of a probe that would have to write: a
+            // server without destination conditions refuses the header; the copy-source
+            // condition still guards the ETag seen at HEAD. Every copy that was sent with the
+            // header before the run learnt it is sent again without.
+            Err(f) if f.code == "NotImplemented" && if_match => {
+                self.capabilities.refuse_destination_conditions();
+                self.send(head, plan, false).await
+            }
+            other => other,
+        }
+        .map_err(|f| {
+            if is_conflict(&f) {
+                Stop::Conflict
+            } else {
+                f.into()
+            }
+        })
+    }
+
+    fn is_multipart(&self, head: &ObjectHead) -> bool {
+        head.content_length.unwrap_or(0).max(0) as u64 > self.settings.multipart_threshold
+    }
+
+    /// A multipart rewrite gives every object a new `…-N` ETag: HEAD must then show the one
+    /// CompleteMultipartUpload returned. (HEAD reports no part count on AWS without
+    /// `partNumber`, so the ETag's shape cannot be told from the HEAD alone.)
+    fn expect_etag(&self, head: &ObjectHead, expected: &ObjectHead, new: &Rewritten) -> ObjectHead {
+        let mut expected = expected.clone();
+        if self.is_multipart(head) {
+            expected.etag.clone_from(&new.etag);
+        }
+        expected
+    }
+
+    async fn send(
+        &self,
+        head: &ObjectHead,
+        plan: &Plan,
+        if_match: bool,
+    ) -> Result<Rewritten, S3Failure> {
+        if !self.is_multipart(head) {
+            return self.store.copy(plan, if_match).await;
+        }
+        let size = head.content_length.unwrap_or(0).max(0) as u64;
+        let tagging = if head.tag_count.unwrap_or(0) > 0 {
+            let version = head.version_id.as_deref();
+            Some(self.store.tagging(&head.key, version).await?)
+        } else {
+            None
+        };
+        let part_size = self.settings.part_size.max(size.div_ceil(10_000));
+        self.store
+            .multipart(plan, size, part_size, tagging, if_match)
+            .await
+    }
+
+    async fn verify(&self, key: &str, expected: &ObjectHead) -> Result<(), Stop> {
+        let actual = self.store.head(key).await?;
+        let differences = verify::differences(expected, &actual);
+        if differences.is_empty() {
+            Ok(())
+        } else {
+            Err(Stop::Fail(Failure::VerifyMismatch(differences)))
+        }
+    }
+
+    async fn record_plan(
+        &self,
+        head: &ObjectHead,
+        acl: Option<&ObjectAcl>,
+        expected: &ObjectHead,
+        plan: &Plan,
+    ) -> Result<(), Stop> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        journal
+            .planned(&journal::Planned {
+                bucket: self.store.bucket(),
+                key: &head.key,
+                version_id: head.version_id.as_deref(),
+                etag: head.etag.as_deref(),
+                old: head,
+                old_acl: acl,
+                new: expected,
+                request: &plan.headers,
+                grants: plan.grants.as_ref(),
+            })
+            .await
+            .map_err(|e| Stop::Fail(journal_failure(journal, e)))
+    }
+
+    async fn record_outcome(
+        &self,
+        key: &str,
+        status: journal::Status,
+        new: Option<&Rewritten>,
+        error: Option<String>,
+    ) -> Result<(), Stop> {
+        let Some(journal) = &self.journal else {
+            return Ok(());
+        };
+        journal
+            .outcome(&journal::Outcome {
+                bucket: self.store.bucket(),
+                key,
+                status,
+                new_version_id: new.and_then(|n| n.version_id.as_deref()),
+                new_etag: new.and_then(|n| n.etag.as_deref()),
+                error,
+            })
+            .await
+            .map_err(|e| Stop::Fail(journal_failure(journal, e)))
+    }
+}
+
+/// The temporary key the source-condition probe may create (and then deletes), next to `key` so
+/// that a policy limited to the repaired prefix allows it.
+fn probe_key(key: &str) -> String {
+    let dir = key.rfind('/').map_or("", |i| &key[..=i]);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("{dir}.s3mend-probe-{}-{nanos:09}", std::process::id())
+}
+
+fn journal_failure(journal: &Journal, e: std::io::Error) -> Failure {
+    Failure::Journal(format!(
+        "cannot write journal {}: {e}",
+        journal.path().display()
+    ))
+}

@@ -1,0 +1,134 @@
+//! The requests a repair makes, as a trait, so that the repairer (`crate::repair`) is tested
+//! with a stub; [`S3Store`] sends them through the SDK, for one bucket.
+
+use std::future::Future;
+
+use aws_sdk_s3::Client;
+
+use super::{head, write};
+use crate::model::{ObjectAcl, ObjectHead, Rewritten, S3Failure};
+use crate::plan::Plan;
+
+/// One bucket's objects, as a repair reads and rewrites them.
+pub trait Store: Send + Sync {
+    /// The bucket every call is about.
+    fn bucket(&self) -> &str;
+
+    /// HEADs the current version of `key`.
+    fn head(&self, key: &str) -> impl Future<Output = Result<ObjectHead, S3Failure>> + Send;
+
+    /// GetObjectAcl of a version (the current one if `None`).
+    fn acl(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<ObjectAcl, S3Failure>> + Send;
+
+    /// The tags of a version, as the `x-amz-tagging` header wants them.
+    fn tagging(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<String, S3Failure>> + Send;
+
+    /// One REPLACE CopyObject onto itself, conditional on `plan.if_match` (the source's ETag)
+    /// and, if `destination_if_match`, on the destination's too.
+    fn copy(
+        &self,
+        plan: &Plan,
+        destination_if_match: bool,
+    ) -> impl Future<Output = Result<Rewritten, S3Failure>> + Send;
+
+    /// The same rewrite as a multipart copy of `size` bytes in `part_size` parts, re-sending
+    /// `tagging` (a multipart upload has no tagging directive).
+    fn multipart(
+        &self,
+        plan: &Plan,
+        size: u64,
+        part_size: u64,
+        tagging: Option<String>,
+        destination_if_match: bool,
+    ) -> impl Future<Output = Result<Rewritten, S3Failure>> + Send;
+
+    /// Whether the server enforces `x-amz-copy-source-if-match`, probed by copying
+    /// `copy_source` to `probe_key` on a condition no object meets (see
+    /// [`write::copy_source_condition_enforced`]).
+    fn source_condition_enforced(
+        &self,
+        copy_source: &str,
+        probe_key: &str,
+    ) -> impl Future<Output = Result<bool, S3Failure>> + Send;
+}
+
+/// [`Store`] through the SDK.
+#[derive(Clone, Debug)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Store {
+    pub fn new(client: Client, bucket: impl Into<String>) -> Self {
+        S3Store {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+    /// The caller's canonical id, to recognise objects another account owns; `None` when it
+    /// cannot be learned (see [`write::caller_id`]).
+    pub async fn caller_id(&self) -> Option<String> {
+        write::caller_id(&self.client, &self.bucket).await
+    }
+}
+
+impl Store for S3Store {
+    fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectHead, S3Failure> {
+        head::head_object(&self.client, &self.bucket, key).await
+    }
+
+    async fn acl(&self, key: &str, version_id: Option<&str>) -> Result<ObjectAcl, S3Failure> {
+        write::object_acl(&self.client, &self.bucket, key, version_id).await
+    }
+
+    async fn tagging(&self, key: &str, version_id: Option<&str>) -> Result<String, S3Failure> {
+        write::object_tagging(&self.client, &self.bucket, key, version_id).await
+    }
+
+    async fn copy(&self, plan: &Plan, destination_if_match: bool) -> Result<Rewritten, S3Failure> {
+        write::copy_in_place(&self.client, &self.bucket, plan, destination_if_match).await
+    }
+
+    async fn multipart(
+        &self,
+        plan: &Plan,
+        size: u64,
+        part_size: u64,
+        tagging: Option<String>,
+        destination_if_match: bool,
+    ) -> Result<Rewritten, S3Failure> {
+        write::multipart_in_place(
+            &self.client,
+            &self.bucket,
+            plan,
+            size,
+            part_size,
+            tagging,
+            destination_if_match,
+        )
+        .await
+    }
+
+    async fn source_condition_enforced(
+        &self,
+        copy_source: &str,
+        probe_key: &str,
+    ) -> Result<bool, S3Failure> {
+        write::copy_source_condition_enforced(&self.client, &self.bucket, copy_source, probe_key)
+            .await
+    }
+}
