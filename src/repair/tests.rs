@@ -1,1 +1,688 @@
+//! The repairer against a stub [`Store`]: an in-memory bucket that applies copies as S3 does
+//! (conditional on the ETag, a new version each time) and can be told to misbehave, so every
+//! decision of the repair stage is tested without a server.
 
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::*;
+use crate::journal::{self, Journal, Status};
+use crate::model::{Grant, ListedObject};
+
+const BUCKET: &str = "bucket";
+
+/// Someone else writing to the bucket.
+type Writer = Box<dyn FnOnce(&mut HashMap<String, ObjectHead>) + Send>;
+
+/// An in-memory bucket with scripted answers.
+#[derive(Default)]
+struct Stub {
+    objects: Mutex<HashMap<String, ObjectHead>>,
+    acls: Mutex<HashMap<String, ObjectAcl>>,
+    /// Every ACL request fails with this.
+    acl_failure: Option<S3Failure>,
+    /// The next copies fail with these, one each, before anything is written.
+    copy_failures: Mutex<VecDeque<S3Failure>>,
+    /// What the copy-source probe answers; enforced unless set.
+    source_condition: Option<Result<bool, S3Failure>>,
+    /// A copy that drops the user metadata, as a careless tool would.
+    lossy: bool,
+    /// Runs once, right before the next copy: a concurrent writer.
+    before_copy: Mutex<Option<Writer>>,
+    /// Runs once, right after a copy is refused as a conflict.
+    after_conflict: Mutex<Option<Writer>>,
+    /// Each request, in order: "head k", "acl k", "copy k if-match", "multipart k SIZE PART
+    /// TAGS", "tagging k", "probe".
+    calls: Mutex<Vec<String>>,
+    versions: Mutex<u32>,
+    /// The plans copies were sent with.
+    sent: Mutex<Vec<Plan>>,
+}
+
+impl Stub {
+    fn with(objects: impl IntoIterator<Item = ObjectHead>) -> Self {
+        let stub = Stub::default();
+        for head in objects {
+            stub.objects.lock().insert(head.key.clone(), head);
+        }
+        stub
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().clone()
+    }
+
+    fn call(&self, call: String) {
+        self.calls.lock().push(call);
+    }
+
+    fn object(&self, key: &str) -> ObjectHead {
+        self.objects.lock()[key].clone()
+    }
+
+    fn failure(code: &str, status: u16) -> S3Failure {
+        S3Failure {
+            code: code.into(),
+            message: "stub".into(),
+            http_status: Some(status),
+        }
+    }
+
+    /// Applies `plan` to the current object, as a REPLACE copy does: conditional on its ETag.
+    fn write(&self, plan: &Plan, etag: Option<String>) -> Result<Rewritten, S3Failure> {
+        if let Some(writer) = self.before_copy.lock().take() {
+            writer(&mut self.objects.lock());
+        }
+        let mut objects = self.objects.lock();
+        let current = objects
+            .get_mut(&plan.key)
+            .ok_or_else(|| Stub::failure("NoSuchKey", 404))?;
+        if current.etag.as_deref() != Some(plan.if_match.as_str()) {
+            if let Some(writer) = self.after_conflict.lock().take() {
+                writer(&mut objects);
+            }
+            return Err(Stub::failure("PreconditionFailed", 412));
+        }
+        let h = &plan.headers;
+        current.content_type.clone_from(&h.content_type);
+        current.content_encoding.clone_from(&h.content_encoding);
+        current.metadata = if self.lossy {
+            BTreeMap::new()
+        } else {
+            h.metadata.clone()
+        };
+        current.etag = etag.or(current.etag.take());
+        let mut versions = self.versions.lock();
+        *versions += 1;
+        current.version_id = Some(format!("v{}", *versions + 1));
+        self.sent.lock().push(plan.clone());
+        Ok(Rewritten {
+            version_id: current.version_id.clone(),
+            etag: current.etag.clone(),
+        })
+    }
+}
+
+impl Store for Stub {
+    fn bucket(&self) -> &str {
+        BUCKET
+    }
+
+    async fn head(&self, key: &str) -> Result<ObjectHead, S3Failure> {
+        self.call(format!("head {key}"));
+        self.objects
+            .lock()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| Stub::failure("NotFound", 404))
+    }
+
+    async fn acl(&self, key: &str, _version_id: Option<&str>) -> Result<ObjectAcl, S3Failure> {
+        self.call(format!("acl {key}"));
+        if let Some(failure) = &self.acl_failure {
+            return Err(failure.clone());
+        }
+        Ok(self.acls.lock().get(key).cloned().unwrap_or_default())
+    }
+
+    async fn tagging(&self, key: &str, _version_id: Option<&str>) -> Result<String, S3Failure> {
+        self.call(format!("tagging {key}"));
+        Ok("a=1&b=2".into())
+    }
+
+    async fn copy(&self, plan: &Plan, destination_if_match: bool) -> Result<Rewritten, S3Failure> {
+        self.call(format!("copy {} {destination_if_match}", plan.key));
+        if let Some(failure) = self.copy_failures.lock().pop_front() {
+            return Err(failure);
+        }
+        self.write(plan, None)
+    }
+
+    async fn multipart(
+        &self,
+        plan: &Plan,
+        size: u64,
+        part_size: u64,
+        tagging: Option<String>,
+        _destination_if_match: bool,
+    ) -> Result<Rewritten, S3Failure> {
+        let tags = tagging.unwrap_or_default();
+        self.call(format!("multipart {} {size} {part_size} {tags}", plan.key));
+        let parts = size.div_ceil(part_size);
+        self.write(plan, Some(format!("\"multipart-{parts}\"")))
+    }
+
+    async fn source_condition_enforced(
+        &self,
+        _copy_source: &str,
+        _probe_key: &str,
+    ) -> Result<bool, S3Failure> {
+        self.call("probe".into());
+        self.source_condition.clone().unwrap_or(Ok(true))
+    }
+}
+
+fn bad(key: &str) -> ObjectHead {
+    ObjectHead {
+        etag: Some("\"e1\"".into()),
+        version_id: Some("v1".into()),
+        content_length: Some(10),
+        content_type: Some("text/html".into()),
+        content_encoding: Some("UTF-8".into()),
+        metadata: [("s3cmd-attrs".to_owned(), "uid:1000".to_owned())].into(),
+        ..ObjectHead::new(key)
+    }
+}
+
+fn inspected(head: &ObjectHead) -> Inspected {
+    Inspected {
+        listed: ListedObject {
+            key: head.key.clone(),
+            size: head.content_length.unwrap_or(0),
+            etag: head.etag.clone(),
+        },
+        outcome: Ok(head.clone()),
+        findings: RuleSet::all().check(head),
+    }
+}
+
+struct Setup {
+    settings: RepairSettings,
+    caller: Option<String>,
+    journal: Option<Arc<Journal>>,
+    stop: CancellationToken,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Setup {
+            settings: RepairSettings::default(),
+            caller: Some("me".into()),
+            journal: None,
+            stop: CancellationToken::new(),
+        }
+    }
+}
+
+impl Setup {
+    fn repairer(self, stub: Stub) -> Repairer<Stub> {
+        Repairer::new(
+            stub,
+            RuleSet::all(),
+            self.settings,
+            self.journal,
+            Arc::new(Capabilities::new(self.caller)),
+            self.stop,
+        )
+    }
+}
+
+/// A repairer with the default settings over `stub`.
+fn over(stub: Stub) -> Repairer<Stub> {
+    Setup::default().repairer(stub)
+}
+
+#[tokio::test]
+async fn a_finding_is_planned_journalled_copied_with_its_grants_and_verified() {
+    let head = bad("a.html");
+    let stub = Stub::with([head.clone()]);
+    let public = ObjectAcl {
+        owner_id: Some("me".into()),
+        grants: vec![
+            Grant {
+                grantee: "id=\"me\"".into(),
+                permission: "FULL_CONTROL".into(),
+            },
+            Grant {
+                grantee: "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"".into(),
+                permission: "READ".into(),
+            },
+        ],
+    };
+    stub.acls.lock().insert("a.html".into(), public.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let repairer = Setup {
+        journal: Some(Arc::new(Journal::create(&path).unwrap())),
+        ..Setup::default()
+    }
+    .repairer(stub);
+
+    let repaired = repairer.repair(inspected(&head)).await;
+    let Outcome::Fixed {
+        plan,
+        new,
+        after_conflict: false,
+        left_noncurrent: true,
+    } = &repaired.outcome
+    else {
+        panic!("{:?}", repaired.outcome)
+    };
+    assert_eq!(plan.headers.content_encoding, None);
+    assert_eq!(plan.grants, plan::grant_headers(&public));
+    assert!(
+        plan.grants.is_some(),
+        "the public grant travels in the copy"
+    );
+    let stub = &repairer.store;
+    assert_eq!(
+        stub.calls(),
+        ["acl a.html", "probe", "copy a.html true", "head a.html"]
+    );
+    let after = stub.object("a.html");
+    assert_eq!(
+        (after.content_encoding, &after.metadata),
+        (None, &head.metadata)
+    );
+    assert_eq!(new.version_id, after.version_id);
+
+    let recorded = journal::read(&path).unwrap();
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].old, head);
+    assert_eq!(recorded[0].old_acl, Some(public));
+    assert_eq!(recorded[0].status, Some(Status::Fixed));
+}
+
+#[tokio::test]
+async fn a_conflict_is_looked_at_again_never_retried_with_the_old_plan() {
+    // Changed after the HEAD, still bad: the new version is repaired, on its own ETag.
+    let stale = bad("a.html");
+    let stub = Stub::with([stale.clone()]);
+    *stub.before_copy.lock() = Some(Box::new(|objects| {
+        let object = objects.get_mut("a.html").unwrap();
+        object.etag = Some("\"e2\"".into());
+        object.content_encoding = Some("gzip, UTF-8".into());
+    }));
+    let repairer = over(stub);
+    let repaired = repairer.repair(inspected(&stale)).await;
+    assert!(
+        matches!(&repaired.outcome, Outcome::Fixed { after_conflict: true, plan, .. }
+            if plan.if_match == "\"e2\"" && plan.headers.content_encoding.as_deref() == Some("gzip")),
+        "{:?}",
+        repaired.outcome
+    );
+
+    // Changed after the HEAD into something that needs no repair: left alone.
+    let stub = Stub::with([stale.clone()]);
+    *stub.before_copy.lock() = Some(Box::new(|objects| {
+        let object = objects.get_mut("a.html").unwrap();
+        object.etag = Some("\"e2\"".into());
+        object.content_encoding = Some("br".into());
+    }));
+    let repairer = over(stub);
+    let repaired = repairer.repair(inspected(&stale)).await;
+    assert_eq!(
+        repaired.outcome,
+        Outcome::Conflict("changed after it was inspected; the new version needs no repair".into())
+    );
+    assert_eq!(repairer.store.sent.lock().len(), 0, "nothing was written");
+    assert_eq!(
+        repairer.store.object("a.html").content_encoding.as_deref(),
+        Some("br")
+    );
+
+    // Replaced after the HEAD, then deleted before the second look.
+    let stub = Stub::with([stale.clone()]);
+    *stub.before_copy.lock() = Some(Box::new(|objects| {
+        objects.get_mut("a.html").unwrap().etag = Some("\"e2\"".into());
+    }));
+    *stub.after_conflict.lock() = Some(Box::new(|objects| {
+        objects.remove("a.html");
+    }));
+    let repaired = over(stub).repair(inspected(&stale)).await;
+    assert_eq!(
+        repaired.outcome,
+        Outcome::Conflict("deleted after it was inspected".into())
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_without_acls_is_learnt_from_the_first_answer() {
+    for (failure, support) in [
+        (
+            Stub::failure("NotImplemented", 501),
+            AclSupport::NotImplemented,
+        ),
+        (
+            Stub::failure("AccessControlListNotSupported", 400),
+            AclSupport::Disabled,
+        ),
+    ] {
+        let stub = Stub {
+            acl_failure: Some(failure),
+            ..Stub::with([bad("a.html"), bad("b.html")])
+        };
+        let repairer = over(stub);
+        for key in ["a.html", "b.html"] {
+            let repaired = repairer.repair(inspected(&bad(key))).await;
+            assert!(matches!(repaired.outcome, Outcome::Fixed { .. }));
+        }
+        let acl_calls = repairer
+            .store
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("acl"))
+            .count();
+        assert_eq!(acl_calls, 1, "asked once");
+        assert_eq!(repairer.capabilities.acl_support(), support);
+    }
+    // Any other ACL failure is the object's error.
+    let stub = Stub {
+        acl_failure: Some(Stub::failure("AccessDenied", 403)),
+        ..Stub::with([bad("a.html")])
+    };
+    let repaired = over(stub).repair(inspected(&bad("a.html"))).await;
+    assert!(
+        matches!(&repaired.outcome, Outcome::Failed(Failure::S3(f)) if f.code == "AccessDenied")
+    );
+}
+
+#[tokio::test]
+async fn objects_another_account_owns_are_skipped() {
+    let stub = Stub::with([bad("a.html")]);
+    stub.acls.lock().insert(
+        "a.html".into(),
+        ObjectAcl {
+            owner_id: Some("them".into()),
+            grants: Vec::new(),
+        },
+    );
+    let repairer = over(stub);
+    let repaired = repairer.repair(inspected(&bad("a.html"))).await;
+    assert_eq!(repaired.outcome, Outcome::Skipped(SkipReason::ForeignOwner));
+    assert_eq!(repairer.store.calls(), ["acl a.html"]);
+}
+
+#[tokio::test]
+async fn a_refused_destination_if_match_is_learnt_and_the_copy_sent_again_without() {
+    let stub = Stub::with([bad("a.html"), bad("b.html")]);
+    stub.copy_failures
+        .lock()
+        .push_back(Stub::failure("NotImplemented", 501));
+    let repairer = over(stub);
+    for key in ["a.html", "b.html"] {
+        let repaired = repairer.repair(inspected(&bad(key))).await;
+        assert!(matches!(repaired.outcome, Outcome::Fixed { .. }), "{key}");
+    }
+    let copies: Vec<String> = repairer
+        .store
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("copy"))
+        .collect();
+    assert_eq!(
+        copies,
+        ["copy a.html true", "copy a.html false", "copy b.html false"]
+    );
+    assert!(!repairer.capabilities.destination_conditions());
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_the_source_condition_gets_no_copy_unless_allowed() {
+    let stub = Stub {
+        source_condition: Some(Ok(false)),
+        ..Stub::with([bad("a.html")])
+    };
+    let repairer = over(stub);
+    let repaired = repairer.repair(inspected(&bad("a.html"))).await;
+    assert_eq!(
+        repaired.outcome,
+        Outcome::Failed(Failure::UnconditionalRefused)
+    );
+    assert!(repairer.store.sent.lock().is_empty());
+
+    let stub = Stub {
+        source_condition: Some(Ok(false)),
+        ..Stub::with([bad("a.html")])
+    };
+    let allowed = Setup {
+        settings: RepairSettings {
+            allow_unconditional: true,
+            ..RepairSettings::default()
+        },
+        ..Setup::default()
+    }
+    .repairer(stub);
+    let repaired = allowed.repair(inspected(&bad("a.html"))).await;
+    assert!(matches!(repaired.outcome, Outcome::Fixed { .. }));
+    assert_eq!(allowed.capabilities.source_condition(), Some(&Ok(false)));
+}
+
+#[tokio::test]
+async fn a_copy_that_loses_something_fails_verification_and_is_journalled_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let stub = Stub {
+        lossy: true,
+        ..Stub::with([bad("a.html")])
+    };
+    let repairer = Setup {
+        journal: Some(Arc::new(Journal::create(&path).unwrap())),
+        ..Setup::default()
+    }
+    .repairer(stub);
+    let repaired = repairer.repair(inspected(&bad("a.html"))).await;
+    assert_eq!(
+        repaired.outcome,
+        Outcome::Failed(Failure::VerifyMismatch(vec!["metadata".into()]))
+    );
+    let recorded = journal::read(&path).unwrap();
+    assert_eq!(recorded[0].status, Some(Status::Error));
+    let line = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        line.contains("\"new_version_id\":\"v2\""),
+        "the written copy's version is kept: {line}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_journal_that_cannot_be_written_stops_the_run_before_any_copy() {
+    // /dev/full accepts the open and fails every write with ENOSPC.
+    let journal = Journal::create(std::path::Path::new("/dev/full")).unwrap();
+    let repairer = Setup {
+        journal: Some(Arc::new(journal)),
+        ..Setup::default()
+    }
+    .repairer(Stub::with([bad("a.html")]));
+    let repaired = repairer.repair(inspected(&bad("a.html"))).await;
+    let Outcome::Failed(failure) = &repaired.outcome else {
+        panic!("{:?}", repaired.outcome)
+    };
+    assert!(matches!(failure, Failure::Journal(m) if m.contains("/dev/full")));
+    assert!(failure.stops_the_run());
+    assert!(
+        repairer.store.sent.lock().is_empty(),
+        "no copy without a record"
+    );
+}
+
+#[tokio::test]
+async fn objects_over_the_threshold_are_copied_in_parts_with_their_tags() {
+    let big = ObjectHead {
+        content_length: Some(25_000),
+        tag_count: Some(2),
+        ..bad("big.bin.html")
+    };
+    let stub = Stub::with([big.clone()]);
+    let repairer = Setup {
+        settings: RepairSettings {
+            multipart_threshold: 1000,
+            part_size: 1,
+            ..RepairSettings::default()
+        },
+        ..Setup::default()
+    }
+    .repairer(stub);
+    let repaired = repairer.repair(inspected(&big)).await;
+    assert!(
+        matches!(&repaired.outcome, Outcome::Fixed { new, .. }
+            if new.etag.as_deref() == Some("\"multipart-8334\"")),
+        "the new ETag is the one verified: {:?}",
+        repaired.outcome
+    );
+    let calls = repairer.store.calls();
+    assert!(
+        calls.contains(&"tagging big.bin.html".to_owned()),
+        "{calls:?}"
+    );
+    // 10,000 parts at most: the part size grows with the object.
+    assert!(
+        calls.contains(&"multipart big.bin.html 25000 3 a=1&b=2".to_owned()),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_and_writes_nothing() {
+    let repairer = Setup {
+        settings: RepairSettings {
+            dry_run: true,
+            ..RepairSettings::default()
+        },
+        ..Setup::default()
+    }
+    .repairer(Stub::with([bad("a.html")]));
+    let repaired = repairer.repair(inspected(&bad("a.html"))).await;
+    assert!(
+        matches!(&repaired.outcome, Outcome::WouldFix(plan) if plan.headers.content_encoding.is_none())
+    );
+    assert_eq!(repairer.store.calls(), ["acl a.html"]);
+}
+
+#[tokio::test]
+async fn after_a_stop_no_copy_starts_and_clean_or_unread_objects_need_no_request() {
+    let stop = CancellationToken::new();
+    stop.cancel();
+    let repairer = Setup {
+        stop,
+        ..Setup::default()
+    }
+    .repairer(Stub::with([bad("a.html")]));
+    let repaired = repairer.repair(inspected(&bad("a.html"))).await;
+    assert_eq!(repaired.outcome, Outcome::Skipped(SkipReason::Interrupted));
+
+    let clean = ObjectHead {
+        content_encoding: Some("gzip".into()),
+        ..bad("c.html")
+    };
+    assert_eq!(
+        repairer.repair(inspected(&clean)).await.outcome,
+        Outcome::Clean
+    );
+    let mut unread = inspected(&bad("s.html"));
+    unread.outcome = Err(Stub::failure("BadRequest", 400));
+    assert_eq!(
+        repairer.repair(unread).await.outcome,
+        Outcome::Skipped(SkipReason::SseC)
+    );
+    assert!(repairer.store.calls().is_empty());
+}
+
+fn recorded(old: &ObjectHead, new: &ObjectHead) -> journal::Recorded {
+    journal::Recorded {
+        bucket: BUCKET.into(),
+        key: old.key.clone(),
+        old: old.clone(),
+        old_acl: None,
+        new: new.clone(),
+        status: None,
+    }
+}
+
+fn repaired_version(old: &ObjectHead) -> ObjectHead {
+    ObjectHead {
+        content_encoding: None,
+        version_id: Some("v2".into()),
+        ..old.clone()
+    }
+}
+
+#[tokio::test]
+async fn settling_reads_what_became_of_a_copy_in_flight() {
+    let old = bad("a.html");
+    let new = repaired_version(&old);
+    let changed = ObjectHead {
+        content_type: Some("text/plain".into()),
+        ..old.clone()
+    };
+    let cases = [
+        (Some(new.clone()), Settled::Applied, Status::Fixed),
+        (Some(old.clone()), Settled::NotApplied, Status::NotApplied),
+        (Some(changed), Settled::Changed, Status::Conflict),
+        (None, Settled::Changed, Status::Conflict),
+    ];
+    for (now, settled, status) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let journal = Arc::new(Journal::create(&path).unwrap());
+        journal
+            .planned(&journal::Planned {
+                bucket: BUCKET,
+                key: "a.html",
+                version_id: None,
+                etag: None,
+                old: &old,
+                old_acl: None,
+                new: &new,
+                request: &plan::carry_over(&new).unwrap(),
+                grants: None,
+            })
+            .await
+            .unwrap();
+        let repairer = Setup {
+            journal: Some(journal),
+            ..Setup::default()
+        }
+        .repairer(Stub::with(now.clone()));
+        assert_eq!(
+            repairer.settle(&recorded(&old, &new)).await,
+            Ok(settled.clone()),
+            "{now:?}"
+        );
+        assert_eq!(journal::read(&path).unwrap()[0].status, Some(status));
+    }
+}
+
+#[tokio::test]
+async fn undo_restores_only_what_is_still_as_the_fix_left_it() {
+    let old = bad("a.html");
+    let new = ObjectHead {
+        etag: Some("\"e1\"".into()),
+        ..repaired_version(&old)
+    };
+    let repairer = over(Stub::with([new.clone()]));
+    let restored = repairer.undo(recorded(&old, &new)).await;
+    assert!(
+        matches!(&restored.outcome, Outcome::Fixed { plan, .. }
+            if plan.headers.content_encoding.as_deref() == Some("UTF-8")),
+        "{:?}",
+        restored.outcome
+    );
+    assert_eq!(
+        repairer.store.object("a.html").content_encoding.as_deref(),
+        Some("UTF-8")
+    );
+
+    // Already as before the fix: nothing to do.
+    let repairer = over(Stub::with([old.clone()]));
+    assert_eq!(
+        repairer.undo(recorded(&old, &new)).await.outcome,
+        Outcome::Clean
+    );
+    // Changed by someone else since: left alone.
+    let other = ObjectHead {
+        cache_control: Some("no-cache".into()),
+        ..new.clone()
+    };
+    let repairer = over(Stub::with([other]));
+    let outcome = repairer.undo(recorded(&old, &new)).await.outcome;
+    assert_eq!(
+        outcome,
+        Outcome::Conflict("changed since the fix (cache_control)".into())
+    );
+    assert!(repairer.store.sent.lock().is_empty());
+}

@@ -381,6 +381,61 @@ mod tests {
         Client::from_conf(config)
     }
 
+    /// The planner reads dates with the model's parsers, and this file sends what they read: both
+    /// must agree with the SDK's own parsers, or a date would be re-sent other than HEAD showed
+    /// it, or an object skipped that the SDK could have carried.
+    #[test]
+    fn the_models_dates_are_the_sdks_dates() {
+        use crate::model::date;
+        use aws_smithy_types::date_time::Format;
+        use aws_smithy_types::DateTime;
+        for text in [
+            "Wed, 21 Oct 2037 07:28:00 GMT",
+            " Thu, 01 Jan 1970 00:00:00 GMT ",
+            "Mon, 16 Dec 2019 23:48:18.52 GMT",
+            "Mon, 16 Dec 2019 23:48:18.123 GMT",
+            "Mon, 16 Dec 2019 23:48:18.1234 GMT",
+            "Xyz, 16 Dec 2019 23:48:18 GMT",
+            "Wednesday, 21-Oct-37 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2037",
+            "Wed, 31 Feb 2037 07:28:00 GMT",
+            "Wed, 21 Oct 2037 24:00:00 GMT",
+            "Wed, 21 Oct 2037 07:28:00 UTC",
+            "Wed, 21 Okt 2037 07:28:00 GMT",
+            "next tuesday",
+            "",
+        ] {
+            let ours = date::parse_http_date(text).map(sdk_date);
+            let sdk = DateTime::from_str(text.trim(), Format::HttpDate).ok();
+            assert_eq!(ours, sdk, "{text:?}");
+            if let Some(at) = date::parse_http_date(text) {
+                let sent = DateTime::from_secs(at.unix_timestamp());
+                assert_eq!(date::http_date(at), sent.fmt(Format::HttpDate).ok());
+            }
+        }
+        for text in [
+            "2030-01-02T03:04:05Z",
+            "2030-01-02T03:04:05.5Z",
+            "2030-01-02T03:04:05.123456Z",
+            "2030-01-02t03:04:05Z",
+            "2030-01-02T03:04:05+01:00",
+            "2030-01-02 03:04:05Z",
+            "1893456000",
+            "1893456000.25",
+            "-5",
+            "soon",
+        ] {
+            let ours = date::parse_rfc3339(text).map(sdk_date);
+            let sdk = DateTime::from_str(text, Format::DateTime)
+                .or_else(|_| DateTime::from_str(text, Format::EpochSeconds))
+                .ok();
+            assert_eq!(ours, sdk, "{text:?}");
+            if let Some(at) = date::parse_rfc3339(text) {
+                assert_eq!(date::rfc3339(at), sdk_date(at).to_string(), "{text:?}");
+            }
+        }
+    }
+
     #[test]
     fn copies_never_get_less_time_than_small_requests() {
         let default = client_with_attempt_timeout(Duration::from_secs(30));
