@@ -53,6 +53,7 @@ async fn connect(endpoint: String, concurrency: usize) -> s3::Connection {
             attempt_timeout: s3::DEFAULT_ATTEMPT_TIMEOUT,
             max_in_flight: concurrency,
             max_rps: None,
+            fast_head: true,
         },
         "bench",
     )

@@ -172,6 +172,7 @@ fn connect_options(args: &ConnectArgs, concurrency: u16) -> ConnectOptions {
         attempt_timeout: args.attempt_timeout,
         max_in_flight: usize::from(concurrency),
         max_rps: args.max_rps.and_then(NonZeroU32::new),
+        fast_head: !args.no_fast_head,
     }
 }
 

@@ -99,6 +99,7 @@ pub fn lab_connection(lab: &Lab) -> ConnectOptions {
         attempt_timeout: crate::s3::DEFAULT_ATTEMPT_TIMEOUT,
         max_in_flight: DEMO_CONCURRENCY,
         max_rps: None,
+        fast_head: true,
     }
 }
 

@@ -8,6 +8,10 @@ use crate::fix::everything;
 use crate::harness::{awkward_keys, TestEnv, BUCKET};
 
 async fn connect(env: &TestEnv, max_attempts: u32) -> Connection {
+    connect_with(env, max_attempts, true).await
+}
+
+async fn connect_with(env: &TestEnv, max_attempts: u32, fast_head: bool) -> Connection {
     s3::connect(
         &ConnectOptions {
             endpoint_url: Some(env.lab.endpoint()),
@@ -20,6 +24,7 @@ async fn connect(env: &TestEnv, max_attempts: u32) -> Connection {
             attempt_timeout: s3::DEFAULT_ATTEMPT_TIMEOUT,
             max_in_flight: 16,
             max_rps: None,
+            fast_head,
         },
         BUCKET,
     )
@@ -150,6 +155,22 @@ async fn with_one_attempt_every_head_stays_with_the_sdk() {
     }
     assert_eq!(connection.heads.counts(), (0, 0));
     assert!(!connection.heads.is_active());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_path_off_every_head_stays_with_the_sdk_and_answers_the_same() {
+    let env = TestEnv::new().await;
+    let keys = seed(&env);
+    let on = connect(&env, 3).await;
+    let off = connect_with(&env, 3, false).await;
+    for key in &keys {
+        let fast = on.heads.head(BUCKET, key).await.unwrap();
+        let sdk = off.heads.head(BUCKET, key).await.unwrap();
+        assert_eq!(fast, sdk, "{key}");
+    }
+    assert!(on.heads.is_active() && on.heads.counts().0 > 0);
+    assert_eq!(off.heads.counts(), (0, 0));
+    assert!(!off.heads.is_active());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -26,6 +26,7 @@ use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
 use aws_sdk_s3::Client;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::client::http::HttpConnectorSettings;
 use clap::ValueEnum;
 
 use super::error::chain;
@@ -72,6 +73,9 @@ pub struct ConnectOptions {
     pub max_in_flight: usize,
     /// `--max-rps`: requests per second at most, retries included.
     pub max_rps: Option<NonZeroU32>,
+    /// Send the scan's HEADs around the SDK's pipeline (`fast_head`); `--no-fast-head` turns it
+    /// off, so that a bug report can rule it out.
+    pub fast_head: bool,
 }
 
 /// `--attempt-timeout` unless given: long enough for a HEAD on a loaded server, short enough that
@@ -86,8 +90,16 @@ const PREFLIGHT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// SlowDown while S3 scales a prefix.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 
-/// How long a connection may take to open, but for the preflight's.
-pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to open, but for the preflight's. The one source of the
+/// run's connector settings: the SDK's timeout config and the pacing's run connector (which the
+/// scan's HEADs use) both come from [`run_connector_settings`], so they share one pool.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn run_connector_settings() -> HttpConnectorSettings {
+    HttpConnectorSettings::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+}
 
 /// The run's client, its scan HEADs and what it counts.
 #[derive(Clone, Debug)]
@@ -124,13 +136,15 @@ impl Connection {
 pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Connection> {
     let requests = Arc::new(RequestStats::default());
     let pace = Pace::new(opts.max_in_flight, opts.max_rps, requests.clone());
-    let http_client = pace.wrap(default_http_client()?);
+    let settings = run_connector_settings();
+    let mut timeouts = TimeoutConfig::builder();
+    timeouts.set_connect_timeout(settings.connect_timeout());
+    let http_client = pace.wrap(default_http_client()?, settings);
     // An attempt's timeout, for the SDK and for the scan's HEADs (`fast_head`) alike.
     let head_timeout =
         attempt_timeout(opts) + pace::longest_rate_wait(opts.max_in_flight, opts.max_rps);
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
+        timeouts
             // A stalled response must not hold a slot for ever; copies override this. The
             // attempt includes its wait for a turn under --max-rps, which is allowed for.
             .operation_attempt_timeout(head_timeout)
@@ -196,7 +210,8 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
         heads: Heads::new(
             client.clone(),
             sdk_config.credentials_provider(),
-            pace.connector(),
+            pace.clone(),
+            opts.fast_head,
             requests.clone(),
             head_timeout,
         ),

@@ -47,6 +47,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::head::head_object;
 use super::metrics::RequestStats;
+use super::pace::Pace;
 use crate::model::{Attr, ObjectHead, S3Failure, Slot};
 
 /// What a key's path may keep unencoded: RFC 3986's unreserved characters and `/`, as the SDK's
@@ -70,8 +71,8 @@ pub struct Heads(Arc<Inner>);
 
 struct Inner {
     client: aws_sdk_s3::Client,
-    /// The SDK's paced connector, once the SDK has built it (see `Pace::connector`).
-    connector: Arc<OnceLock<SharedHttpConnector>>,
+    /// The run's pacing, whose run connector (the SDK's own, paced) the HEADs are sent through.
+    pace: Arc<Pace>,
     credentials: Option<SharedCredentialsProvider>,
     identity: tokio::sync::RwLock<Option<Identity>>,
     template: OnceLock<Template>,
@@ -106,12 +107,13 @@ impl fmt::Debug for Heads {
 }
 
 impl Heads {
-    /// `client` and the SDK config's `credentials`, as the run built them; `connector` is filled
-    /// in by the pacing once the SDK has built its connector.
+    /// `client`, the SDK config's `credentials` and the pacing `client` sends through, as the run
+    /// built them. With `enabled` false (`--no-fast-head`) every HEAD goes through the SDK.
     pub(super) fn new(
         client: aws_sdk_s3::Client,
         credentials: Option<SharedCredentialsProvider>,
-        connector: Arc<OnceLock<SharedHttpConnector>>,
+        pace: Arc<Pace>,
+        enabled: bool,
         stats: Arc<RequestStats>,
         attempt_timeout: Duration,
     ) -> Self {
@@ -121,12 +123,12 @@ impl Heads {
             .cloned()
             .unwrap_or_else(RetryConfig::standard);
         Heads(Arc::new(Inner {
-            connector,
+            pace,
             credentials,
             identity: tokio::sync::RwLock::new(None),
             template: OnceLock::new(),
             learning: AtomicBool::new(false),
-            off: AtomicBool::new(false),
+            off: AtomicBool::new(!enabled),
             stats,
             attempt_timeout,
             retry,
@@ -144,7 +146,7 @@ impl Heads {
         if me.retry.max_attempts() < 2 || me.off.load(Ordering::Relaxed) {
             return Box::pin(head_object(&me.client, bucket, key)).await;
         }
-        match (me.template.get(), me.connector.get()) {
+        match (me.template.get(), me.pace.run_connector()) {
             (Some(template), Some(connector)) if template.bucket == bucket => {
                 self.fast(template, connector, bucket, key).await
             }
@@ -181,7 +183,17 @@ impl Heads {
         .await;
         if result.is_ok() {
             let seen = seen.lock().take();
-            match seen.and_then(|(uri, auth)| Template::from_request(bucket, key, &uri, &auth)) {
+            let template =
+                seen.and_then(|(uri, auth)| Template::from_request(bucket, key, &uri, &auth));
+            match template {
+                // The SDK sent this HEAD through the pacing: its connector is the run's, unless
+                // the request's settings were not the run's.
+                Some(_) if self.0.pace.run_connector().is_none() => {
+                    tracing::debug!(
+                        "the SDK's HEAD did not use the run's connector; HEADs stay with the SDK"
+                    );
+                    self.0.off.store(true, Ordering::Relaxed);
+                }
                 Some(template) => {
                     tracing::debug!(base = %template.base, region = %template.region, "HEADs go around the SDK's pipeline");
                     let _ = self.0.template.set(template);

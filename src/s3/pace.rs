@@ -200,9 +200,10 @@ pub struct Pace {
     limiter: Mutex<Limiter>,
     rate: Option<Rate>,
     stats: Arc<RequestStats>,
-    /// The paced connector with the run's default settings, once the SDK has asked for it: the
-    /// scan's HEADs (`fast_head`) send through it too, sharing the pool and the pacing.
-    connector: Arc<OnceLock<SharedHttpConnector>>,
+    /// The paced connector for the run's connector settings (see [`Pace::wrap`]), once the SDK
+    /// has built it: the scan's HEADs (`fast_head`) send through it too, sharing the pool and
+    /// the pacing.
+    run_connector: OnceLock<SharedHttpConnector>,
 }
 
 impl fmt::Debug for Pace {
@@ -229,13 +230,13 @@ impl Pace {
             limiter: Mutex::new(Limiter { aimd, debt: 0 }),
             rate: max_rps.map(Rate::new),
             stats,
-            connector: Arc::new(OnceLock::new()),
+            run_connector: OnceLock::new(),
         })
     }
 
-    /// Where the paced connector with the run's default settings appears once built.
-    pub(super) fn connector(&self) -> Arc<OnceLock<SharedHttpConnector>> {
-        self.connector.clone()
+    /// The paced connector the SDK built for the run's connector settings, once it has.
+    pub(super) fn run_connector(&self) -> Option<&SharedHttpConnector> {
+        self.run_connector.get()
     }
 
     /// The current in-flight limit.
@@ -298,11 +299,18 @@ impl Pace {
         }
     }
 
-    /// A client that paces every attempt through `inner`.
-    pub fn wrap(self: &Arc<Self>, inner: SharedHttpClient) -> SharedHttpClient {
+    /// A client that paces every attempt through `inner`. `run_settings` are the connector
+    /// settings of every request of the run but the preflight's: the connector the SDK builds
+    /// for them is kept for [`Pace::run_connector`].
+    pub fn wrap(
+        self: &Arc<Self>,
+        inner: SharedHttpClient,
+        run_settings: HttpConnectorSettings,
+    ) -> SharedHttpClient {
         SharedHttpClient::new(PacedClient {
             inner,
             pace: self.clone(),
+            run_settings,
         })
     }
 }
@@ -352,6 +360,13 @@ impl Drop for Turn {
 struct PacedClient {
     inner: SharedHttpClient,
     pace: Arc<Pace>,
+    run_settings: HttpConnectorSettings,
+}
+
+/// Whether two settings get the same connection pool: the SDK's HTTP client keeps one per
+/// connect and read timeout.
+fn same_pool(a: &HttpConnectorSettings, b: &HttpConnectorSettings) -> bool {
+    a.connect_timeout() == b.connect_timeout() && a.read_timeout() == b.read_timeout()
 }
 
 impl HttpClient for PacedClient {
@@ -364,12 +379,8 @@ impl HttpClient for PacedClient {
             inner: self.inner.http_connector(settings, components),
             pace: self.pace.clone(),
         });
-        // The settings every operation has but the preflight (which connects with a shorter
-        // timeout); the inner client keeps one pool per settings.
-        if settings.connect_timeout() == Some(super::client::CONNECT_TIMEOUT)
-            && settings.read_timeout().is_none()
-        {
-            let _ = self.pace.connector.set(connector.clone());
+        if same_pool(settings, &self.run_settings) {
+            let _ = self.pace.run_connector.set(connector.clone());
         }
         connector
     }

@@ -28,10 +28,17 @@ fn sdk_date(at: time::OffsetDateTime) -> aws_smithy_types::DateTime {
 const COPY_ATTEMPT: Duration = Duration::from_secs(15 * 60);
 const PART_ATTEMPT: Duration = Duration::from_secs(5 * 60);
 
+/// The client's own timeouts but a longer attempt: the override replaces the client's whole
+/// timeout config, and a connect timeout other than the client's would get a connection pool of
+/// its own (see `client::run_connector_settings`).
 fn long_attempts(client: &Client, attempt: Duration) -> aws_sdk_s3::config::Builder {
+    let timeouts = client
+        .config()
+        .timeout_config()
+        .map(TimeoutConfig::to_builder)
+        .unwrap_or_default();
     aws_sdk_s3::config::Builder::default().timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(10))
+        timeouts
             .operation_attempt_timeout(at_least_the_clients(client, attempt))
             .build(),
     )
@@ -374,11 +381,21 @@ mod tests {
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .timeout_config(
                 TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(7))
                     .operation_attempt_timeout(timeout)
                     .build(),
             )
             .build();
         Client::from_conf(config)
+    }
+
+    #[test]
+    fn copies_keep_the_clients_connect_timeout_and_so_its_connection_pool() {
+        let client = client_with_attempt_timeout(Duration::from_secs(30));
+        let config = long_attempts(&client, COPY_ATTEMPT).build();
+        let timeouts = config.timeout_config().unwrap();
+        assert_eq!(timeouts.connect_timeout(), Some(Duration::from_secs(7)));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(COPY_ATTEMPT));
     }
 
     /// The planner reads dates with the model's parsers, and this file sends what they read: both
