@@ -11,10 +11,11 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::ask::{confirm, consent, Consent, REFUSED};
+use super::journal_file::{discard_if_empty, open_journal};
 use super::run::{open_output, Checkpoints, Run, Start};
 use crate::config::{FixConfig, WriteConfig};
 use crate::exit_codes::ExitCode;
-use crate::journal::{self, Journal};
+use crate::journal;
 use crate::outcome::{Inspected, Repaired};
 use crate::pipeline::{self, Counters, ScanItem};
 use crate::plan::SkipReason;
@@ -102,7 +103,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
             if reason == SkipReason::Declined {
                 eprintln!("s3mend: nothing was written");
             }
-            return finish(run, &cancel, &capabilities, journal.as_deref());
+            return run.finish_writing(&cancel, &capabilities, journal.as_deref());
         }
         stream::iter(pending.into_iter().map(Ok))
             .take_until(cancel.clone().cancelled_owned())
@@ -119,7 +120,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         }
     }
     progress.finish();
-    finish(run, &cancel, &capabilities, journal.as_deref())
+    run.finish_writing(&cancel, &capabilities, journal.as_deref())
 }
 
 /// Scans to the end, recording every object without a finding at once and holding those with
@@ -142,34 +143,6 @@ async fn scan_then_hold_findings(
         }
     }
     Ok(pending)
-}
-
-/// The run's end: what was learnt about the server and where the journal is, then the report.
-pub(super) fn finish(
-    mut run: Run,
-    cancel: &CancellationToken,
-    capabilities: &Capabilities,
-    journal: Option<&Journal>,
-) -> anyhow::Result<ExitCode> {
-    let notes = capabilities.notes(run.stopped_by_a_failure());
-    run.info.notes.extend(notes);
-    if let Some(journal) = journal {
-        run.info.notes.push(format!(
-            "journal: {} (undo with: s3mend undo {})",
-            journal.path().display(),
-            journal.path().display()
-        ));
-    }
-    run.finish(cancel)
-}
-
-pub(super) fn open_journal(write: &WriteConfig) -> anyhow::Result<Option<Arc<Journal>>> {
-    match (&write.journal, write.dry_run) {
-        (Some(path), false) => Journal::create(path)
-            .map(|j| Some(Arc::new(j)))
-            .with_context(|| format!("cannot write --journal {}", path.display())),
-        _ => Ok(None),
-    }
 }
 
 /// A resumed fix appends to the journal its state names (never to another one), after cutting a
@@ -228,13 +201,4 @@ async fn settle_in_flight(
         ));
     }
     Ok(notes)
-}
-
-/// Removes a journal nothing was written to (the question was declined, or the run stopped
-/// before its first repair); true if it did.
-pub(super) fn discard_if_empty(journal: Option<&Journal>) -> bool {
-    journal.is_some_and(|journal| {
-        std::fs::metadata(journal.path()).is_ok_and(|m| m.len() == 0)
-            && std::fs::remove_file(journal.path()).is_ok()
-    })
 }

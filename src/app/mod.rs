@@ -7,10 +7,12 @@
 //!   `--resume`'s settling of the copies a stopped run left in flight.
 //! - `undo.rs`: a journal's repairs, put back.
 //! - `ask.rs`: whether a run may write, and the question on the terminal.
+//! - `journal_file.rs`: a writing run's journal file.
 //! - `run.rs`: one run's report, summary, checkpoints and exit code.
 
 mod ask;
 mod fix;
+mod journal_file;
 mod run;
 mod scan;
 mod undo;

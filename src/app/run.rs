@@ -10,9 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{OutputConfig, StateConfig};
 use crate::exit_codes::ExitCode;
+use crate::journal::Journal;
 use crate::model::S3Failure;
 use crate::outcome::{Failure, Inspected, Outcome, Repaired};
 use crate::pipeline::Counters;
+use crate::repair::Capabilities;
 use crate::report::{self, ObjectRow, RunInfo, Summary};
 use crate::rules::RuleSet;
 use crate::s3::RequestStats;
@@ -221,9 +223,24 @@ impl Run {
         self.listing_failed.get_or_insert(failure);
     }
 
-    /// Whether a failure of s3mend's own stopped the run (see [`Failure::stops_the_run`]).
-    pub(crate) fn stopped_by_a_failure(&self) -> bool {
-        self.fatal.is_some()
+    /// [`Run::finish`] for a run that writes: what it learnt about the server, and where its
+    /// journal is, go into the report's notes first.
+    pub(crate) fn finish_writing(
+        mut self,
+        cancel: &CancellationToken,
+        capabilities: &Capabilities,
+        journal: Option<&Journal>,
+    ) -> anyhow::Result<ExitCode> {
+        let notes = capabilities.notes(self.fatal.is_some());
+        self.info.notes.extend(notes);
+        if let Some(journal) = journal {
+            self.info.notes.push(format!(
+                "journal: {} (undo with: s3mend undo {})",
+                journal.path().display(),
+                journal.path().display()
+            ));
+        }
+        self.finish(cancel)
     }
 
     /// Writes the summary and the last checkpoint; the run's exit code, or its one-line error.

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::ask::{confirm, consent, Consent, REFUSED};
-use super::fix::{discard_if_empty, finish, open_journal};
+use super::journal_file::{discard_if_empty, open_journal};
 use super::run::{open_output, Run};
 use crate::config::UndoConfig;
 use crate::exit_codes::ExitCode;
@@ -87,7 +87,7 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
     while let Some(repaired) = results.next().await {
         run.repaired(&repaired, &cancel)?;
     }
-    finish(run, &cancel, &capabilities, journal.as_deref())
+    run.finish_writing(&cancel, &capabilities, journal.as_deref())
 }
 
 /// The journal's bucket, and the last written repair of each key: the one to undo. Planned-only

@@ -28,10 +28,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
-use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_s3::error::BoxError;
 use aws_sigv4::http_request::{
     sign, PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode,
@@ -39,20 +36,25 @@ use aws_sigv4::http_request::{
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::http::{HttpConnector, SharedHttpConnector};
 use aws_smithy_runtime_api::client::identity::Identity;
-use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
-use aws_smithy_types::date_time::{DateTime, Format};
 use parking_lot::Mutex;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::head::head_object;
 use super::metrics::RequestStats;
 use super::pace::Pace;
-use crate::model::{Attr, ObjectHead, S3Failure, Slot};
+use crate::model::{ObjectHead, S3Failure};
+
+mod parse;
+mod template;
+
+pub(crate) use parse::parse;
+use template::{Capture, Template};
 
 /// What a key's path may keep unencoded: RFC 3986's unreserved characters and `/`, as the SDK's
 /// greedy label encoding (S3 signs the path single-encoded).
-const KEY: &AsciiSet = &NON_ALPHANUMERIC
+pub(super) const KEY: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -83,18 +85,6 @@ struct Inner {
     retry: RetryConfig,
     answered: AtomicU64,
     handed_over: AtomicU64,
-}
-
-/// What the SDK's first HEAD showed: where a key's URL starts and how the request is signed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Template {
-    bucket: String,
-    /// The URL up to the encoded key, e.g. `https://b.s3.eu-west-1.amazonaws.com/`.
-    base: String,
-    /// The `Host` header hyper sends for that URL (no port when it is the scheme's default).
-    host: String,
-    region: String,
-    service: String,
 }
 
 impl fmt::Debug for Heads {
@@ -359,238 +349,4 @@ enum Attempt {
     Failed(Option<u16>),
     /// No request could be signed (the credentials could not be had).
     Unsent,
-}
-
-impl Template {
-    /// The template from the SDK's request for `key`: its URL must be `BASE` followed by `key`
-    /// encoded as this path encodes it, with no query, and it must be signed with SigV4 in the
-    /// `Authorization` header.
-    pub(crate) fn from_request(bucket: &str, key: &str, uri: &str, auth: &str) -> Option<Template> {
-        let encoded = utf8_percent_encode(key, KEY).to_string();
-        if uri.contains('?') || uri.contains('#') {
-            return None;
-        }
-        let base = uri.strip_suffix(encoded.as_str())?;
-        let parsed: http::Uri = uri.parse().ok()?;
-        let default_port = match parsed.scheme_str()? {
-            "https" => 443,
-            "http" => 80,
-            _ => return None,
-        };
-        let authority = parsed.authority()?;
-        let host = match authority.port_u16() {
-            Some(port) if port != default_port => format!("{}:{port}", authority.host()),
-            _ => authority.host().to_owned(),
-        };
-        // AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, SignedHeaders=..
-        let scope = auth
-            .strip_prefix("AWS4-HMAC-SHA256 Credential=")?
-            .split(',')
-            .next()?;
-        let mut parts = scope.rsplit('/');
-        if parts.next()? != "aws4_request" {
-            return None;
-        }
-        let service = parts.next()?.to_owned();
-        let region = parts.next()?.to_owned();
-        // Only plain S3 signing: S3 Express signs with session credentials of its own
-        // (`s3express`), which the credentials provider does not give.
-        if service != "s3" || region.is_empty() {
-            return None;
-        }
-        Some(Template {
-            bucket: bucket.to_owned(),
-            base: base.to_owned(),
-            host,
-            region,
-            service,
-        })
-    }
-}
-
-/// Keeps the URL and `Authorization` of the last request sent.
-#[derive(Debug)]
-struct Capture(Arc<Mutex<Option<(String, String)>>>);
-
-impl Intercept for Capture {
-    fn name(&self) -> &'static str {
-        "s3mend::fast_head::Capture"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let request = context.request();
-        let auth = request.headers().get("authorization").unwrap_or_default();
-        *self.0.lock() = Some((request.uri().to_owned(), auth.to_owned()));
-        Ok(())
-    }
-}
-
-/// The snapshot [`ObjectHead::from_sdk`] builds, from a 200's headers, parsed as the SDK parses
-/// them (values trimmed; one value per header), each by the model's attribute table. `None` when
-/// a header is repeated, is not UTF-8 or does not parse: the SDK then answers instead, with its
-/// own error if it has one.
-pub(crate) fn parse(key: &str, response: &HttpResponse) -> Option<ObjectHead> {
-    let mut head = ObjectHead::new(key);
-    for (name, value) in response.headers().iter_bytes() {
-        let value = std::str::from_utf8(value).ok()?.trim();
-        if let Some(meta) = name.strip_prefix("x-amz-meta-") {
-            if head
-                .metadata
-                .insert(meta.to_owned(), value.to_owned())
-                .is_some()
-            {
-                return None;
-            }
-            continue;
-        }
-        let Some(attr) = Attr::from_header(name) else {
-            continue;
-        };
-        match attr.slot(&mut head) {
-            Slot::Text(slot) => set_once(slot, Some(value.to_owned()))?,
-            Slot::Length(slot) => set_once(slot, value.parse().ok())?,
-            Slot::Count(slot) => set_once(slot, value.parse().ok())?,
-            Slot::Flag(slot) => set_once(
-                slot,
-                match value {
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => None,
-                },
-            )?,
-            Slot::Date(slot) => set_once(
-                slot,
-                DateTime::from_str(value, Format::DateTimeWithOffset)
-                    .ok()
-                    .map(|date| date.to_string()),
-            )?,
-        }
-    }
-    Some(head)
-}
-
-/// Fills an empty slot with a parsed value; `None` for a second value or one that did not parse.
-fn set_once<T>(slot: &mut Option<T>, parsed: Option<T>) -> Option<()> {
-    if slot.is_some() {
-        return None;
-    }
-    *slot = Some(parsed?);
-    Some(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_smithy_runtime_api::http::StatusCode;
-
-    const AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261127/eu-west-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc";
-
-    #[test]
-    fn the_template_is_the_url_before_the_key_and_the_signing_scope() {
-        let t = Template::from_request(
-            "b",
-            "dir/a b+c.html",
-            "https://b.s3.eu-west-1.amazonaws.com/dir/a%20b%2Bc.html",
-            AUTH,
-        )
-        .unwrap();
-        assert_eq!(t.base, "https://b.s3.eu-west-1.amazonaws.com/");
-        assert_eq!(t.host, "b.s3.eu-west-1.amazonaws.com");
-        assert_eq!((t.region.as_str(), t.service.as_str()), ("eu-west-1", "s3"));
-
-        let lab = Template::from_request("b", "k", "http://127.0.0.1:9000/b/k", AUTH).unwrap();
-        assert_eq!(
-            (lab.base.as_str(), lab.host.as_str()),
-            ("http://127.0.0.1:9000/b/", "127.0.0.1:9000")
-        );
-        // hyper leaves a default port out of Host, so the signature must too.
-        let port = Template::from_request("b", "k", "https://h:443/b/k", AUTH).unwrap();
-        assert_eq!(port.host, "h");
-    }
-
-    #[test]
-    fn a_request_the_template_cannot_reproduce_is_refused() {
-        let url = "https://h/b/k";
-        // A key encoded otherwise, a query, another scheme, another signature.
-        assert_eq!(
-            Template::from_request("b", "a+b", "https://h/b/a+b", AUTH),
-            None
-        );
-        assert_eq!(
-            Template::from_request("b", "k", "https://h/b/k?x-id=HeadObject", AUTH),
-            None
-        );
-        assert_eq!(Template::from_request("b", "k", "ftp://h/b/k", AUTH), None);
-        for auth in [
-            "",
-            "AWS4-ECDSA-P256-SHA256 Credential=AKID/20261127/s3/aws4_request, Signature=x",
-            "AWS4-HMAC-SHA256 Credential=AKID/20261127/eu-west-1/s3/other, Signature=x",
-            "AWS4-HMAC-SHA256 Credential=AKID/20261127//s3/aws4_request, Signature=x",
-            "AWS4-HMAC-SHA256 Credential=AKID/20261127/us-east-1/s3express/aws4_request, Signature=x",
-        ] {
-            assert_eq!(Template::from_request("b", "k", url, auth), None, "{auth}");
-        }
-    }
-
-    fn response(headers: &[(&str, &str)]) -> HttpResponse {
-        let mut response = HttpResponse::new(StatusCode::try_from(200).unwrap(), SdkBody::empty());
-        for (name, value) in headers {
-            response
-                .headers_mut()
-                .append(name.to_string(), value.to_string());
-        }
-        response
-    }
-
-    #[test]
-    fn headers_parse_as_the_sdk_parses_them() {
-        let head = parse(
-            "k",
-            &response(&[
-                ("etag", "\"abc\""),
-                ("content-length", "12"),
-                ("content-encoding", " gzip, UTF-8 "),
-                ("x-amz-meta-author", "=?UTF-8?B?Wm/Dqw==?="),
-                ("x-amz-meta-empty", ""),
-                ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
-                (
-                    "x-amz-object-lock-retain-until-date",
-                    "2030-01-02T03:04:05.000Z",
-                ),
-                ("x-amz-tagging-count", "2"),
-                ("x-amz-request-id", "ignored"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(head.etag.as_deref(), Some("\"abc\""));
-        assert_eq!(head.content_length, Some(12));
-        assert_eq!(head.content_encoding.as_deref(), Some("gzip, UTF-8"));
-        assert_eq!(head.metadata.len(), 2);
-        assert_eq!(head.metadata["author"], "=?UTF-8?B?Wm/Dqw==?=");
-        assert_eq!(head.bucket_key_enabled, Some(true));
-        assert_eq!(
-            head.object_lock_retain_until_date.as_deref(),
-            Some("2030-01-02T03:04:05Z")
-        );
-        assert_eq!(head.tag_count, Some(2));
-    }
-
-    #[test]
-    fn headers_the_sdk_would_reject_are_left_to_it() {
-        for headers in [
-            &[("content-encoding", "gzip"), ("content-encoding", "br")][..],
-            &[("x-amz-meta-a", "1"), ("x-amz-meta-a", "2")],
-            &[("content-length", "12, 13")],
-            &[("x-amz-server-side-encryption-bucket-key-enabled", "TRUE")],
-            &[("x-amz-object-lock-retain-until-date", "tomorrow")],
-            &[("x-amz-mp-parts-count", "many")],
-        ] {
-            assert_eq!(parse("k", &response(headers)), None, "{headers:?}");
-        }
-    }
 }

@@ -7,12 +7,17 @@
 
 use std::collections::BTreeMap;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::model::{date, ObjectAcl, ObjectHead};
+use crate::model::{date, ObjectHead};
 use crate::rules::{Finding, RuleId};
+
+mod copy_source;
+mod grants;
+
+pub use copy_source::copy_source;
+pub use grants::{grant_headers, GrantHeaders};
 
 /// Why an object with findings is not repaired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -124,69 +129,6 @@ pub struct Plan {
     /// The object's ACL grants to send with the copy (which would otherwise be private); `None`
     /// when the object is private or the bucket does not use ACLs.
     pub grants: Option<GrantHeaders>,
-}
-
-/// The `x-amz-grant-*` headers that reproduce an ACL in the copy request itself, so a public
-/// object is never private in between (s3cmd's copy-then-PUT-?acl leaves that window).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct GrantHeaders {
-    pub full_control: Option<String>,
-    pub read: Option<String>,
-    pub read_acp: Option<String>,
-    pub write_acp: Option<String>,
-}
-
-/// The grant headers for `acl`, or `None` when it is the owner's FULL_CONTROL alone: a copy is
-/// private by default, and sending nothing also suits buckets that refuse ACLs.
-pub fn grant_headers(acl: &ObjectAcl) -> Option<GrantHeaders> {
-    let owner = acl.owner_id.as_deref().map(|id| format!("id=\"{id}\""));
-    let private = acl
-        .grants
-        .iter()
-        .all(|g| g.permission == "FULL_CONTROL" && Some(&g.grantee) == owner.as_ref());
-    if private {
-        return None;
-    }
-    let mut headers = GrantHeaders::default();
-    for grant in &acl.grants {
-        let slot = match grant.permission.as_str() {
-            "FULL_CONTROL" => &mut headers.full_control,
-            "READ" => &mut headers.read,
-            "READ_ACP" => &mut headers.read_acp,
-            "WRITE_ACP" => &mut headers.write_acp,
-            // WRITE does not apply to objects; S3 never returns it for one.
-            _ => continue,
-        };
-        match slot {
-            Some(list) => {
-                list.push_str(", ");
-                list.push_str(&grant.grantee);
-            }
-            None => *slot = Some(grant.grantee.clone()),
-        }
-    }
-    Some(headers)
-}
-
-/// Characters S3 needs percent-encoded in `x-amz-copy-source`: all but unreserved ones and `/`.
-/// The SDK does not encode it (awslabs/aws-sdk-rust#1357).
-const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
-/// A query value: also `/` encoded.
-const QUERY_VALUE: &AsciiSet = &COPY_SOURCE.add(b'/');
-
-pub fn copy_source(bucket: &str, key: &str, version_id: Option<&str>) -> String {
-    let mut source = format!("{bucket}/{}", utf8_percent_encode(key, COPY_SOURCE));
-    if let Some(version) = version_id {
-        source.push_str("?versionId=");
-        source.extend(utf8_percent_encode(version, QUERY_VALUE));
-    }
-    source
 }
 
 /// Storage classes whose objects must be restored before they can be copied.
@@ -304,7 +246,6 @@ pub fn carry_over(head: &ObjectHead) -> Result<HeaderSet, SkipReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Grant;
     use crate::rules::RuleSet;
 
     /// An object carrying every attribute a repair must keep.
@@ -532,76 +473,6 @@ mod tests {
             ..instant
         })
         .is_ok());
-    }
-
-    #[test]
-    fn copy_source_encodes_everything_but_unreserved_and_slash() {
-        let cases = [
-            ("k", None, "b/k"),
-            ("a b", None, "b/a%20b"),
-            ("a+b?c#d%e&f=g", None, "b/a%2Bb%3Fc%23d%25e%26f%3Dg"),
-            ("dir/sub/~x-y_z.html", None, "b/dir/sub/~x-y_z.html"),
-            (
-                "日本",
-                Some("3HL4kqtJ"),
-                "b/%E6%97%A5%E6%9C%AC?versionId=3HL4kqtJ",
-            ),
-        ];
-        for (key, version, expected) in cases {
-            assert_eq!(copy_source("b", key, version), expected, "{key}");
-        }
-    }
-
-    #[test]
-    fn grant_headers_reproduce_the_acl_in_the_copy() {
-        let owner = "id=\"owner1\"".to_owned();
-        let grant = |grantee: &str, permission: &str| Grant {
-            grantee: grantee.to_owned(),
-            permission: permission.to_owned(),
-        };
-        let private = ObjectAcl {
-            owner_id: Some("owner1".into()),
-            grants: vec![grant(&owner, "FULL_CONTROL")],
-        };
-        assert_eq!(
-            grant_headers(&private),
-            None,
-            "private is the copy's default"
-        );
-
-        let all_users = "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"";
-        let public = ObjectAcl {
-            owner_id: Some("owner1".into()),
-            grants: vec![
-                grant(&owner, "FULL_CONTROL"),
-                grant(all_users, "READ"),
-                grant("id=\"other\"", "READ"),
-                grant("emailAddress=\"a@b.c\"", "READ_ACP"),
-                grant("id=\"other\"", "WRITE_ACP"),
-            ],
-        };
-        assert_eq!(
-            grant_headers(&public),
-            Some(GrantHeaders {
-                full_control: Some(owner.clone()),
-                read: Some(format!("{all_users}, id=\"other\"")),
-                read_acp: Some("emailAddress=\"a@b.c\"".into()),
-                write_acp: Some("id=\"other\"".into()),
-            })
-        );
-
-        // Without the owner's own grant the copy must not add one either.
-        let foreign_only = ObjectAcl {
-            owner_id: Some("owner1".into()),
-            grants: vec![grant("id=\"other\"", "FULL_CONTROL")],
-        };
-        assert_eq!(
-            grant_headers(&foreign_only)
-                .unwrap()
-                .full_control
-                .as_deref(),
-            Some("id=\"other\"")
-        );
     }
 
     #[test]

@@ -1,0 +1,27 @@
+//! The journal file of a run that writes: opened before the first request, and removed again
+//! when nothing was written to it.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::config::WriteConfig;
+use crate::journal::Journal;
+
+pub(super) fn open_journal(write: &WriteConfig) -> anyhow::Result<Option<Arc<Journal>>> {
+    match (&write.journal, write.dry_run) {
+        (Some(path), false) => Journal::create(path)
+            .map(|j| Some(Arc::new(j)))
+            .with_context(|| format!("cannot write --journal {}", path.display())),
+        _ => Ok(None),
+    }
+}
+
+/// Removes a journal nothing was written to (the question was declined, or the run stopped
+/// before its first repair); true if it did.
+pub(super) fn discard_if_empty(journal: Option<&Journal>) -> bool {
+    journal.is_some_and(|journal| {
+        std::fs::metadata(journal.path()).is_ok_and(|m| m.len() == 0)
+            && std::fs::remove_file(journal.path()).is_ok()
+    })
+}
