@@ -1,5 +1,5 @@
-//! Validated settings built from the command line. No I/O here except checking that the report
-//! file can be created, which must fail before the first request.
+//! Validated settings built from the command line. No I/O here: the files they name are opened
+//! by `app` before the first request, so that a bad path fails before anything is sent.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;

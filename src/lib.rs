@@ -1,17 +1,24 @@
 //! s3mend: find and losslessly repair bad S3 object metadata in place.
 //!
 //! # Layout
-//! - [`cli`] parses arguments; [`config`] validates them into settings; [`app`] wires a run.
-//! - [`s3`] is the only module that talks to S3: client construction, owned snapshots of
-//!   listings and HEADs, error classification.
-//! - [`pipeline`] streams a bucket: walk (ListObjectsV2) → inspect (HeadObject, bounded
-//!   concurrency) → detect (rules).
-//! - [`rules`] are pure checks over a HEAD snapshot, one per file.
-//! - [`report`] writes results as table, JSON, JSON Lines or CSV.
-//! - [`state`] keeps `--state` checkpoints for `--resume`.
-//! - [`progress`] draws the progress bar; [`exit_codes`] documents how a run ends.
-//! - [`lab`] is an in-process S3 server for the demo, the tests and the benchmarks; [`demo`]
-//!   seeds it from `fixtures/`.
+//! The folders show the pipeline; data flows down this list and never back up.
+//! - [`cli`] parses arguments; [`config`] validates them into settings (no I/O); [`app`] wires a
+//!   run of each command and keeps its books; [`exit_codes`] says how a run ends.
+//! - [`model`] is the domain at the bottom: an object's HEAD and listing entry, its ACL, a failed
+//!   request, and the attribute table every layer reads. Plain data, no SDK type.
+//! - Pure layers over the model, tested without a server: [`rules`] (what is wrong, one per
+//!   file), [`plan`] (the complete request a lossless copy sends), [`verify`] (HEAD after a copy
+//!   against what it must be), [`outcome`] (what happened to one object), [`journal`] (the
+//!   write-ahead record undo reads), [`state`] (`--resume` checkpoints), [`report`] (every output
+//!   format).
+//! - [`pipeline`] streams a bucket: walk → inspect → detect → repair, one file per stage.
+//! - [`repair`] repairs one object (plan, ACL, journal, conditional copy, verify), settles a
+//!   stopped run's copies and undoes repairs, over the [`s3::Store`] trait.
+//! - [`s3`] is the only module that talks to S3 and the only one that sees SDK types: client
+//!   construction and pacing, listing, HEAD (through the SDK and around it), the requests of a
+//!   repair, error classification.
+//! - [`progress`] draws the progress bar; [`demo`] seeds the lab (the `s3mend-lab` crate) from
+//!   `fixtures/`.
 #![allow(clippy::result_large_err)]
 
 pub mod app;

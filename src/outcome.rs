@@ -163,24 +163,16 @@ impl fmt::Display for Failure {
 mod tests {
     use super::*;
 
-    fn failure(code: &str, status: u16) -> S3Failure {
-        S3Failure {
-            code: code.into(),
-            message: String::new(),
-            http_status: Some(status),
-        }
-    }
-
     #[test]
     fn failed_heads_are_classified() {
         let cases = [
-            (failure("NotFound", 404), Unread::Gone),
-            (failure("NoSuchKey", 404), Unread::Gone),
-            (failure(DELETE_MARKER, 404), Unread::Gone),
-            (failure("BadRequest", 400), Unread::SseC),
-            (failure("Forbidden", 403), Unread::Failed),
-            (failure("InternalError", 500), Unread::Failed),
-            (failure("SlowDown", 503), Unread::Failed),
+            (S3Failure::answered("NotFound", 404), Unread::Gone),
+            (S3Failure::answered("NoSuchKey", 404), Unread::Gone),
+            (S3Failure::answered(DELETE_MARKER, 404), Unread::Gone),
+            (S3Failure::answered("BadRequest", 400), Unread::SseC),
+            (S3Failure::answered("Forbidden", 403), Unread::Failed),
+            (S3Failure::answered("InternalError", 500), Unread::Failed),
+            (S3Failure::answered("SlowDown", 503), Unread::Failed),
             (
                 S3Failure {
                     code: "DispatchFailure".into(),
@@ -199,7 +191,7 @@ mod tests {
     fn local_failures_keep_their_report_codes_and_only_two_stop_the_run() {
         let cases = [
             (
-                Failure::S3(failure("InternalError", 500)),
+                Failure::S3(S3Failure::answered("InternalError", 500)),
                 "InternalError",
                 false,
             ),

@@ -884,9 +884,7 @@ async fn conflicts(target: &Target, caps: &Capabilities) {
         store,
         rules.clone(),
         RepairSettings::default(),
-        None,
         std::sync::Arc::new(capabilities),
-        tokio_util::sync::CancellationToken::new(),
     );
     for (key, new_encoding, expect_fixed) in [
         ("still-bad.html", "UTF-8", true),

@@ -552,9 +552,7 @@ async fn an_object_deleted_after_listing_is_gone_behind_a_delete_marker() {
         store,
         s3mend::rules::RuleSet::all(),
         RepairSettings::default(),
-        None,
         std::sync::Arc::new(capabilities),
-        tokio_util::sync::CancellationToken::new(),
     );
     let repaired = repairer
         .repair(Inspected {

@@ -55,14 +55,17 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         })?;
     let store = connection.store(&cfg.scan.target.bucket);
     let capabilities = Arc::new(Capabilities::new(store.caller_id().await));
-    let repairer = Arc::new(Repairer::new(
+    let repairer = Repairer::new(
         store,
         cfg.scan.job.rules.clone(),
         cfg.repair.clone(),
-        journal.clone(),
         capabilities.clone(),
-        cancel.clone(),
-    ));
+    );
+    let repairer = Arc::new(
+        repairer
+            .journalling(journal.clone())
+            .stopping_on(cancel.clone()),
+    );
     let mut run = Run::new(
         "fix",
         cfg.scan.target.to_string(),

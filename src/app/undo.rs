@@ -61,14 +61,10 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
     };
     let store = connection.store(&bucket);
     let capabilities = Arc::new(Capabilities::new(store.caller_id().await));
-    let repairer = Arc::new(Repairer::new(
-        store,
-        RuleSet::all(),
-        settings,
-        journal.clone(),
-        capabilities.clone(),
-        CancellationToken::new(),
-    ));
+    let repairer = Arc::new(
+        Repairer::new(store, RuleSet::all(), settings, capabilities.clone())
+            .journalling(journal.clone()),
+    );
     let mut run = Run::new(
         "undo",
         format!("s3://{bucket}/"),

@@ -25,6 +25,18 @@ impl S3Failure {
     }
 }
 
+#[cfg(test)]
+impl S3Failure {
+    /// A failure as a server would answer it.
+    pub(crate) fn answered(code: &str, status: u16) -> Self {
+        S3Failure {
+            code: code.to_owned(),
+            message: String::new(),
+            http_status: Some(status),
+        }
+    }
+}
+
 impl fmt::Display for S3Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)

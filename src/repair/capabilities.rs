@@ -130,24 +130,18 @@ impl Capabilities {
 mod tests {
     use super::*;
 
-    fn failure(code: &str, status: u16) -> S3Failure {
-        S3Failure {
-            code: code.into(),
-            message: String::new(),
-            http_status: Some(status),
-        }
-    }
-
     #[test]
     fn acl_failures_teach_the_bucket_mode_once() {
         let caps = Capabilities::new(None);
         assert_eq!(caps.acl_support(), AclSupport::Used);
-        assert!(!caps.learn_from_acl_failure(&failure("AccessDenied", 403)));
+        assert!(!caps.learn_from_acl_failure(&S3Failure::answered("AccessDenied", 403)));
         assert_eq!(caps.acl_support(), AclSupport::Used);
-        assert!(caps.learn_from_acl_failure(&failure("NotImplemented", 501)));
+        assert!(caps.learn_from_acl_failure(&S3Failure::answered("NotImplemented", 501)));
         assert_eq!(caps.acl_support(), AclSupport::NotImplemented);
         let caps = Capabilities::new(None);
-        assert!(caps.learn_from_acl_failure(&failure("AccessControlListNotSupported", 400)));
+        assert!(
+            caps.learn_from_acl_failure(&S3Failure::answered("AccessControlListNotSupported", 400))
+        );
         assert_eq!(caps.acl_support(), AclSupport::Disabled);
         assert!(caps.notes(false)[0].contains("BucketOwnerEnforced"));
     }

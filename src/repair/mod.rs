@@ -30,7 +30,7 @@ use crate::model::{ObjectAcl, ObjectHead, Rewritten, S3Failure};
 use crate::outcome::{Failure, Inspected, Outcome, Repaired, Unread};
 use crate::plan::{self, Plan, SkipReason};
 use crate::rules::{Finding, RuleSet};
-use crate::s3::Store;
+use crate::s3::{Parts, Store};
 use crate::verify;
 
 /// How a fix run writes.
@@ -90,25 +90,35 @@ fn is_conflict(failure: &S3Failure) -> bool {
 }
 
 impl<S: Store> Repairer<S> {
-    /// A repairer writing through `store`, recording in `journal` (none for a dry run or the
-    /// demo), relying on what `capabilities` has learnt and learning into it. Objects that reach
-    /// it after `stop` fires are skipped as `interrupted` instead of starting a copy.
+    /// A repairer writing through `store`, relying on what `capabilities` has learnt and
+    /// learning into it; it keeps no journal and is never stopped until told otherwise.
     pub fn new(
         store: S,
         rules: RuleSet,
         settings: RepairSettings,
-        journal: Option<Arc<Journal>>,
         capabilities: Arc<Capabilities>,
-        stop: CancellationToken,
     ) -> Self {
         Repairer {
             store,
             rules,
             settings,
-            journal,
+            journal: None,
             capabilities,
-            stop,
+            stop: CancellationToken::new(),
         }
+    }
+
+    /// Records every write in `journal` first (none for a dry run, or the demo's throwaway lab).
+    pub fn journalling(mut self, journal: Option<Arc<Journal>>) -> Self {
+        self.journal = journal;
+        self
+    }
+
+    /// Objects that reach the repairer after `stop` fires are skipped as `interrupted` instead
+    /// of starting a copy.
+    pub fn stopping_on(mut self, stop: CancellationToken) -> Self {
+        self.stop = stop;
+        self
     }
 
     pub async fn repair(&self, inspected: Inspected) -> Repaired {
@@ -336,10 +346,12 @@ impl<S: Store> Repairer<S> {
         } else {
             None
         };
-        let part_size = self.settings.part_size.max(size.div_ceil(10_000));
-        self.store
-            .multipart(plan, size, part_size, tagging, if_match)
-            .await
+        let parts = Parts {
+            size,
+            part_size: self.settings.part_size.max(size.div_ceil(10_000)),
+            tagging,
+        };
+        self.store.multipart(plan, &parts, if_match).await
     }
 
     async fn verify(&self, key: &str, expected: &ObjectHead) -> Result<(), Stop> {

@@ -63,14 +63,6 @@ impl Stub {
         self.objects.lock()[key].clone()
     }
 
-    fn failure(code: &str, status: u16) -> S3Failure {
-        S3Failure {
-            code: code.into(),
-            message: "stub".into(),
-            http_status: Some(status),
-        }
-    }
-
     /// Applies `plan` to the current object, as a REPLACE copy does: conditional on its ETag.
     fn write(&self, plan: &Plan, etag: Option<String>) -> Result<Rewritten, S3Failure> {
         if let Some(writer) = self.before_copy.lock().take() {
@@ -79,12 +71,12 @@ impl Stub {
         let mut objects = self.objects.lock();
         let current = objects
             .get_mut(&plan.key)
-            .ok_or_else(|| Stub::failure("NoSuchKey", 404))?;
+            .ok_or_else(|| S3Failure::answered("NoSuchKey", 404))?;
         if current.etag.as_deref() != Some(plan.if_match.as_str()) {
             if let Some(writer) = self.after_conflict.lock().take() {
                 writer(&mut objects);
             }
-            return Err(Stub::failure("PreconditionFailed", 412));
+            return Err(S3Failure::answered("PreconditionFailed", 412));
         }
         let h = &plan.headers;
         current.content_type.clone_from(&h.content_type);
@@ -117,7 +109,7 @@ impl Store for Stub {
             .lock()
             .get(key)
             .cloned()
-            .ok_or_else(|| Stub::failure("NotFound", 404))
+            .ok_or_else(|| S3Failure::answered("NotFound", 404))
     }
 
     async fn acl(&self, key: &str, _version_id: Option<&str>) -> Result<ObjectAcl, S3Failure> {
@@ -144,15 +136,18 @@ impl Store for Stub {
     async fn multipart(
         &self,
         plan: &Plan,
-        size: u64,
-        part_size: u64,
-        tagging: Option<String>,
+        parts: &Parts,
         _destination_if_match: bool,
     ) -> Result<Rewritten, S3Failure> {
-        let tags = tagging.unwrap_or_default();
+        let Parts {
+            size,
+            part_size,
+            tagging,
+        } = parts;
+        let tags = tagging.as_deref().unwrap_or_default();
         self.call(format!("multipart {} {size} {part_size} {tags}", plan.key));
-        let parts = size.div_ceil(part_size);
-        self.write(plan, Some(format!("\"multipart-{parts}\"")))
+        let count = size.div_ceil(*part_size);
+        self.write(plan, Some(format!("\"multipart-{count}\"")))
     }
 
     async fn source_condition_enforced(
@@ -209,14 +204,10 @@ impl Default for Setup {
 
 impl Setup {
     fn repairer(self, stub: Stub) -> Repairer<Stub> {
-        Repairer::new(
-            stub,
-            RuleSet::all(),
-            self.settings,
-            self.journal,
-            Arc::new(Capabilities::new(self.caller)),
-            self.stop,
-        )
+        let capabilities = Arc::new(Capabilities::new(self.caller));
+        Repairer::new(stub, RuleSet::all(), self.settings, capabilities)
+            .journalling(self.journal)
+            .stopping_on(self.stop)
     }
 }
 
@@ -343,11 +334,11 @@ async fn a_conflict_is_looked_at_again_never_retried_with_the_old_plan() {
 async fn a_bucket_without_acls_is_learnt_from_the_first_answer() {
     for (failure, support) in [
         (
-            Stub::failure("NotImplemented", 501),
+            S3Failure::answered("NotImplemented", 501),
             AclSupport::NotImplemented,
         ),
         (
-            Stub::failure("AccessControlListNotSupported", 400),
+            S3Failure::answered("AccessControlListNotSupported", 400),
             AclSupport::Disabled,
         ),
     ] {
@@ -371,7 +362,7 @@ async fn a_bucket_without_acls_is_learnt_from_the_first_answer() {
     }
     // Any other ACL failure is the object's error.
     let stub = Stub {
-        acl_failure: Some(Stub::failure("AccessDenied", 403)),
+        acl_failure: Some(S3Failure::answered("AccessDenied", 403)),
         ..Stub::with([bad("a.html")])
     };
     let repaired = over(stub).repair(inspected(&bad("a.html"))).await;
@@ -401,7 +392,7 @@ async fn a_refused_destination_if_match_is_learnt_and_the_copy_sent_again_withou
     let stub = Stub::with([bad("a.html"), bad("b.html")]);
     stub.copy_failures
         .lock()
-        .push_back(Stub::failure("NotImplemented", 501));
+        .push_back(S3Failure::answered("NotImplemented", 501));
     let repairer = over(stub);
     for key in ["a.html", "b.html"] {
         let repaired = repairer.repair(inspected(&bad(key))).await;
@@ -574,7 +565,7 @@ async fn after_a_stop_no_copy_starts_and_clean_or_unread_objects_need_no_request
         Outcome::Clean
     );
     let mut unread = inspected(&bad("s.html"));
-    unread.outcome = Err(Stub::failure("BadRequest", 400));
+    unread.outcome = Err(S3Failure::answered("BadRequest", 400));
     assert_eq!(
         repairer.repair(unread).await.outcome,
         Outcome::Skipped(SkipReason::SseC)

@@ -20,4 +20,4 @@ pub use head::head_object;
 pub use list::{Page, Pages};
 pub use metrics::RequestStats;
 pub use pace::{Aimd, Pace, CUT_WINDOW};
-pub use store::{S3Store, Store};
+pub use store::{Parts, S3Store, Store};

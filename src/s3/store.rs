@@ -9,6 +9,16 @@ use super::{head, write};
 use crate::model::{ObjectAcl, ObjectHead, Rewritten, S3Failure};
 use crate::plan::Plan;
 
+/// How a multipart rewrite cuts an object: `size` bytes in parts of `part_size`, with the tags
+/// to re-send (a multipart upload has no tagging directive).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parts {
+    pub size: u64,
+    pub part_size: u64,
+    /// As the `x-amz-tagging` header wants them.
+    pub tagging: Option<String>,
+}
+
 /// One bucket's objects, as a repair reads and rewrites them.
 pub trait Store: Send + Sync {
     /// The bucket every call is about.
@@ -39,14 +49,11 @@ pub trait Store: Send + Sync {
         destination_if_match: bool,
     ) -> impl Future<Output = Result<Rewritten, S3Failure>> + Send;
 
-    /// The same rewrite as a multipart copy of `size` bytes in `part_size` parts, re-sending
-    /// `tagging` (a multipart upload has no tagging directive).
+    /// The same rewrite as a multipart copy in `parts`.
     fn multipart(
         &self,
         plan: &Plan,
-        size: u64,
-        part_size: u64,
-        tagging: Option<String>,
+        parts: &Parts,
         destination_if_match: bool,
     ) -> impl Future<Output = Result<Rewritten, S3Failure>> + Send;
 
@@ -106,18 +113,14 @@ impl Store for S3Store {
     async fn multipart(
         &self,
         plan: &Plan,
-        size: u64,
-        part_size: u64,
-        tagging: Option<String>,
+        parts: &Parts,
         destination_if_match: bool,
     ) -> Result<Rewritten, S3Failure> {
         write::multipart_in_place(
             &self.client,
             &self.bucket,
             plan,
-            size,
-            part_size,
-            tagging,
+            parts,
             destination_if_match,
         )
         .await

@@ -12,6 +12,7 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
+use super::store::Parts;
 use crate::model::{Grant, ObjectAcl, Rewritten, S3Failure};
 use crate::plan::Plan;
 
@@ -177,16 +178,14 @@ pub async fn multipart_in_place(
     client: &Client,
     bucket: &str,
     plan: &Plan,
-    size: u64,
-    part_size: u64,
-    tagging: Option<String>,
+    parts: &Parts,
     destination_if_match: bool,
 ) -> Result<Rewritten, S3Failure> {
     let create = client
         .create_multipart_upload()
         .bucket(bucket)
         .key(&plan.key)
-        .set_tagging(tagging);
+        .set_tagging(parts.tagging.clone());
     let upload = with_plan_headers!(create, plan)
         .send()
         .await
@@ -203,8 +202,7 @@ pub async fn multipart_in_place(
         bucket,
         plan,
         &upload_id,
-        size,
-        part_size,
+        parts,
         destination_if_match,
     )
     .await;
@@ -228,10 +226,10 @@ async fn copy_parts(
     bucket: &str,
     plan: &Plan,
     upload_id: &str,
-    size: u64,
-    part_size: u64,
+    parts: &Parts,
     destination_if_match: bool,
 ) -> Result<Rewritten, S3Failure> {
+    let (size, part_size) = (parts.size, parts.part_size);
     let mut parts = Vec::new();
     for (index, start) in (0..size).step_by(part_size.max(1) as usize).enumerate() {
         let end = (start + part_size).min(size) - 1;
@@ -283,6 +281,20 @@ async fn copy_parts(
     })
 }
 
+/// Sends a GET of an object version's subresource (`?acl`, `?tagging`): the builders share the
+/// setters but not a type.
+macro_rules! get_version {
+    ($request:expr, $bucket:expr, $key:expr, $version_id:expr) => {
+        $request
+            .bucket($bucket)
+            .key($key)
+            .set_version_id($version_id.map(str::to_owned))
+            .send()
+            .await
+            .map_err(|e| S3Failure::from_sdk(&e))
+    };
+}
+
 /// The object's ACL.
 pub async fn object_acl(
     client: &Client,
@@ -290,14 +302,7 @@ pub async fn object_acl(
     key: &str,
     version_id: Option<&str>,
 ) -> Result<ObjectAcl, S3Failure> {
-    let out = client
-        .get_object_acl()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version_id.map(str::to_owned))
-        .send()
-        .await
-        .map_err(|e| S3Failure::from_sdk(&e))?;
+    let out = get_version!(client.get_object_acl(), bucket, key, version_id)?;
     let grants = out
         .grants()
         .iter()
@@ -330,14 +335,7 @@ pub async fn object_tagging(
     key: &str,
     version_id: Option<&str>,
 ) -> Result<String, S3Failure> {
-    let out = client
-        .get_object_tagging()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version_id.map(str::to_owned))
-        .send()
-        .await
-        .map_err(|e| S3Failure::from_sdk(&e))?;
+    let out = get_version!(client.get_object_tagging(), bucket, key, version_id)?;
     let pairs: Vec<String> = out
         .tag_set()
         .iter()
