@@ -242,7 +242,7 @@ pub struct ConnectArgs {
     /// Send every HEAD through the AWS SDK's own request pipeline, not s3mend's faster path
     /// around it (about 3.7 times less client CPU per HEAD): to rule that path out when
     /// reporting a bug.
-    #[arg(long, env = "S3MEND_NO_FAST_HEAD")]
+    #[arg(long, env = "S3MEND_NO_FAST_HEAD", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_fast_head: bool,
 }
 

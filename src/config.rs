@@ -276,6 +276,22 @@ mod tests {
     }
 
     #[test]
+    fn the_fast_head_path_can_be_turned_off_by_flag_or_environment() {
+        use clap::CommandFactory;
+        let cfg = parse(&["s3mend", "scan", "s3://bucket"]).unwrap();
+        assert!(cfg.connect.fast_head);
+        let cfg = parse(&["s3mend", "scan", "s3://bucket", "--no-fast-head"]).unwrap();
+        assert!(!cfg.connect.fast_head);
+        let command = Cli::command();
+        let scan = command.find_subcommand("scan").unwrap();
+        let arg = scan
+            .get_arguments()
+            .find(|a| a.get_id() == "no_fast_head")
+            .unwrap();
+        assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new("S3MEND_NO_FAST_HEAD")));
+    }
+
+    #[test]
     fn quiet_hides_progress() {
         let cfg = parse(&["s3mend", "scan", "s3://bucket", "--quiet"]).unwrap();
         assert!(!cfg.output.progress);

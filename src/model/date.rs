@@ -6,7 +6,8 @@
 //! - RFC 3339 in UTC (`2030-01-02T03:04:05Z`), as an [`ObjectHead`](super::ObjectHead) keeps the
 //!   Object Lock retain-until date, or epoch seconds for a date outside years 1 to 9999.
 //!
-//! `s3::date_tests` checks these against the SDK's own parser.
+//! `the_models_dates_are_the_sdks_dates` (in `src/s3/write.rs`) checks these against the SDK's
+//! own parsers.
 
 use time::format_description::well_known::Rfc3339;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
