@@ -2,7 +2,7 @@
 //!
 //! It serves the S3 protocol (via the `s3s` crate, SigV4 checked against a fixed key) from an
 //! in-memory store on 127.0.0.1, and reproduces the S3 behaviour s3mend depends on (see
-//! `S3-SEMANTICS.md`): CopyObject directives, the illegal self-copy, conditions, versions, ACLs,
+//! `docs/s3-behaviour.md`): CopyObject directives, the illegal self-copy, conditions, versions, ACLs,
 //! tags, SSE-C, multipart uploads and listing pagination (ListObjects v1 and v2). It also counts
 //! requests per operation, accepted connections, the most requests in flight at once and the
 //! time it took beyond the injected latency, and can add latency to every request, fixed or from
