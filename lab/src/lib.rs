@@ -212,7 +212,7 @@ impl Lab {
         self.shared.handle.set_versioning(bucket, enabled);
     }
 
-    /// Sets how the bucket treats ACLs; see [`AclMode`].
+    /// See [`LabHandle::set_copy_source_conditions_ignored`].
     pub fn set_copy_source_conditions_ignored(&self, bucket: &str, ignored: bool) {
         self.shared
             .handle
@@ -226,6 +226,7 @@ impl Lab {
             .set_copy_if_match_supported(bucket, supported);
     }
 
+    /// Sets how the bucket treats ACLs; see [`AclMode`].
     pub fn set_acl_mode(&self, bucket: &str, mode: AclMode) {
         self.shared.handle.set_acl_mode(bucket, mode);
     }
