@@ -16,7 +16,7 @@
 //! `latency.rs` and `delay.rs` (latency distributions, precise sleeps), `region.rs` (answers to
 //! a request signed for another region), `rng.rs`, `stats.rs`
 //! (counters), `store.rs` (buckets
-//! and versions), `model.rs` (object values), `s3.rs` (the s3s trait impl), `headers.rs`
+//! and versions), `model.rs` (object values), `s3/` (the s3s trait impl, a module per operation group), `headers.rs`
 //! (request/response header mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`,
 //! `ownership.rs` (per-bucket ACL modes), `listing.rs`, `multipart.rs`.
 
