@@ -11,7 +11,8 @@ use std::time::Duration;
 use super::acl;
 use super::faults::Faults;
 use super::headers::RequestAttrs;
-use super::inject::{Armed, HookPoint, Inject};
+use super::hooks::{HookPoint, Hooks};
+use super::inject::{Armed, Inject};
 use super::model::{ObjectSeed, StoredObject};
 use super::ownership::AclMode;
 use super::region::LabRegion;
@@ -23,6 +24,7 @@ use super::store::{Store, Versioning};
 pub struct LabHandle {
     pub(super) store: Arc<Store>,
     pub(super) counters: Arc<Counters>,
+    pub(super) hooks: Arc<Hooks<LabHandle>>,
     pub(super) inject: Arc<Inject>,
     /// Set when the lab was started in a region of its own.
     pub(super) region: Option<Arc<LabRegion>>,
@@ -39,6 +41,7 @@ impl LabHandle {
         Self {
             store: Arc::new(Store::default()),
             counters: Arc::new(Counters::default()),
+            hooks: Arc::new(Hooks::default()),
             inject: Arc::new(Inject::default()),
             region: None,
         }
@@ -207,8 +210,7 @@ impl LabHandle {
         key: &str,
         hook: impl FnOnce(&LabHandle) + Send + 'static,
     ) {
-        self.inject
-            .add_hook(HookPoint::Copy, bucket, key, Box::new(hook));
+        self.hooks.add(HookPoint::Copy, bucket, key, Box::new(hook));
     }
 
     /// Runs `hook` once, right before the lab handles the next HeadObject of `bucket`/`key`
@@ -219,8 +221,7 @@ impl LabHandle {
         key: &str,
         hook: impl FnOnce(&LabHandle) + Send + 'static,
     ) {
-        self.inject
-            .add_hook(HookPoint::Head, bucket, key, Box::new(hook));
+        self.hooks.add(HookPoint::Head, bucket, key, Box::new(hook));
     }
 
     /// Makes the next `count` requests of `operation` (an S3 operation name as in
@@ -251,9 +252,9 @@ impl LabHandle {
         self.inject.set_random(None);
     }
 
-    /// Runs a hook armed by [`LabHandle::before_next_copy`] for this destination, if any.
+    /// Runs the oldest hook armed for this request, if any.
     pub(super) fn run_hook(&self, point: HookPoint, bucket: &str, key: &str) {
-        if let Some(hook) = self.inject.take_hook(point, bucket, key) {
+        if let Some(hook) = self.hooks.take(point, bucket, key) {
             hook(self);
         }
     }

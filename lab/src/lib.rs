@@ -12,7 +12,9 @@
 //!
 //! Layout: `mod.rs` (the running server), `conn.rs` (accept loop, per-request latency and
 //! connection-level faults), `handle.rs` (the direct helpers, shared by [`Lab`] and
-//! [`LabHandle`]), `inject.rs` (race hooks and faults), `faults.rs` (seeded fault mixes),
+//! [`LabHandle`]), `access.rs` (the s3s access hook: counting, refusing anonymous requests,
+//! raising faults), `hooks.rs` (race hooks), `inject.rs` (armed and random faults), `faults.rs`
+//! (seeded fault mixes),
 //! `latency.rs` and `delay.rs` (latency distributions, precise sleeps), `region.rs` (answers to
 //! a request signed for another region), `rng.rs`, `stats.rs`
 //! (counters), `store.rs` (buckets
@@ -20,6 +22,7 @@
 //! (request/response header mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`,
 //! `ownership.rs` (per-bucket ACL modes), `listing.rs`, `multipart.rs`.
 
+mod access;
 mod acl;
 mod conn;
 mod copy;
@@ -27,6 +30,7 @@ mod delay;
 mod faults;
 mod handle;
 mod headers;
+mod hooks;
 mod inject;
 mod latency;
 mod listing;
@@ -59,7 +63,7 @@ pub use ownership::AclMode;
 pub use region::{LabRegion, WrongRegion};
 pub use stats::LabStats;
 
-use stats::CountingAccess;
+use access::LabAccess;
 
 /// The lab's access key id.
 pub const LAB_ACCESS_KEY: &str = "s3mendlabaccesskey";
@@ -137,10 +141,7 @@ impl Lab {
             handle: handle.clone(),
         });
         builder.set_auth(SimpleAuth::from_single(LAB_ACCESS_KEY, LAB_SECRET_KEY));
-        builder.set_access(CountingAccess {
-            counters: handle.counters.clone(),
-            inject: handle.inject.clone(),
-        });
+        builder.set_access(LabAccess::new(&handle));
         let service = builder.build();
         let (stop, stopped) = watch::channel(false);
         let server = tokio::spawn(conn::serve(listener, service, shared.clone(), stopped));

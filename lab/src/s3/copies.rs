@@ -10,7 +10,7 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 use super::{check_customer_key, missing_error, timestamp, LabS3};
 use crate::copy::{self, Directive};
 use crate::headers::{check_write_conditions, etag_condition_header, request_attrs, Conditions};
-use crate::inject::HookPoint;
+use crate::hooks::HookPoint;
 use crate::model::StoredObject;
 use crate::store::{self, Missing};
 

@@ -12,7 +12,7 @@ use super::{check_customer_key, missing_error, read_body, LabS3};
 use crate::headers::{
     self, check_write_conditions, object_headers, request_attrs, ConditionFailure, Conditions,
 };
-use crate::inject::HookPoint;
+use crate::hooks::HookPoint;
 use crate::model::StoredObject;
 
 pub(super) async fn put_object(

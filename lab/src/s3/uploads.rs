@@ -12,7 +12,7 @@ use super::copies::bucket_key;
 use super::{check_customer_key, read_body, timestamp, LabS3};
 use crate::acl;
 use crate::headers::{check_write_conditions, etag_condition_header, request_attrs, Conditions};
-use crate::inject::HookPoint;
+use crate::hooks::HookPoint;
 use crate::model::StoredObject;
 use crate::multipart::{self, Part, Upload};
 use crate::store;
