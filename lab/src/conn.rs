@@ -19,8 +19,17 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use super::delay::Delays;
 use super::faults::{Fault, FaultSlot};
-use super::Shared;
+use super::handle::LabHandle;
+use super::latency::Latency;
+
+/// State shared by the `Lab` and the server tasks.
+pub(super) struct Shared {
+    pub handle: LabHandle,
+    pub latency: Latency,
+    pub delays: Delays,
+}
 
 /// The accept loop: one task per connection (HTTP/1.1 keep-alive), all aborted on stop.
 pub(super) async fn serve(

@@ -15,7 +15,7 @@ use super::hooks::{HookPoint, Hooks};
 use super::inject::{Armed, Inject};
 use super::model::{ObjectSeed, StoredObject};
 use super::ownership::AclMode;
-use super::region::LabRegion;
+use super::region::{LabRegion, LAB_REGION};
 use super::stats::{Counters, LabStats};
 use super::store::{Store, Versioning};
 
@@ -49,9 +49,7 @@ impl LabHandle {
 
     /// The region the lab's buckets are in.
     pub fn region(&self) -> &str {
-        self.region
-            .as_deref()
-            .map_or(super::LAB_REGION, |r| &r.name)
+        self.region.as_deref().map_or(LAB_REGION, |r| &r.name)
     }
 
     /// A snapshot of the counters.

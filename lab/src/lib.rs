@@ -60,17 +60,16 @@ pub use handle::LabHandle;
 pub use latency::LatencyDist;
 pub use model::{Grant, Grantee, ObjectSeed, StoredObject};
 pub use ownership::AclMode;
-pub use region::{LabRegion, WrongRegion};
+pub use region::{LabRegion, WrongRegion, LAB_REGION};
 pub use stats::LabStats;
 
 use access::LabAccess;
+use conn::Shared;
 
 /// The lab's access key id.
 pub const LAB_ACCESS_KEY: &str = "s3mendlabaccesskey";
 /// The lab's secret key.
 pub const LAB_SECRET_KEY: &str = "s3mendlabsecretkey0123456789abcdefghijkl";
-/// The region the lab claims to be in unless [`LabConfig::region`] names another.
-pub const LAB_REGION: &str = "us-east-1";
 
 /// How to start a lab.
 #[derive(Clone, Debug, Default)]
@@ -90,13 +89,6 @@ pub struct LabConfig {
     pub region: Option<String>,
     /// How a request signed for another region than [`LabConfig::region`] is answered.
     pub wrong_region: WrongRegion,
-}
-
-/// State shared by the `Lab` and the server tasks.
-struct Shared {
-    handle: LabHandle,
-    latency: latency::Latency,
-    delays: delay::Delays,
 }
 
 /// A running lab server. Dropping it stops the server too; [`Lab::shutdown`] waits for that.

@@ -9,8 +9,8 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use super::{timestamp, LabS3};
 use crate::acl;
+use crate::region::LAB_REGION;
 use crate::store::Versioning;
-use crate::LAB_REGION;
 
 pub(super) async fn create_bucket(
     lab: &LabS3,
