@@ -16,7 +16,8 @@ use s3s::access::S3AccessContext;
 use s3s::path::S3Path;
 use s3s::{s3_error, S3Result};
 
-use super::faults::{Fault, FaultPlan, FaultSlot, Faults};
+use super::conn_faults::FaultSlot;
+use super::faults::{Fault, FaultPlan, Faults};
 
 /// What an armed fault does to a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -25,6 +25,7 @@
 mod access;
 mod acl;
 mod conn;
+mod conn_faults;
 mod copy;
 mod delay;
 mod faults;
@@ -37,11 +38,13 @@ mod listing;
 mod model;
 mod multipart;
 mod ownership;
+mod quirks;
 mod region;
 mod rng;
 mod s3;
 mod stats;
 mod store;
+mod testing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +65,8 @@ pub use model::{Grant, Grantee, ObjectSeed, StoredObject};
 pub use ownership::AclMode;
 pub use region::{LabRegion, WrongRegion, LAB_REGION};
 pub use stats::LabStats;
+#[cfg(feature = "testing")]
+pub use testing::{client, client_with_keys};
 
 use access::LabAccess;
 use conn::Shared;
@@ -171,16 +176,6 @@ impl Lab {
         self.shared.latency.set(dist, seed);
     }
 
-    /// See [`LabHandle::set_faults`]: seeded random faults per operation, from now on.
-    pub fn set_faults(&self, faults: Faults) {
-        self.shared.handle.set_faults(faults);
-    }
-
-    /// Removes the random faults; `fail_next` ones stay armed.
-    pub fn clear_faults(&self) {
-        self.shared.handle.clear_faults();
-    }
-
     /// A cloneable handle on this lab's state, for hooks and other tasks.
     pub fn handle(&self) -> LabHandle {
         self.shared.handle.clone()
@@ -203,20 +198,6 @@ impl Lab {
     /// Enables versioning, or suspends it (a never-versioned bucket stays unversioned).
     pub fn set_versioning(&self, bucket: &str, enabled: bool) {
         self.shared.handle.set_versioning(bucket, enabled);
-    }
-
-    /// See [`LabHandle::set_copy_source_conditions_ignored`].
-    pub fn set_copy_source_conditions_ignored(&self, bucket: &str, ignored: bool) {
-        self.shared
-            .handle
-            .set_copy_source_conditions_ignored(bucket, ignored);
-    }
-
-    /// See [`LabHandle::set_copy_if_match_supported`].
-    pub fn set_copy_if_match_supported(&self, bucket: &str, supported: bool) {
-        self.shared
-            .handle
-            .set_copy_if_match_supported(bucket, supported);
     }
 
     /// Sets how the bucket treats ACLs; see [`AclMode`].
@@ -249,37 +230,6 @@ impl Lab {
         self.shared.handle.object_count(bucket)
     }
 
-    /// See [`LabHandle::before_next_copy`]: a concurrent writer between a HEAD and its COPY.
-    pub fn before_next_copy(
-        &self,
-        bucket: &str,
-        key: &str,
-        hook: impl FnOnce(&LabHandle) + Send + 'static,
-    ) {
-        self.shared.handle.before_next_copy(bucket, key, hook);
-    }
-
-    /// See [`LabHandle::before_next_head`].
-    pub fn before_next_head(
-        &self,
-        bucket: &str,
-        key: &str,
-        hook: impl FnOnce(&LabHandle) + Send + 'static,
-    ) {
-        self.shared.handle.before_next_head(bucket, key, hook);
-    }
-
-    /// See [`LabHandle::fail_next`]: the next `count` `operation` requests on `key` get a 500.
-    pub fn fail_next(&self, operation: &str, key: &str, count: u32) {
-        self.shared.handle.fail_next(operation, key, count);
-    }
-
-    /// See [`LabHandle::stall_next`]: the next `count` `operation` requests on `key` wait
-    /// `stall`, then are answered normally.
-    pub fn stall_next(&self, operation: &str, key: &str, count: u32, stall: Duration) {
-        self.shared.handle.stall_next(operation, key, count, stall);
-    }
-
     /// Stops accepting, closes every connection and waits for the server task.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
@@ -293,37 +243,6 @@ impl Drop for Lab {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
-}
-
-/// An SDK client for the lab with its key: path style, checksums only when required.
-#[cfg(feature = "testing")]
-pub fn client(lab: &Lab) -> aws_sdk_s3::Client {
-    client_with_keys(lab, LAB_ACCESS_KEY, LAB_SECRET_KEY)
-}
-
-/// An SDK client for the lab with any key (to test authentication failures).
-#[cfg(feature = "testing")]
-pub fn client_with_keys(lab: &Lab, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
-    use aws_sdk_s3::config::{
-        BehaviorVersion, Credentials, Region, RequestChecksumCalculation,
-        ResponseChecksumValidation,
-    };
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(lab.endpoint())
-        .region(Region::new(LAB_REGION))
-        .credentials_provider(Credentials::new(
-            access_key,
-            secret_key,
-            None,
-            None,
-            "s3mend-lab",
-        ))
-        .force_path_style(true)
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// Body bytes of a seed, for convenience in tests: `seed_body("abc")`.

@@ -40,15 +40,9 @@ pub(super) async fn copy_object(
     )?;
     let dest_if_match = etag_condition_header(&req.headers, "if-match")?;
     let dest_if_none_match = etag_condition_header(&req.headers, "if-none-match")?;
-    if dest_if_match.is_some()
-        && lab
-            .store
-            .read(&input.bucket, |b| Ok(b.copy_if_match_unsupported))?
-    {
-        return Err(s3_error!(
-            NotImplemented,
-            "A header you provided implies functionality that is not implemented"
-        ));
+    if dest_if_match.is_some() {
+        lab.store
+            .read(&input.bucket, |b| b.quirks.check_copy_if_match())?;
     }
     let src = bucket_key(&input.copy_source)?;
     let conditions = lab.copy_source_conditions(
@@ -111,17 +105,16 @@ pub(super) async fn copy_object(
 }
 
 impl LabS3 {
-    /// The copy-source conditions of a request into `bucket`, or none where the bucket is set to
-    /// ignore them (as moto does).
+    /// The copy-source conditions of a request into `bucket`, or none where a test made the
+    /// bucket ignore them (as moto does). A missing destination bucket is reported here, before
+    /// anything about the source.
     pub(super) fn copy_source_conditions<'a>(
         &self,
         bucket: &str,
         sent: Conditions<'a>,
     ) -> S3Result<Conditions<'a>> {
-        let ignored = self
-            .store
-            .read(bucket, |b| Ok(b.copy_source_conditions_ignored))?;
-        Ok(if ignored { Conditions::default() } else { sent })
+        self.store
+            .read(bucket, |b| Ok(b.quirks.copy_source_conditions(sent)))
     }
 
     /// Reads the source from its bucket (which may be the destination: then the caller holds
