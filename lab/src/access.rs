@@ -2,9 +2,9 @@
 //! handler runs.
 //!
 //! It is the one place s3s names the operation (`HeadObject`, ...) of every request, implemented
-//! or not, so requests are counted here. Then an anonymous request is refused as S3 does, and the
-//! request is handed to the fault injector (`inject.rs`), which may fail or stall it before it
-//! changes anything.
+//! or not, so requests are counted here. Then an anonymous request is refused as S3 does, and,
+//! with the `testing` feature, the request is handed to the fault injector (`inject.rs`), which
+//! may fail or stall it before it changes anything.
 
 use std::sync::Arc;
 
@@ -12,12 +12,14 @@ use s3s::access::{S3Access, S3AccessContext};
 use s3s::{s3_error, S3Result};
 
 use super::handle::LabHandle;
+#[cfg(feature = "testing")]
 use super::inject::Inject;
 use super::stats::Counters;
 
-/// Counts and admits each request, then raises any fault a test injected for it.
+/// Counts and admits each request, then raises any fault a test injected for it (`testing`).
 pub struct LabAccess {
     counters: Arc<Counters>,
+    #[cfg(feature = "testing")]
     inject: Arc<Inject>,
 }
 
@@ -26,6 +28,7 @@ impl LabAccess {
     pub fn new(handle: &LabHandle) -> Self {
         Self {
             counters: handle.counters.clone(),
+            #[cfg(feature = "testing")]
             inject: handle.inject.clone(),
         }
     }
@@ -38,8 +41,10 @@ impl S3Access for LabAccess {
         if cx.credentials().is_none() {
             return Err(s3_error!(AccessDenied, "Access Denied"));
         }
+        #[cfg(feature = "testing")]
         self.inject
             .raise(cx, |op, kind| self.counters.fault(op, kind))
-            .await
+            .await?;
+        Ok(())
     }
 }

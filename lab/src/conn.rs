@@ -1,8 +1,9 @@
 //! The accept loop and the per-request HTTP service around s3s: the latency, and the answer to a
 //! request signed for another region (`region.rs`), which S3 gives before it looks any further.
 //!
-//! Each connection is also wrapped by `conn_faults.rs`, which carries out the injected faults
-//! only a connection can produce (a reset, a 200 status on an error body).
+//! With the `testing` feature each connection is also wrapped by `conn_faults.rs`, which carries
+//! out the injected faults only a connection can produce (a reset, a 200 status on an error
+//! body).
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+#[cfg(feature = "testing")]
 use super::conn_faults;
 use super::delay::Delays;
 use super::handle::LabHandle;
@@ -43,6 +45,7 @@ pub(super) async fn serve(
                 let handler = hyper::service::service_fn(move |req| {
                     handle(service.clone(), shared.clone(), req)
                 });
+                #[cfg(feature = "testing")]
                 let (stream, handler) = conn_faults::wrap(stream, handler);
                 connections.spawn(async move {
                     let _ = hyper::server::conn::http1::Builder::new()

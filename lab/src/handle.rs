@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use super::acl;
 use super::headers::RequestAttrs;
+#[cfg(feature = "testing")]
 use super::hooks::Hooks;
+#[cfg(feature = "testing")]
 use super::inject::Inject;
 use super::model::{ObjectSeed, StoredObject};
 use super::ownership::AclMode;
@@ -23,7 +25,9 @@ use super::store::{Store, Versioning};
 pub struct LabHandle {
     pub(super) store: Arc<Store>,
     pub(super) counters: Arc<Counters>,
+    #[cfg(feature = "testing")]
     pub(super) hooks: Arc<Hooks<LabHandle>>,
+    #[cfg(feature = "testing")]
     pub(super) inject: Arc<Inject>,
     /// Set when the lab was started in a region of its own.
     pub(super) region: Option<Arc<LabRegion>>,
@@ -40,7 +44,9 @@ impl LabHandle {
         Self {
             store: Arc::new(Store::default()),
             counters: Arc::new(Counters::default()),
+            #[cfg(feature = "testing")]
             hooks: Arc::new(Hooks::default()),
+            #[cfg(feature = "testing")]
             inject: Arc::new(Inject::default()),
             region: None,
         }

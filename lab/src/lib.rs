@@ -2,48 +2,78 @@
 //!
 //! It serves the S3 protocol (via the `s3s` crate, SigV4 checked against a fixed key) from an
 //! in-memory store on 127.0.0.1, and reproduces the S3 behaviour s3mend depends on (see
-//! `docs/s3-behaviour.md`): CopyObject directives, the illegal self-copy, conditions, versions, ACLs,
-//! tags, SSE-C, multipart uploads and listing pagination (ListObjects v1 and v2). It also counts
-//! requests per operation, accepted connections, the most requests in flight at once and the
-//! time it took beyond the injected latency, and can add latency to every request, fixed or from
-//! a seeded distribution. Tests can also stage a concurrent writer right before a copy, inject
-//! 500s on a key, inject seeded random faults per operation (SlowDown, InternalError, connection
-//! resets, stalls, CopyObject's 200-with-an-error) and give a bucket S3's other ACL modes.
+//! `docs/s3-behaviour.md`): CopyObject directives, the illegal self-copy, conditions, versions,
+//! ACLs (and S3's other ACL modes, per bucket), tags, SSE-C, multipart uploads and listing
+//! pagination (ListObjects v1 and v2). It also counts requests per operation, accepted
+//! connections, the most requests in flight at once and the time it took beyond the injected
+//! latency, and can add latency to every request, fixed or from a seeded distribution.
 //!
-//! Layout: `mod.rs` (the running server), `conn.rs` (accept loop, per-request latency and
-//! connection-level faults), `handle.rs` (the direct helpers, shared by [`Lab`] and
-//! [`LabHandle`]), `access.rs` (the s3s access hook: counting, refusing anonymous requests,
-//! raising faults), `hooks.rs` (race hooks), `inject.rs` (armed and random faults), `faults.rs`
-//! (seeded fault mixes),
-//! `latency.rs` and `delay.rs` (latency distributions, precise sleeps), `region.rs` (answers to
-//! a request signed for another region), `rng.rs`, `stats.rs`
-//! (counters), `store.rs` (buckets
-//! and versions), `model.rs` (object values), `s3/` (the s3s trait impl, a module per operation group), `headers.rs`
-//! (request/response header mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`,
-//! `ownership.rs` (per-bucket ACL modes), `listing.rs`, `multipart.rs`.
+//! With the `testing` feature, tests can also stage a concurrent writer right before a copy or a
+//! HEAD, fail or stall the next requests on a key, inject seeded random faults per operation
+//! (SlowDown, InternalError, connection resets, stalls, CopyObject's 200-with-an-error), make a
+//! bucket behave like moto or a store older than CopyObject's `If-Match`, and get an SDK client
+//! for the lab. Tests and benchmarks enable it; the demo, and so the product, builds without it.
+//!
+//! # Layout
+//!
+//! The server:
+//! - `lib.rs`: [`Lab`] (start, stop, the direct helpers) and [`LabConfig`].
+//! - `conn.rs`: the accept loop and the per-request service: latency, the region check.
+//! - `access.rs`: the s3s access hook: counts each request and refuses anonymous ones.
+//! - `s3/`: the s3s trait impl, a module per operation group (buckets, objects, copies, listings,
+//!   ACLs and tags, multipart uploads).
+//! - `handle.rs`: [`LabHandle`], the direct helpers as a cloneable value ([`Lab`] delegates).
+//! - `stats.rs` (counters), `latency.rs` and `delay.rs` (latency distributions, precise sleeps),
+//!   `region.rs` (answers to a request signed for another region), `rng.rs` (seeded streams).
+//!
+//! The data and S3's rules:
+//! - `store.rs` (buckets and versions), `model.rs` (object values), `headers.rs`
+//!   (request/response header mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`
+//!   (grants), `ownership.rs` (per-bucket ACL modes), `listing.rs` (listing pages),
+//!   `multipart.rs` (parts and their assembly).
+//!
+//! Only with `testing`:
+//! - `testing.rs`: the test-only methods of [`Lab`] and [`LabHandle`], and the SDK client.
+//! - `hooks.rs` (race hooks), `inject.rs` (armed and random faults, raised from the access hook),
+//!   `faults.rs` (seeded fault mixes), `conn_faults.rs` (resets and 200-with-an-error, carried
+//!   out by the connection), `quirks.rs` (other stores' departures from S3, per bucket).
+//!
+//! The server reaches these only at `#[cfg(feature = "testing")]` lines: a field each in the
+//! handle, the access hook and a bucket, the call to the injector in the access hook, the wrapper
+//! around each connection, the race hooks in HeadObject, CopyObject and CreateMultipartUpload,
+//! and the two quirk checks of the copies.
 
 mod access;
 mod acl;
 mod conn;
-mod conn_faults;
 mod copy;
 mod delay;
-mod faults;
 mod handle;
 mod headers;
-mod hooks;
-mod inject;
 mod latency;
 mod listing;
 mod model;
 mod multipart;
 mod ownership;
-mod quirks;
 mod region;
 mod rng;
 mod s3;
 mod stats;
 mod store;
+
+// Only for staging failures and other stores in tests and benchmarks: the product (the demo)
+// builds the lab without them.
+#[cfg(feature = "testing")]
+mod conn_faults;
+#[cfg(feature = "testing")]
+mod faults;
+#[cfg(feature = "testing")]
+mod hooks;
+#[cfg(feature = "testing")]
+mod inject;
+#[cfg(feature = "testing")]
+mod quirks;
+#[cfg(feature = "testing")]
 mod testing;
 
 use std::net::SocketAddr;
@@ -58,13 +88,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use acl::{LAB_OWNER_ID, LAB_OWNER_NAME};
-pub use faults::{FaultRates, Faults};
 pub use handle::LabHandle;
 pub use latency::LatencyDist;
 pub use model::{Grant, Grantee, ObjectSeed, StoredObject};
 pub use ownership::AclMode;
 pub use region::{LabRegion, WrongRegion, LAB_REGION};
 pub use stats::LabStats;
+
+#[cfg(feature = "testing")]
+pub use faults::{FaultRates, Faults};
 #[cfg(feature = "testing")]
 pub use testing::{client, client_with_keys};
 
@@ -87,6 +119,7 @@ pub struct LabConfig {
     /// [`Lab::set_latency_distribution`].
     pub latency_dist: Option<LatencyDist>,
     /// Seeded random faults from the first request on; see [`Lab::set_faults`].
+    #[cfg(feature = "testing")]
     pub faults: Option<Faults>,
     /// Puts the lab in this region: a request signed for any other is answered with S3's
     /// redirect, in the way [`LabConfig::wrong_region`] says. `None` (the default) is
@@ -124,6 +157,7 @@ impl Lab {
                 answer: config.wrong_region,
             })
         });
+        #[cfg(feature = "testing")]
         handle.inject.set_random(config.faults);
         let dist = config
             .latency_dist

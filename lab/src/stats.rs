@@ -20,8 +20,8 @@ pub struct LabStats {
     /// The most requests being handled at once (from arrival to the response headers), so
     /// tests can check a client's cap on requests in flight.
     pub max_in_flight: u64,
-    /// Injected faults by operation and kind, e.g. "HeadObject/SlowDown" (see
-    /// [`Faults`](super::Faults)); failures armed with `fail_next` count as ".../FailNext",
+    /// Injected faults by operation and kind, e.g. "HeadObject/SlowDown" (see `Faults`, with the
+    /// `testing` feature); failures armed with `fail_next` count as ".../FailNext",
     /// stalls armed with `stall_next` as ".../StallNext", and requests turned away for their
     /// region (see [`LabConfig::region`](super::LabConfig::region)) as "HEAD/WrongRegion",
     /// "GET/WrongRegion" and so on, by HTTP method, since they never reach an operation.

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use super::model::StoredObject;
 use super::multipart::Upload;
 use super::ownership::AclMode;
+#[cfg(feature = "testing")]
 use super::quirks::Quirks;
 
 /// Versioning state of a bucket, as GetBucketVersioning reports it.
@@ -34,6 +35,7 @@ pub struct Bucket {
     pub versioning: Versioning,
     pub acl_mode: AclMode,
     /// Where tests make the bucket behave like another store than S3.
+    #[cfg(feature = "testing")]
     pub quirks: Quirks,
     pub objects: BTreeMap<String, Vec<StoredObject>>,
     pub uploads: BTreeMap<String, Upload>,
@@ -56,6 +58,7 @@ impl Bucket {
             created: now(),
             versioning: Versioning::Unversioned,
             acl_mode: AclMode::Enabled,
+            #[cfg(feature = "testing")]
             quirks: Quirks::default(),
             objects: BTreeMap::new(),
             uploads: BTreeMap::new(),

@@ -150,13 +150,11 @@ impl Lab {
 }
 
 /// An SDK client for the lab with its key: path style, checksums only when required.
-#[cfg(feature = "testing")]
 pub fn client(lab: &Lab) -> aws_sdk_s3::Client {
     client_with_keys(lab, super::LAB_ACCESS_KEY, super::LAB_SECRET_KEY)
 }
 
 /// An SDK client for the lab with any key (to test authentication failures).
-#[cfg(feature = "testing")]
 pub fn client_with_keys(lab: &Lab, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
     use aws_sdk_s3::config::{
         BehaviorVersion, Credentials, Region, RequestChecksumCalculation,
