@@ -6,8 +6,6 @@
 
 use s3s::{s3_error, S3Result};
 
-use super::headers::Conditions;
-
 /// A bucket's departures from S3; none by default.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Quirks {
@@ -19,15 +17,6 @@ pub struct Quirks {
 }
 
 impl Quirks {
-    /// The copy-source conditions a copy into the bucket is held to.
-    pub fn copy_source_conditions(self, sent: Conditions<'_>) -> Conditions<'_> {
-        if self.copy_source_conditions_ignored {
-            Conditions::default()
-        } else {
-            sent
-        }
-    }
-
     /// Whether a CopyObject into the bucket may send a destination `If-Match`.
     pub fn check_copy_if_match(self) -> S3Result<()> {
         if self.copy_if_match_unsupported {

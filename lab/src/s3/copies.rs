@@ -118,9 +118,12 @@ impl LabS3 {
         sent: Conditions<'a>,
     ) -> S3Result<Conditions<'a>> {
         #[cfg(feature = "testing")]
-        let sent = self
+        if self
             .store
-            .read(bucket, |b| Ok(b.quirks.copy_source_conditions(sent)))?;
+            .read(bucket, |b| Ok(b.quirks.copy_source_conditions_ignored))?
+        {
+            return Ok(Conditions::default());
+        }
         #[cfg(not(feature = "testing"))]
         self.store.read(bucket, |_| Ok(()))?;
         Ok(sent)
