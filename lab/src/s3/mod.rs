@@ -33,7 +33,7 @@ use crate::store::{Missing, Store};
 /// The lab's S3 implementation over a shared [`Store`].
 pub struct LabS3 {
     pub store: Arc<Store>,
-    /// For race hooks, which get the same handle tests use.
+    /// The lab's region, and with `testing` its race hooks, which get the same handle tests use.
     pub handle: LabHandle,
 }
 
