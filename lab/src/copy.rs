@@ -1,5 +1,5 @@
 //! CopyObject's rules: what the new object keeps from its source and what it takes from the
-//! request, exactly as S3 does (see S3-SEMANTICS.md §1–2).
+//! request, exactly as S3 does (see docs/s3-behaviour.md).
 //!
 //! Under MetadataDirective COPY the content headers and user metadata come from the source;
 //! under REPLACE only what the request carries. Under both, storage class, website redirect,

@@ -11,10 +11,7 @@
 //! leaves the store unchanged, as a client that saw it must be free to retry.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 use std::time::Duration;
-
-use parking_lot::Mutex;
 
 use super::rng::Rng;
 
@@ -206,22 +203,6 @@ impl FaultPlan {
         let (rates, rng) = self.per_op.get_mut(operation)?;
         let draw = rng.unit();
         rates.pick(draw)
-    }
-}
-
-/// Carries a fault decided in the s3s access hook (which knows the operation) out to the HTTP
-/// connection (which alone can reset it or rewrite the status). The connection puts one in each
-/// request's extensions; the hook fills it.
-#[derive(Clone, Debug, Default)]
-pub struct FaultSlot(Arc<Mutex<Option<Fault>>>);
-
-impl FaultSlot {
-    pub fn set(&self, fault: Fault) {
-        *self.0.lock() = Some(fault);
-    }
-
-    pub fn take(&self) -> Option<Fault> {
-        self.0.lock().take()
     }
 }
 

@@ -1,20 +1,22 @@
-//! [`LabHandle`]: the lab's direct helpers (seeding, inspecting, arming hooks and faults) as a
-//! cheap cloneable value.
+//! [`LabHandle`]: the lab's direct helpers (seeding, inspecting, settings) as a cheap cloneable
+//! value. The ones that only tests use (arming hooks and faults, other stores' quirks) are in
+//! `testing.rs`.
 //!
 //! A race hook runs inside the server and a test may want to drive the lab from other tasks,
 //! so the helpers cannot live only on [`Lab`](super::Lab), which owns the server and stops it
 //! on drop. `Lab` delegates every helper here, so there is one implementation.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use super::acl;
-use super::faults::Faults;
 use super::headers::RequestAttrs;
-use super::inject::{Armed, HookPoint, Inject};
+#[cfg(feature = "testing")]
+use super::hooks::Hooks;
+#[cfg(feature = "testing")]
+use super::inject::Inject;
 use super::model::{ObjectSeed, StoredObject};
 use super::ownership::AclMode;
-use super::region::LabRegion;
+use super::region::{LabRegion, LAB_REGION};
 use super::stats::{Counters, LabStats};
 use super::store::{Store, Versioning};
 
@@ -23,6 +25,9 @@ use super::store::{Store, Versioning};
 pub struct LabHandle {
     pub(super) store: Arc<Store>,
     pub(super) counters: Arc<Counters>,
+    #[cfg(feature = "testing")]
+    pub(super) hooks: Arc<Hooks<LabHandle>>,
+    #[cfg(feature = "testing")]
     pub(super) inject: Arc<Inject>,
     /// Set when the lab was started in a region of its own.
     pub(super) region: Option<Arc<LabRegion>>,
@@ -39,6 +44,9 @@ impl LabHandle {
         Self {
             store: Arc::new(Store::default()),
             counters: Arc::new(Counters::default()),
+            #[cfg(feature = "testing")]
+            hooks: Arc::new(Hooks::default()),
+            #[cfg(feature = "testing")]
             inject: Arc::new(Inject::default()),
             region: None,
         }
@@ -46,9 +54,7 @@ impl LabHandle {
 
     /// The region the lab's buckets are in.
     pub fn region(&self) -> &str {
-        self.region
-            .as_deref()
-            .map_or(super::LAB_REGION, |r| &r.name)
+        self.region.as_deref().map_or(LAB_REGION, |r| &r.name)
     }
 
     /// A snapshot of the counters.
@@ -84,25 +90,6 @@ impl LabHandle {
         self.store.create_bucket(bucket);
         let _ = self.store.write(bucket, |b| {
             b.acl_mode = mode;
-            Ok(())
-        });
-    }
-
-    /// Makes CopyObject and UploadPartCopy ignore `x-amz-copy-source-if-*`, as moto does.
-    pub fn set_copy_source_conditions_ignored(&self, bucket: &str, ignored: bool) {
-        self.store.create_bucket(bucket);
-        let _ = self.store.write(bucket, |b| {
-            b.copy_source_conditions_ignored = ignored;
-            Ok(())
-        });
-    }
-
-    /// Makes CopyObject refuse a destination `If-Match` with 501, as stores without that S3
-    /// feature (added in 2025) do.
-    pub fn set_copy_if_match_supported(&self, bucket: &str, supported: bool) {
-        self.store.create_bucket(bucket);
-        let _ = self.store.write(bucket, |b| {
-            b.copy_if_match_unsupported = !supported;
             Ok(())
         });
     }
@@ -196,67 +183,6 @@ impl LabHandle {
             })
             .unwrap_or(0)
     }
-
-    /// Runs `hook` once, right before the lab handles the next CopyObject or
-    /// CreateMultipartUpload whose destination is `bucket`/`key`: after the injected latency,
-    /// before any condition is checked. Hooks for the same destination run one per request, in
-    /// the order they were armed.
-    pub fn before_next_copy(
-        &self,
-        bucket: &str,
-        key: &str,
-        hook: impl FnOnce(&LabHandle) + Send + 'static,
-    ) {
-        self.inject
-            .add_hook(HookPoint::Copy, bucket, key, Box::new(hook));
-    }
-
-    /// Runs `hook` once, right before the lab handles the next HeadObject of `bucket`/`key`
-    /// (after the injected latency): e.g. to delete the object between LIST and HEAD.
-    pub fn before_next_head(
-        &self,
-        bucket: &str,
-        key: &str,
-        hook: impl FnOnce(&LabHandle) + Send + 'static,
-    ) {
-        self.inject
-            .add_hook(HookPoint::Head, bucket, key, Box::new(hook));
-    }
-
-    /// Makes the next `count` requests of `operation` (an S3 operation name as in
-    /// [`LabStats`], e.g. "CopyObject") on `key`, in any bucket, fail with 500 InternalError
-    /// before they do anything. They are still counted. Replaces any `fail_next` or `stall_next`
-    /// still armed for the same operation and key; `count` 0 disarms.
-    pub fn fail_next(&self, operation: &str, key: &str, count: u32) {
-        self.inject.add_fault(operation, key, count, Armed::Fail);
-    }
-
-    /// Makes the next `count` requests of `operation` on `key`, in any bucket, wait `stall`
-    /// before they are handled, then answers them normally (for attempt timeouts). A client that
-    /// gives up meanwhile closes the connection and the request is never applied. Replaces any
-    /// `fail_next` or `stall_next` still armed for the same operation and key; `count` 0 disarms.
-    pub fn stall_next(&self, operation: &str, key: &str, count: u32, stall: Duration) {
-        self.inject
-            .add_fault(operation, key, count, Armed::Stall(stall));
-    }
-
-    /// Replaces the seeded random faults; each operation's stream restarts from the seed. See
-    /// [`Faults`] for what each fault does. `fail_next` failures still come first.
-    pub fn set_faults(&self, faults: Faults) {
-        self.inject.set_random(Some(faults));
-    }
-
-    /// Removes the random faults (not the `fail_next` ones).
-    pub fn clear_faults(&self) {
-        self.inject.set_random(None);
-    }
-
-    /// Runs a hook armed by [`LabHandle::before_next_copy`] for this destination, if any.
-    pub(super) fn run_hook(&self, point: HookPoint, bucket: &str, key: &str) {
-        if let Some(hook) = self.inject.take_hook(point, bucket, key) {
-            hook(self);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -268,19 +194,5 @@ mod tests {
     #[test]
     fn handle_can_move_into_tasks_and_hooks() {
         shareable::<LabHandle>();
-    }
-
-    #[test]
-    fn a_hook_may_write_and_arm_another() {
-        let h = LabHandle::new();
-        h.before_next_copy("b", "k", |h| {
-            h.put_object("b", "k", ObjectSeed::with_body("w"));
-            h.before_next_copy("b", "k", |h| h.fail_next("CopyObject", "k", 1));
-        });
-        h.run_hook(HookPoint::Copy, "b", "k");
-        assert_eq!(&h.object("b", "k").unwrap().body[..], b"w");
-        h.run_hook(HookPoint::Copy, "b", "k");
-        assert!(h.inject.take_fault("CopyObject", "k").is_some());
-        h.run_hook(HookPoint::Copy, "b", "k");
     }
 }

@@ -1,20 +1,23 @@
-//! Test-driven interventions: race hooks that run just before a copy, and injected failures
-//! (counted ones armed per key, and seeded random ones per operation, see `faults.rs`).
+//! Injected failures: counted ones a test arms per operation and key, and seeded random ones per
+//! operation (see `faults.rs`), raised at the access check (`access.rs`) before any handler runs.
 //!
-//! A repair is only safe if it notices a concurrent writer and survives transient server errors.
-//! Neither can be timed reliably from outside the server, so tests arm them here: the server
-//! consults this state at fixed points (the access check for faults; for hooks the start of
-//! CopyObject and CreateMultipartUpload, or of HeadObject), which makes the interleaving
-//! deterministic.
+//! A repair is only safe if it survives transient server errors, and those cannot be timed
+//! reliably from outside the server. So tests arm them here, and the server consults this state
+//! at one fixed point for every request, which makes the outcome deterministic. Raising a fault
+//! before the handler means a faulted request changes nothing; the one fault that lets it change
+//! something (a reset after handling) is only recorded here and carried out by the connection.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use s3s::access::S3AccessContext;
+use s3s::path::S3Path;
+use s3s::{s3_error, S3Result};
 
+use super::conn_faults::FaultSlot;
 use super::faults::{Fault, FaultPlan, Faults};
-use super::handle::LabHandle;
 
 /// What an armed fault does to a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,23 +28,9 @@ pub enum Armed {
     Stall(Duration),
 }
 
-/// A hook that runs once before a request on its object.
-pub type Hook = Box<dyn FnOnce(&LabHandle) + Send + 'static>;
-
-/// The request a hook waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HookPoint {
-    /// CopyObject or CreateMultipartUpload into the object.
-    Copy,
-    /// HeadObject of the object.
-    Head,
-}
-
-/// Armed hooks and faults.
+/// Armed and seeded random faults.
 #[derive(Default)]
 pub struct Inject {
-    /// (point, bucket, key, hook), in the order they were armed.
-    hooks: Mutex<Vec<(HookPoint, String, String, Hook)>>,
     /// (operation, key) → what to do to the next requests, and how many are still to get it.
     faults: Mutex<HashMap<(String, String), (u32, Armed)>>,
     /// Lets every request skip the fault lock when nothing is armed (benchmarks run 1000s/s).
@@ -55,7 +44,6 @@ pub struct Inject {
 impl std::fmt::Debug for Inject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Inject")
-            .field("hooks", &self.hooks.lock().len())
             .field("faults", &*self.faults.lock())
             .field("random", &*self.random.lock())
             .finish()
@@ -63,22 +51,6 @@ impl std::fmt::Debug for Inject {
 }
 
 impl Inject {
-    pub fn add_hook(&self, point: HookPoint, bucket: &str, key: &str, hook: Hook) {
-        self.hooks
-            .lock()
-            .push((point, bucket.to_owned(), key.to_owned(), hook));
-    }
-
-    /// Removes and returns the oldest hook for this request. The caller runs it after the lock
-    /// is released, since a hook writes to the store and may arm further hooks.
-    pub fn take_hook(&self, point: HookPoint, bucket: &str, key: &str) -> Option<Hook> {
-        let mut hooks = self.hooks.lock();
-        let pos = hooks
-            .iter()
-            .position(|(p, b, k, _)| *p == point && b == bucket && k == key)?;
-        Some(hooks.remove(pos).3)
-    }
-
     /// Arms `count` faults (replacing any still pending for the same operation and key).
     pub fn add_fault(&self, operation: &str, key: &str, count: u32, armed: Armed) {
         let mut faults = self.faults.lock();
@@ -122,6 +94,68 @@ impl Inject {
         }
         Some(armed)
     }
+
+    /// The fault a request of `operation` (on `key`, for an object request) meets, with the
+    /// kind it is counted under: one armed for the key first, else a random one, whose stream
+    /// only moves on when nothing was armed.
+    fn next_fault(&self, operation: &str, key: Option<&str>) -> Option<(&'static str, Fault)> {
+        match key.and_then(|key| self.take_fault(operation, key)) {
+            Some(Armed::Fail) => Some(("FailNext", Fault::InternalError)),
+            Some(Armed::Stall(d)) => Some(("StallNext", Fault::Stall(d))),
+            None => self.decide(operation).map(|fault| (fault.name(), fault)),
+        }
+    }
+
+    /// Fails or stalls the request the access hook was given, if it meets a fault. `count` gets
+    /// the operation and the fault's kind (as in [`LabStats::faults`](super::LabStats::faults))
+    /// before the fault takes effect, so a stalled request its client gives up on is counted
+    /// too.
+    pub async fn raise(
+        &self,
+        cx: &mut S3AccessContext<'_>,
+        count: impl FnOnce(&str, &'static str),
+    ) -> S3Result<()> {
+        let op = cx.s3_op().name();
+        let key = match cx.s3_path() {
+            S3Path::Object { key, .. } => Some(&**key),
+            _ => None,
+        };
+        let Some((kind, fault)) = self.next_fault(op, key) else {
+            return Ok(());
+        };
+        count(op, kind);
+        // Without a slot (not served by `conn.rs`) the connection-level faults degrade to a 500.
+        let slot = cx.extensions_mut().get::<FaultSlot>().cloned();
+        match fault {
+            Fault::SlowDown => Err(s3_error!(SlowDown, "Please reduce your request rate.")),
+            Fault::InternalError => Err(internal_error()),
+            // A client that gives up meanwhile closes the connection: the request is never
+            // handled.
+            Fault::Stall(d) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+            Fault::Reset | Fault::CopyErrorBody => {
+                if let Some(slot) = slot {
+                    slot.set(fault);
+                }
+                Err(internal_error())
+            }
+            Fault::ResetAfter => {
+                if let Some(slot) = slot {
+                    slot.set(fault);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn internal_error() -> s3s::S3Error {
+    s3_error!(
+        InternalError,
+        "We encountered an internal error. Please try again."
+    )
 }
 
 #[cfg(test)]
@@ -142,18 +176,5 @@ mod tests {
         inject.add_fault("HeadObject", "k", 1, stall);
         assert_eq!(inject.take_fault("HeadObject", "k"), Some(stall));
         assert_eq!(inject.take_fault("HeadObject", "k"), None);
-    }
-
-    #[test]
-    fn hooks_are_taken_once_in_order() {
-        let inject = Inject::default();
-        inject.add_hook(HookPoint::Copy, "b", "k", Box::new(|_| {}));
-        inject.add_hook(HookPoint::Copy, "b", "other", Box::new(|_| {}));
-        inject.add_hook(HookPoint::Head, "b", "k", Box::new(|_| {}));
-        assert!(inject.take_hook(HookPoint::Copy, "b", "x").is_none());
-        assert!(inject.take_hook(HookPoint::Copy, "b", "k").is_some());
-        assert!(inject.take_hook(HookPoint::Copy, "b", "k").is_none());
-        assert!(inject.take_hook(HookPoint::Copy, "b", "other").is_some());
-        assert!(inject.take_hook(HookPoint::Head, "b", "k").is_some());
     }
 }

@@ -2,32 +2,54 @@
 //!
 //! It serves the S3 protocol (via the `s3s` crate, SigV4 checked against a fixed key) from an
 //! in-memory store on 127.0.0.1, and reproduces the S3 behaviour s3mend depends on (see
-//! `S3-SEMANTICS.md`): CopyObject directives, the illegal self-copy, conditions, versions, ACLs,
-//! tags, SSE-C, multipart uploads and listing pagination (ListObjects v1 and v2). It also counts
-//! requests per operation, accepted connections, the most requests in flight at once and the
-//! time it took beyond the injected latency, and can add latency to every request, fixed or from
-//! a seeded distribution. Tests can also stage a concurrent writer right before a copy, inject
-//! 500s on a key, inject seeded random faults per operation (SlowDown, InternalError, connection
-//! resets, stalls, CopyObject's 200-with-an-error) and give a bucket S3's other ACL modes.
+//! `docs/s3-behaviour.md`): CopyObject directives, the illegal self-copy, conditions, versions,
+//! ACLs (and S3's other ACL modes, per bucket), tags, SSE-C, multipart uploads and listing
+//! pagination (ListObjects v1 and v2). It also counts requests per operation, accepted
+//! connections, the most requests in flight at once and the time it took beyond the injected
+//! latency, and can add latency to every request, fixed or from a seeded distribution.
 //!
-//! Layout: `mod.rs` (the running server), `conn.rs` (accept loop, per-request latency and
-//! connection-level faults), `handle.rs` (the direct helpers, shared by [`Lab`] and
-//! [`LabHandle`]), `inject.rs` (race hooks and faults), `faults.rs` (seeded fault mixes),
-//! `latency.rs` and `delay.rs` (latency distributions, precise sleeps), `region.rs` (answers to
-//! a request signed for another region), `rng.rs`, `stats.rs`
-//! (counters), `store.rs` (buckets
-//! and versions), `model.rs` (object values), `s3.rs` (the s3s trait impl), `headers.rs`
-//! (request/response header mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`,
-//! `ownership.rs` (per-bucket ACL modes), `listing.rs`, `multipart.rs`.
+//! With the `testing` feature, tests can also stage a concurrent writer right before a copy or a
+//! HEAD, fail or stall the next requests on a key, inject seeded random faults per operation
+//! (SlowDown, InternalError, connection resets, stalls, CopyObject's 200-with-an-error), make a
+//! bucket behave like moto or a store older than CopyObject's `If-Match`, and get an SDK client
+//! for the lab. Tests and benchmarks enable it; the demo, and so the product, builds without it.
+//!
+//! # Layout
+//!
+//! The server:
+//! - `lib.rs`: [`Lab`] (start, stop, the direct helpers) and [`LabConfig`].
+//! - `conn.rs`: the accept loop and the per-request service: latency, the region check.
+//! - `access.rs`: the s3s access hook: counts each request and refuses anonymous ones.
+//! - `s3/`: the s3s trait impl, a module per operation group (buckets, objects, copies, listings,
+//!   ACLs and tags, multipart uploads).
+//! - `handle.rs`: [`LabHandle`], the direct helpers as a cloneable value ([`Lab`] delegates).
+//! - `stats.rs` (counters), `latency.rs` and `delay.rs` (latency distributions, precise sleeps),
+//!   `region.rs` (answers to a request signed for another region), `rng.rs` (seeded streams).
+//!
+//! The data and S3's rules:
+//! - `store.rs` (buckets and versions), `model.rs` (object values), `headers.rs`
+//!   (request/response header mapping and conditions), `copy.rs` (CopyObject rules), `acl.rs`
+//!   (grants), `ownership.rs` (per-bucket ACL modes), `listing.rs` (listing pages),
+//!   `multipart.rs` (parts and their assembly).
+//!
+//! Only with `testing`:
+//! - `testing.rs`: the test-only methods of [`Lab`] and [`LabHandle`], and the SDK client.
+//! - `hooks.rs` (race hooks), `inject.rs` (armed and random faults, raised from the access hook),
+//!   `faults.rs` (seeded fault mixes), `conn_faults.rs` (resets and 200-with-an-error, carried
+//!   out by the connection), `quirks.rs` (other stores' departures from S3, per bucket).
+//!
+//! The server reaches these only at `#[cfg(feature = "testing")]` lines: a field each in the
+//! handle, the access hook and a bucket, the call to the injector in the access hook, the wrapper
+//! around each connection, the race hooks in HeadObject, CopyObject and CreateMultipartUpload,
+//! and the two quirk checks of the copies.
 
+mod access;
 mod acl;
 mod conn;
 mod copy;
 mod delay;
-mod faults;
 mod handle;
 mod headers;
-mod inject;
 mod latency;
 mod listing;
 mod model;
@@ -38,6 +60,21 @@ mod rng;
 mod s3;
 mod stats;
 mod store;
+
+// Only for staging failures and other stores in tests and benchmarks: the product (the demo)
+// builds the lab without them.
+#[cfg(feature = "testing")]
+mod conn_faults;
+#[cfg(feature = "testing")]
+mod faults;
+#[cfg(feature = "testing")]
+mod hooks;
+#[cfg(feature = "testing")]
+mod inject;
+#[cfg(feature = "testing")]
+mod quirks;
+#[cfg(feature = "testing")]
+mod testing;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,22 +88,25 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use acl::{LAB_OWNER_ID, LAB_OWNER_NAME};
-pub use faults::{FaultRates, Faults};
 pub use handle::LabHandle;
 pub use latency::LatencyDist;
 pub use model::{Grant, Grantee, ObjectSeed, StoredObject};
 pub use ownership::AclMode;
-pub use region::{LabRegion, WrongRegion};
+pub use region::{LabRegion, WrongRegion, LAB_REGION};
 pub use stats::LabStats;
 
-use stats::CountingAccess;
+#[cfg(feature = "testing")]
+pub use faults::{FaultRates, Faults};
+#[cfg(feature = "testing")]
+pub use testing::{client, client_with_keys};
+
+use access::LabAccess;
+use conn::Shared;
 
 /// The lab's access key id.
 pub const LAB_ACCESS_KEY: &str = "s3mendlabaccesskey";
 /// The lab's secret key.
 pub const LAB_SECRET_KEY: &str = "s3mendlabsecretkey0123456789abcdefghijkl";
-/// The region the lab claims to be in unless [`LabConfig::region`] names another.
-pub const LAB_REGION: &str = "us-east-1";
 
 /// How to start a lab.
 #[derive(Clone, Debug, Default)]
@@ -79,6 +119,7 @@ pub struct LabConfig {
     /// [`Lab::set_latency_distribution`].
     pub latency_dist: Option<LatencyDist>,
     /// Seeded random faults from the first request on; see [`Lab::set_faults`].
+    #[cfg(feature = "testing")]
     pub faults: Option<Faults>,
     /// Puts the lab in this region: a request signed for any other is answered with S3's
     /// redirect, in the way [`LabConfig::wrong_region`] says. `None` (the default) is
@@ -86,13 +127,6 @@ pub struct LabConfig {
     pub region: Option<String>,
     /// How a request signed for another region than [`LabConfig::region`] is answered.
     pub wrong_region: WrongRegion,
-}
-
-/// State shared by the `Lab` and the server tasks.
-struct Shared {
-    handle: LabHandle,
-    latency: latency::Latency,
-    delays: delay::Delays,
 }
 
 /// A running lab server. Dropping it stops the server too; [`Lab::shutdown`] waits for that.
@@ -123,6 +157,7 @@ impl Lab {
                 answer: config.wrong_region,
             })
         });
+        #[cfg(feature = "testing")]
         handle.inject.set_random(config.faults);
         let dist = config
             .latency_dist
@@ -137,10 +172,7 @@ impl Lab {
             handle: handle.clone(),
         });
         builder.set_auth(SimpleAuth::from_single(LAB_ACCESS_KEY, LAB_SECRET_KEY));
-        builder.set_access(CountingAccess {
-            counters: handle.counters.clone(),
-            inject: handle.inject.clone(),
-        });
+        builder.set_access(LabAccess::new(&handle));
         let service = builder.build();
         let (stop, stopped) = watch::channel(false);
         let server = tokio::spawn(conn::serve(listener, service, shared.clone(), stopped));
@@ -178,16 +210,6 @@ impl Lab {
         self.shared.latency.set(dist, seed);
     }
 
-    /// See [`LabHandle::set_faults`]: seeded random faults per operation, from now on.
-    pub fn set_faults(&self, faults: Faults) {
-        self.shared.handle.set_faults(faults);
-    }
-
-    /// Removes the random faults; `fail_next` ones stay armed.
-    pub fn clear_faults(&self) {
-        self.shared.handle.clear_faults();
-    }
-
     /// A cloneable handle on this lab's state, for hooks and other tasks.
     pub fn handle(&self) -> LabHandle {
         self.shared.handle.clone()
@@ -213,19 +235,6 @@ impl Lab {
     }
 
     /// Sets how the bucket treats ACLs; see [`AclMode`].
-    pub fn set_copy_source_conditions_ignored(&self, bucket: &str, ignored: bool) {
-        self.shared
-            .handle
-            .set_copy_source_conditions_ignored(bucket, ignored);
-    }
-
-    /// See [`LabHandle::set_copy_if_match_supported`].
-    pub fn set_copy_if_match_supported(&self, bucket: &str, supported: bool) {
-        self.shared
-            .handle
-            .set_copy_if_match_supported(bucket, supported);
-    }
-
     pub fn set_acl_mode(&self, bucket: &str, mode: AclMode) {
         self.shared.handle.set_acl_mode(bucket, mode);
     }
@@ -255,37 +264,6 @@ impl Lab {
         self.shared.handle.object_count(bucket)
     }
 
-    /// See [`LabHandle::before_next_copy`]: a concurrent writer between a HEAD and its COPY.
-    pub fn before_next_copy(
-        &self,
-        bucket: &str,
-        key: &str,
-        hook: impl FnOnce(&LabHandle) + Send + 'static,
-    ) {
-        self.shared.handle.before_next_copy(bucket, key, hook);
-    }
-
-    /// See [`LabHandle::before_next_head`].
-    pub fn before_next_head(
-        &self,
-        bucket: &str,
-        key: &str,
-        hook: impl FnOnce(&LabHandle) + Send + 'static,
-    ) {
-        self.shared.handle.before_next_head(bucket, key, hook);
-    }
-
-    /// See [`LabHandle::fail_next`]: the next `count` `operation` requests on `key` get a 500.
-    pub fn fail_next(&self, operation: &str, key: &str, count: u32) {
-        self.shared.handle.fail_next(operation, key, count);
-    }
-
-    /// See [`LabHandle::stall_next`]: the next `count` `operation` requests on `key` wait
-    /// `stall`, then are answered normally.
-    pub fn stall_next(&self, operation: &str, key: &str, count: u32, stall: Duration) {
-        self.shared.handle.stall_next(operation, key, count, stall);
-    }
-
     /// Stops accepting, closes every connection and waits for the server task.
     pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
@@ -299,37 +277,6 @@ impl Drop for Lab {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
-}
-
-/// An SDK client for the lab with its key: path style, checksums only when required.
-#[cfg(feature = "testing")]
-pub fn client(lab: &Lab) -> aws_sdk_s3::Client {
-    client_with_keys(lab, LAB_ACCESS_KEY, LAB_SECRET_KEY)
-}
-
-/// An SDK client for the lab with any key (to test authentication failures).
-#[cfg(feature = "testing")]
-pub fn client_with_keys(lab: &Lab, access_key: &str, secret_key: &str) -> aws_sdk_s3::Client {
-    use aws_sdk_s3::config::{
-        BehaviorVersion, Credentials, Region, RequestChecksumCalculation,
-        ResponseChecksumValidation,
-    };
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(lab.endpoint())
-        .region(Region::new(LAB_REGION))
-        .credentials_provider(Credentials::new(
-            access_key,
-            secret_key,
-            None,
-            None,
-            "s3mend-lab",
-        ))
-        .force_path_style(true)
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
 }
 
 /// Body bytes of a seed, for convenience in tests: `seed_body("abc")`.

@@ -217,18 +217,9 @@ pub fn url_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Versioning;
 
     fn bucket(keys: &[&str]) -> Bucket {
-        let mut b = Bucket {
-            created: OffsetDateTime::UNIX_EPOCH,
-            versioning: Versioning::Unversioned,
-            acl_mode: Default::default(),
-            copy_if_match_unsupported: false,
-            copy_source_conditions_ignored: false,
-            objects: Default::default(),
-            uploads: Default::default(),
-        };
+        let mut b = Bucket::new();
         for k in keys {
             b.insert(k, StoredObject::default());
         }

@@ -10,6 +10,10 @@
 use http::{HeaderValue, Method, StatusCode};
 use percent_encoding::percent_decode_str;
 
+/// The region the lab claims to be in unless [`LabConfig::region`](super::LabConfig::region)
+/// names another.
+pub const LAB_REGION: &str = "us-east-1";
+
 /// How the lab answers a request signed for another region than its own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WrongRegion {

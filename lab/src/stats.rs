@@ -1,21 +1,14 @@
-//! Request and connection counters, fed by the s3s access hook and the accept loop, and the
-//! requests in flight, fed by the per-request service.
+//! Request and connection counters, fed by the s3s access hook (`access.rs`) and the accept
+//! loop, and the requests in flight, fed by the per-request service.
 //!
-//! The access hook is the one place s3s tells us the operation name (`HeadObject`, ...) of every
-//! authenticated request, so counting there covers every operation, implemented or not; for the
-//! same reason injected faults are raised (and counted) there.
+//! Counting is all this module does: what a request is counted under comes from its callers,
+//! injected faults included, so it depends on nothing else in the lab.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use s3s::access::{S3Access, S3AccessContext};
-use s3s::path::S3Path;
-use s3s::{s3_error, S3Result};
-
-use super::faults::{Fault, FaultSlot};
-use super::inject::{Armed, Inject};
 
 /// A snapshot of the lab's counters.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -27,8 +20,8 @@ pub struct LabStats {
     /// The most requests being handled at once (from arrival to the response headers), so
     /// tests can check a client's cap on requests in flight.
     pub max_in_flight: u64,
-    /// Injected faults by operation and kind, e.g. "HeadObject/SlowDown" (see
-    /// [`Faults`](super::Faults)); failures armed with `fail_next` count as ".../FailNext",
+    /// Injected faults by operation and kind, e.g. "HeadObject/SlowDown" (see `Faults`, with the
+    /// `testing` feature); failures armed with `fail_next` count as ".../FailNext",
     /// stalls armed with `stall_next` as ".../StallNext", and requests turned away for their
     /// region (see [`LabConfig::region`](super::LabConfig::region)) as "HEAD/WrongRegion",
     /// "GET/WrongRegion" and so on, by HTTP method, since they never reach an operation.
@@ -162,72 +155,4 @@ impl Counters {
         self.max_in_flight
             .store(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed);
     }
-}
-
-/// The s3s access hook: counts each request, refuses anonymous ones like S3, and fails (or
-/// stalls) the ones a test armed with [`Inject::add_fault`] or drew from its
-/// [`Faults`](super::Faults) (here, before any handler runs, so a faulted request changes
-/// nothing; a reset after handling is only recorded here and carried out by the connection).
-pub struct CountingAccess {
-    pub counters: std::sync::Arc<Counters>,
-    pub inject: std::sync::Arc<Inject>,
-}
-
-#[async_trait::async_trait]
-impl S3Access for CountingAccess {
-    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let op = cx.s3_op().name();
-        self.counters.request(op);
-        if cx.credentials().is_none() {
-            return Err(s3_error!(AccessDenied, "Access Denied"));
-        }
-        if let S3Path::Object { key, .. } = cx.s3_path() {
-            match self.inject.take_fault(op, key) {
-                Some(Armed::Fail) => {
-                    self.counters.fault(op, "FailNext");
-                    return Err(internal_error());
-                }
-                // As a random stall: a client that gives up meanwhile cancels the request.
-                Some(Armed::Stall(d)) => {
-                    self.counters.fault(op, "StallNext");
-                    tokio::time::sleep(d).await;
-                    return Ok(());
-                }
-                None => {}
-            }
-        }
-        let Some(fault) = self.inject.decide(op) else {
-            return Ok(());
-        };
-        self.counters.fault(op, fault.name());
-        // Without a slot (not served by `conn.rs`) the connection-level faults degrade to a 500.
-        let slot = cx.extensions_mut().get::<FaultSlot>().cloned();
-        match fault {
-            Fault::SlowDown => Err(s3_error!(SlowDown, "Please reduce your request rate.")),
-            Fault::InternalError => Err(internal_error()),
-            Fault::Stall(d) => {
-                tokio::time::sleep(d).await;
-                Ok(())
-            }
-            Fault::Reset | Fault::CopyErrorBody => {
-                if let Some(slot) = slot {
-                    slot.set(fault);
-                }
-                Err(internal_error())
-            }
-            Fault::ResetAfter => {
-                if let Some(slot) = slot {
-                    slot.set(fault);
-                }
-                Ok(())
-            }
-        }
-    }
-}
-
-fn internal_error() -> s3s::S3Error {
-    s3_error!(
-        InternalError,
-        "We encountered an internal error. Please try again."
-    )
 }

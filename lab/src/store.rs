@@ -16,6 +16,8 @@ use time::OffsetDateTime;
 use super::model::StoredObject;
 use super::multipart::Upload;
 use super::ownership::AclMode;
+#[cfg(feature = "testing")]
+use super::quirks::Quirks;
 
 /// Versioning state of a bucket, as GetBucketVersioning reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,11 +34,9 @@ pub struct Bucket {
     pub created: OffsetDateTime,
     pub versioning: Versioning,
     pub acl_mode: AclMode,
-    /// Like older S3-compatible stores: CopyObject with a destination `If-Match` is refused with
-    /// 501 NotImplemented.
-    pub copy_if_match_unsupported: bool,
-    /// Like moto: `x-amz-copy-source-if-*` on CopyObject and UploadPartCopy are ignored.
-    pub copy_source_conditions_ignored: bool,
+    /// Where tests make the bucket behave like another store than S3.
+    #[cfg(feature = "testing")]
+    pub quirks: Quirks,
     pub objects: BTreeMap<String, Vec<StoredObject>>,
     pub uploads: BTreeMap<String, Upload>,
 }
@@ -53,13 +53,13 @@ pub enum Missing {
 }
 
 impl Bucket {
-    fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             created: now(),
             versioning: Versioning::Unversioned,
             acl_mode: AclMode::Enabled,
-            copy_if_match_unsupported: false,
-            copy_source_conditions_ignored: false,
+            #[cfg(feature = "testing")]
+            quirks: Quirks::default(),
             objects: BTreeMap::new(),
             uploads: BTreeMap::new(),
         }
