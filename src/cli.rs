@@ -64,6 +64,28 @@ pub enum Command {
     /// Start an embedded S3 server seeded with a broken static site, then scan, fix and scan it
     /// again. No AWS account or network needed.
     Demo(DemoArgs),
+    /// Check a --policy file, or show which of its blocks applies to given keys. Sends nothing.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Check a policy file: every mistake is one line with its line and column (exit 2).
+    Check {
+        /// The policy file (TOML).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// For each key, the [[match]] block that applies to it and what it sets.
+    Explain {
+        /// The policy file (TOML).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Object keys, as in the bucket.
+        #[arg(value_name = "KEY", required = true)]
+        keys: Vec<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -87,9 +109,21 @@ pub struct ScanArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
-    /// Rules to run, comma-separated: content-encoding, content-type, or all.
-    #[arg(long, value_name = "LIST", default_value = "all")]
+    /// Rules to run, comma-separated: content-encoding, content-type, charset,
+    /// encoding-mismatch, policy; `default` is content-encoding and content-type, and policy
+    /// with --policy (`all` means the same, as before).
+    #[arg(long, value_name = "LIST", default_value = "default")]
     pub rules: Vec<String>,
+
+    /// The headers each key pattern must have (TOML; see README "Policy"). Checked before the
+    /// first request.
+    #[arg(long, value_name = "FILE", env = "S3MEND_POLICY")]
+    pub policy: Option<PathBuf>,
+
+    /// Never read an object's first bytes: Content-Encoding proposals then come from the headers
+    /// alone, and encoding-mismatch finds nothing (saves one ranged GET per object concerned).
+    #[arg(long)]
+    pub no_sniff: bool,
 
     /// Keep a checkpoint in this file (rewritten atomically about once a second): the key up to
     /// which every object is done, for --resume.

@@ -3,13 +3,14 @@
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::cli::{ConnectArgs, FixArgs, OutputArgs, RetryModeArg, ScanArgs, UndoArgs, WriteArgs};
 use crate::model::S3Uri;
 use crate::pipeline::{KeyFilter, ScanJob};
 use crate::repair::RepairSettings;
 use crate::report::Format;
-use crate::rules::RuleSet;
+use crate::rules::{policy, RuleSet};
 use crate::s3::ConnectOptions;
 use crate::state::Scope;
 
@@ -128,7 +129,11 @@ impl UndoConfig {
 impl ScanConfig {
     pub fn from_args(args: &ScanArgs) -> Result<Self, String> {
         let target: S3Uri = args.target.parse()?;
-        let rules = RuleSet::parse(&args.rules)?;
+        let policy = match &args.policy {
+            Some(path) => Some(Arc::new(policy::load(path).map_err(|e| e.to_string())?)),
+            None => None,
+        };
+        let rules = RuleSet::parse(&args.rules, policy)?.sniffing(!args.no_sniff);
         let filter = KeyFilter::new(&args.include, &args.exclude)?;
         Ok(ScanConfig {
             job: ScanJob {
@@ -149,6 +154,7 @@ impl ScanConfig {
                     include: args.include.clone(),
                     exclude: args.exclude.clone(),
                     rules: rules.ids().iter().map(|r| r.as_str().to_owned()).collect(),
+                    policy: args.policy.as_ref().map(|p| p.display().to_string()),
                 },
             }),
             target,
@@ -288,7 +294,10 @@ mod tests {
             .get_arguments()
             .find(|a| a.get_id() == "no_fast_head")
             .unwrap();
-        assert_eq!(arg.get_env(), Some(std::ffi::OsStr::new("S3MEND_NO_FAST_HEAD")));
+        assert_eq!(
+            arg.get_env(),
+            Some(std::ffi::OsStr::new("S3MEND_NO_FAST_HEAD"))
+        );
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct FixtureObject {
     /// Test data: each rule that must flag the object, with the value it must propose.
     #[serde(default)]
     pub expect: BTreeMap<String, Option<String>>,
+    /// The same for the rules that are off unless named (`charset`, `encoding-mismatch`).
+    #[serde(default)]
+    pub expect_opt_in: BTreeMap<String, Option<String>>,
 }
 
 impl FixtureObject {

@@ -9,7 +9,7 @@ use clap::Parser;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
-use s3mend::cli::{Cli, Command, LogFormat};
+use s3mend::cli::{Cli, Command, LogFormat, PolicyCommand};
 use s3mend::config::{FixConfig, ScanConfig, UndoConfig};
 use s3mend::exit_codes::ExitCode;
 use s3mend::{app, demo};
@@ -58,6 +58,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Command::Undo(args) => app::undo(UndoConfig::from_args(&args), cancel).await,
             Command::Demo(args) => demo::run(&args, cancel).await,
+            Command::Policy(PolicyCommand::Check { file }) => {
+                app::policy::check(&file, &mut io::stdout())
+            }
+            Command::Policy(PolicyCommand::Explain { file, keys }) => {
+                app::policy::explain(&file, &keys, &mut io::stdout())
+            }
         };
         outcome.map(|code| code.by_signal(terminated.load(Ordering::Relaxed)))
     });

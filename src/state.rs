@@ -79,6 +79,9 @@ pub struct Scope {
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub rules: Vec<String>,
+    /// The `--policy` file, as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 impl Scope {
@@ -105,6 +108,11 @@ impl Scope {
             ("--include", &self.include, &run.include),
             ("--exclude", &self.exclude, &run.exclude),
             ("--rules", &self.rules, &run.rules),
+            (
+                "--policy",
+                &self.policy.iter().cloned().collect(),
+                &run.policy.iter().cloned().collect(),
+            ),
         ] {
             if theirs != ours {
                 return Some(format!(
@@ -337,6 +345,7 @@ mod tests {
             include: vec![],
             exclude: vec![],
             rules: vec!["content-encoding".into(), "content-type".into()],
+            policy: None,
         }
     }
 
@@ -379,6 +388,13 @@ mod tests {
                     ..scope()
                 },
                 "--rules content-encoding,content-type",
+            ),
+            (
+                Scope {
+                    policy: Some("site.toml".into()),
+                    ..scope()
+                },
+                "--policy none, this run has site.toml",
             ),
         ];
         for (run, needle) in cases {

@@ -9,7 +9,7 @@ use crate::plan::Plan;
 pub fn expected_after(old: &ObjectHead, plan: &Plan) -> ObjectHead {
     let mut new = old.clone();
     for change in &plan.changes {
-        change.rule.value_mut(&mut new).clone_from(&change.after);
+        change.header.set(&mut new, change.after.clone());
     }
     new
 }
@@ -86,7 +86,7 @@ mod tests {
     }
 
     fn plan_for(head: &ObjectHead) -> Plan {
-        crate::plan::plan("b", head, &RuleSet::all().check(head)).unwrap()
+        crate::plan::plan("b", head, &RuleSet::all().check(head, None)).unwrap()
     }
 
     #[test]

@@ -594,7 +594,9 @@ async fn everything_is_kept(target: &Target, caps: &Capabilities) {
         .put_object()
         .bucket(&bucket)
         .key(key)
-        .body(ByteStream::from_static(b"<p>every attribute</p>"))
+        .body(ByteStream::from(crate::harness::gzipped(
+            b"<p>every attribute</p>",
+        )))
         .content_type("text/html")
         .content_encoding("gzip, UTF-8")
         .cache_control("public, max-age=3600")
@@ -892,7 +894,7 @@ async fn conflicts(target: &Target, caps: &Capabilities) {
     ] {
         put(key, b"old", "UTF-8").await.unwrap();
         let stale = head_object(&target.client, &bucket, key).await.unwrap();
-        let findings = rules.check(&stale);
+        let findings = rules.check(&stale, None);
         // The concurrent writer.
         put(key, b"written after the HEAD", new_encoding)
             .await
@@ -1004,7 +1006,7 @@ async fn aws_chunked(target: &Target, caps: &Capabilities) {
         .put_object()
         .bucket(&bucket)
         .key("app.js")
-        .body(ByteStream::from_static(b"gzipped"))
+        .body(ByteStream::from(crate::harness::gzipped(b"app();")))
         .content_type("application/javascript")
         .content_encoding("aws-chunked,gzip")
         .send()

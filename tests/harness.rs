@@ -276,3 +276,11 @@ pub async fn fix(env: &TestEnv, journal: &Path, extra: &[&str]) -> Run {
     args.extend_from_slice(extra);
     env.s3mend(&args).await
 }
+
+/// `text` gzip-compressed: the body of an object whose Content-Encoding says gzip.
+pub fn gzipped(text: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text).expect("gzip in memory");
+    encoder.finish().expect("gzip in memory")
+}

@@ -43,7 +43,7 @@ fn seed(env: &TestEnv) -> Vec<String> {
         env.put(key, "text/html", Some("UTF-8"));
     }
     env.lab
-        .put_object(BUCKET, "page.html", everything(b"<html>all</html>"));
+        .put_object(BUCKET, "page.html", everything(&b"<html>all</html>"[..]));
     keys.push("page.html".to_owned());
     keys
 }

@@ -49,14 +49,19 @@ async fn fixture_site_reports_exactly_the_bad_objects_with_the_right_proposals()
     let objects = report["objects"].as_array().unwrap();
     assert_eq!(proposals(objects), expected);
     let manifest = s3mend::demo::manifest().unwrap();
+    let sniffed = expected
+        .values()
+        .filter(|rules| rules.contains_key("content-encoding"))
+        .count();
     assert_eq!(
         report["summary"],
         serde_json::json!({
             "listed": manifest.objects.len(), "inspected": manifest.objects.len(),
             "clean": manifest.objects.len() - expected.len(), "with_findings": expected.len(),
             "errors": 0, "gone": 0, "unreadable": 0, "complete": true, "stopped": null,
-            // HeadBucket, one ListObjectsV2 page, one HEAD per object; nothing retried.
-            "requests": {"calls": manifest.objects.len() + 2, "attempts": manifest.objects.len() + 2,
+            // HeadBucket, one ListObjectsV2 page, one HEAD per object, and one ranged GET (the
+            // sniff) per object whose Content-Encoding is to change; nothing retried.
+            "requests": {"calls": manifest.objects.len() + 2 + sniffed, "attempts": manifest.objects.len() + 2 + sniffed,
                          "throttled": 0, "failed_attempts": 0,
                          "concurrency_cuts": 0, "min_concurrency": s3mend::cli::DEFAULT_CONCURRENCY}
         })

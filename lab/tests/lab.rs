@@ -714,7 +714,8 @@ async fn put_and_get_round_trip_headers() {
         .content_type("text/css")
         .cache_control("no-cache")
         .metadata("Color", "blue")
-        .storage_class(StorageClass::Glacier)
+        // Not GLACIER: an archived object's GET is refused (ranged_gets_answer_as_s3_does).
+        .storage_class(StorageClass::StandardIa)
         .website_redirect_location("/x")
         .tagging("a=1&b=2")
         .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
@@ -723,7 +724,7 @@ async fn put_and_get_round_trip_headers() {
         .unwrap();
     let obj = lab.object("bkt", "k").unwrap();
     assert_eq!(obj.metadata.get("color").map(String::as_str), Some("blue"));
-    assert_eq!(obj.storage_class.as_deref(), Some("GLACIER"));
+    assert_eq!(obj.storage_class.as_deref(), Some("STANDARD_IA"));
     assert_eq!(obj.tags.len(), 2);
     assert_eq!(obj.grants.len(), 2);
     let got = s3.get_object().bucket("bkt").key("k").send().await.unwrap();
@@ -2195,4 +2196,57 @@ async fn stall_next_stalls_exactly_count_requests_of_one_key() {
     assert!(head("k").await >= stall);
     assert!(head("k").await < stall);
     assert_eq!(lab.stats().fault_count("HeadObject", "StallNext"), 2);
+}
+
+/// Ranged GETs as S3 answers them, which the sniff relies on (`docs/s3-behaviour.md`): 206 with
+/// `Content-Range`, a range past the end clamped, a range that starts past it (or any range on
+/// an empty object) 416, and an archived object 403 InvalidObjectState.
+#[tokio::test]
+async fn ranged_gets_answer_as_s3_does() {
+    let (lab, s3) = start().await;
+    lab.create_bucket("ranges");
+    let hundred: Vec<u8> = (0..100).collect();
+    lab.put_object("ranges", "hundred", ObjectSeed::with_body(hundred.clone()));
+    lab.put_object("ranges", "one", ObjectSeed::with_body(vec![0x1f]));
+    lab.put_object("ranges", "empty", ObjectSeed::with_body(Vec::new()));
+    lab.put_object(
+        "ranges",
+        "cold",
+        ObjectSeed {
+            storage_class: Some("GLACIER".into()),
+            ..ObjectSeed::with_body(hundred.clone())
+        },
+    );
+    let get = |key: &'static str, range: &'static str| {
+        s3.get_object()
+            .bucket("ranges")
+            .key(key)
+            .range(range)
+            .send()
+    };
+
+    let out = get("hundred", "bytes=0-63").await.unwrap();
+    assert_eq!(out.content_range(), Some("bytes 0-63/100"));
+    assert_eq!(out.content_length(), Some(64));
+    let body = out.body.collect().await.unwrap().into_bytes();
+    assert_eq!(&body[..], &hundred[..64]);
+
+    let out = get("one", "bytes=0-63").await.unwrap();
+    assert_eq!(out.content_range(), Some("bytes 0-0/1"));
+    assert_eq!(&out.body.collect().await.unwrap().into_bytes()[..], &[0x1f]);
+
+    for (key, range) in [("hundred", "bytes=100-163"), ("empty", "bytes=0-63")] {
+        let err = get(key, range).await.unwrap_err();
+        assert_eq!(status(&err), 416, "{key} {range}");
+        assert_eq!(
+            err.as_service_error().and_then(|e| e.code()),
+            Some("InvalidRange")
+        );
+    }
+    let err = get("cold", "bytes=0-63").await.unwrap_err();
+    assert_eq!(status(&err), 403);
+    assert_eq!(
+        err.as_service_error().and_then(|e| e.code()),
+        Some("InvalidObjectState")
+    );
 }

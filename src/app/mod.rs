@@ -9,10 +9,12 @@
 //! - `ask.rs`: whether a run may write, and the question on the terminal.
 //! - `journal_file.rs`: a writing run's journal file.
 //! - `run.rs`: one run's report, summary, checkpoints and exit code.
+//! - `policy.rs`: `policy check` and `policy explain`, which send nothing.
 
 mod ask;
 mod fix;
 mod journal_file;
+pub mod policy;
 mod run;
 mod scan;
 mod undo;

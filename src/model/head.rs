@@ -49,6 +49,9 @@ pub struct ObjectHead {
     pub parts_count: Option<i32>,
 }
 
+/// Storage classes whose objects must be restored before they can be copied or read.
+const ARCHIVE_CLASSES: [&str; 2] = ["GLACIER", "DEEP_ARCHIVE"];
+
 impl ObjectHead {
     /// An object with only its key known; tests fill in the rest.
     pub fn new(key: impl Into<String>) -> Self {
@@ -56,6 +59,21 @@ impl ObjectHead {
             key: key.into(),
             ..ObjectHead::default()
         }
+    }
+
+    /// Whether the object sits in an archive tier, unrestored: it can be neither copied nor read
+    /// (`docs/s3-behaviour.md` §6).
+    pub fn is_archived(&self) -> bool {
+        let archived = self
+            .storage_class
+            .as_deref()
+            .is_some_and(|c| ARCHIVE_CLASSES.contains(&c))
+            || self.archive_status.is_some();
+        let restored = self
+            .restore
+            .as_deref()
+            .is_some_and(|r| r.contains("ongoing-request=\"false\""));
+        archived && !restored
     }
 }
 

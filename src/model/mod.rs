@@ -7,10 +7,12 @@
 //! - [`ObjectHead`]: what HeadObject returned; [`Attr`] lists its single-valued attributes once,
 //!   with the header that carries each and what a REPLACE copy does to it, for every layer that
 //!   reads headers, re-sends them or compares them.
+//! - [`Header`]: a header a finding is about and a repair may rewrite.
 //! - [`ListedObject`]: one entry of a listing.
 //! - [`ObjectAcl`], [`Grant`]: an object's ACL as GetObjectAcl returns it.
 //! - [`S3Failure`]: what went wrong with one request.
 //! - [`Rewritten`]: what S3 said about an object s3mend rewrote.
+//! - [`SkipReason`]: why an object with findings is left as it is.
 //! - [`RequestCounts`]: what a run's requests cost.
 //! - [`S3Uri`]: a `s3://BUCKET[/PREFIX]` target.
 //! - [`date`]: the two date forms S3 headers use.
@@ -20,10 +22,14 @@ mod attribute;
 pub mod date;
 mod failure;
 mod head;
+mod header;
+mod skip;
 mod uri;
 
 pub use acl::{Grant, ObjectAcl};
 pub use attribute::{Attr, OnCopy, Slot};
 pub use failure::{RequestCounts, S3Failure, DELETE_MARKER};
 pub use head::{ListedObject, ObjectHead, Rewritten};
+pub use header::Header;
+pub use skip::SkipReason;
 pub use uri::S3Uri;

@@ -25,7 +25,7 @@ pub use walk::KeyFilter;
 use crate::model::S3Failure;
 use crate::outcome::{Inspected, Unread};
 use crate::rules::RuleSet;
-use crate::s3::Connection;
+use crate::s3::{Connection, Store};
 use crate::state::Watermark;
 
 /// What a scan needs to know, already validated.
@@ -84,7 +84,7 @@ pub fn scan(
     );
     tokio::spawn(walk::list(pages, job.filter.clone(), tx, cancel.clone()));
     let heads = connection.heads.clone();
-    let bucket: Arc<str> = job.bucket.into();
+    let store = Arc::new(connection.store(&job.bucket));
     let rules = Arc::new(job.rules);
     ReceiverStream::new(rx)
         .take_until(cancel.cancelled_owned())
@@ -94,14 +94,14 @@ pub fn scan(
                 counters.watermark.lock().listed(&listed.key);
             }
             let heads = heads.clone();
-            let bucket = bucket.clone();
+            let store = store.clone();
             let rules = rules.clone();
             let counters = counters.clone();
             async move {
                 let listed = listed.map_err(ListingFailed)?;
                 counters.listed.fetch_add(1, Ordering::Relaxed);
-                let result = inspect::head(&heads, &bucket, listed).await;
-                let inspected = detect::detect(result, &rules);
+                let result = inspect::head(&heads, store.bucket(), listed).await;
+                let inspected = detect::detect(result, &rules, &*store).await;
                 match inspected.unread() {
                     Some(Unread::Failed) => counters.errors.fetch_add(1, Ordering::Relaxed),
                     // Gone, or unreadable without a customer key: done with, not an error.

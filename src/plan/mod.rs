@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::model::{date, ObjectHead};
+pub use crate::model::SkipReason;
+use crate::model::{date, Header, ObjectHead};
 use crate::rules::{Finding, RuleId};
 
 mod copy_source;
@@ -18,44 +19,6 @@ mod grants;
 
 pub use copy_source::copy_source;
 pub use grants::{grant_headers, GrantHeaders};
-
-/// Why an object with findings is not repaired.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SkipReason {
-    /// Encrypted with a customer key s3mend does not have.
-    SseC,
-    /// In an archive tier and not restored: CopyObject fails with InvalidObjectState.
-    Archived,
-    /// HEAD could not return some user metadata; REPLACE would destroy it.
-    MissingMeta,
-    /// The Expires header is not an HTTP date, so it could not be re-sent.
-    UnparseableExpires,
-    /// The Object Lock retain-until date could not be read back, so it could not be re-sent.
-    UnparseableRetainUntil,
-    /// Owned by another account: a copy would change its owner.
-    ForeignOwner,
-    /// The run was stopped (Ctrl-C, SIGTERM, or a journal that could not be written) before
-    /// this object's copy started.
-    Interrupted,
-    /// Asked on the terminal, the user did not confirm the repair.
-    Declined,
-}
-
-impl SkipReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::SseC => "sse-c",
-            SkipReason::Archived => "archived",
-            SkipReason::MissingMeta => "missing-meta",
-            SkipReason::UnparseableExpires => "unparseable-expires",
-            SkipReason::UnparseableRetainUntil => "unparseable-retain-until",
-            SkipReason::ForeignOwner => "foreign-owner",
-            SkipReason::Interrupted => "interrupted",
-            SkipReason::Declined => "declined",
-        }
-    }
-}
 
 /// Server-side encryption to re-send, so a copy does not fall back to the bucket default.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -87,16 +50,6 @@ pub struct HeaderSet {
     pub object_lock_legal_hold_status: Option<String>,
 }
 
-impl HeaderSet {
-    /// The header a rule repairs.
-    fn value_mut(&mut self, rule: RuleId) -> &mut Option<String> {
-        match rule {
-            RuleId::ContentEncoding => &mut self.content_encoding,
-            RuleId::ContentType => &mut self.content_type,
-        }
-    }
-}
-
 fn http_date<S: serde::Serializer>(
     value: &Option<OffsetDateTime>,
     s: S,
@@ -111,7 +64,7 @@ fn http_date<S: serde::Serializer>(
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub rule: RuleId,
-    pub header: &'static str,
+    pub header: Header,
     pub before: Option<String>,
     pub after: Option<String>,
 }
@@ -131,36 +84,29 @@ pub struct Plan {
     pub grants: Option<GrantHeaders>,
 }
 
-/// Storage classes whose objects must be restored before they can be copied.
-const ARCHIVE_CLASSES: [&str; 2] = ["GLACIER", "DEEP_ARCHIVE"];
-
-fn is_archived(head: &ObjectHead) -> bool {
-    let archived = head
-        .storage_class
-        .as_deref()
-        .is_some_and(|c| ARCHIVE_CLASSES.contains(&c))
-        || head.archive_status.is_some();
-    let restored = head
-        .restore
-        .as_deref()
-        .is_some_and(|r| r.contains("ongoing-request=\"false\""));
-    archived && !restored
-}
-
-/// Plans the repair of `head`'s findings, or says why it must be skipped.
+/// Plans the repair of `head`'s findings, or says why it must be skipped. Every finding goes
+/// into the one copy: the request re-sends everything of `head` with each finding's header
+/// changed.
 pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Plan, SkipReason> {
-    let mut headers = carry_over(head)?;
-    let mut changes = Vec::new();
-    for finding in findings {
-        let slot = headers.value_mut(finding.rule);
-        changes.push(Change {
-            rule: finding.rule,
-            header: finding.header,
-            before: slot.clone(),
-            after: finding.proposed.clone(),
-        });
-        slot.clone_from(&finding.proposed);
+    if let Some(reason) = findings.iter().find_map(|f| f.blocked) {
+        return Err(reason);
     }
+    carry_over(head)?;
+    let mut repaired = head.clone();
+    let changes = findings
+        .iter()
+        .map(|finding| {
+            let before = finding.header.value(&repaired).map(str::to_owned);
+            finding.header.set(&mut repaired, finding.proposed.clone());
+            Change {
+                rule: finding.rule,
+                header: finding.header.clone(),
+                before,
+                after: finding.proposed.clone(),
+            }
+        })
+        .collect();
+    let headers = carry_over(&repaired)?;
     Ok(Plan {
         key: head.key.clone(),
         copy_source: copy_source(bucket, &head.key, head.version_id.as_deref()),
@@ -175,14 +121,19 @@ pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Pla
 /// is conditional on the current ETag and re-sends everything `old` had.
 pub fn restore(bucket: &str, current: &ObjectHead, old: &ObjectHead) -> Result<Plan, SkipReason> {
     let headers = carry_over(old)?;
-    let changes = RuleId::ALL
+    let metadata = current.metadata.keys().chain(old.metadata.keys());
+    let mut names: Vec<Header> = metadata.map(|name| Header::Meta(name.clone())).collect();
+    names.sort();
+    names.dedup();
+    let changes = Header::STANDARD
         .into_iter()
-        .filter(|rule| rule.value(current) != rule.value(old))
-        .map(|rule| Change {
-            rule,
-            header: rule.header(),
-            before: rule.value(current).clone(),
-            after: rule.value(old).clone(),
+        .chain(names)
+        .filter(|header| header.value(current) != header.value(old))
+        .map(|header| Change {
+            rule: rule_of(&header),
+            before: header.value(current).map(str::to_owned),
+            after: header.value(old).map(str::to_owned),
+            header,
         })
         .collect();
     Ok(Plan {
@@ -195,13 +146,23 @@ pub fn restore(bucket: &str, current: &ObjectHead, old: &ObjectHead) -> Result<P
     })
 }
 
+/// The rule a restored header is reported under: the built-in rule that repairs it, or the
+/// policy for the headers only a policy sets.
+fn rule_of(header: &Header) -> RuleId {
+    match header {
+        Header::ContentEncoding => RuleId::ContentEncoding,
+        Header::ContentType => RuleId::ContentType,
+        _ => RuleId::Policy,
+    }
+}
+
 /// Everything of `head` a REPLACE copy must re-send to keep the object as it is, or why that is
 /// impossible.
 pub fn carry_over(head: &ObjectHead) -> Result<HeaderSet, SkipReason> {
     if head.sse_customer_algorithm.is_some() {
         return Err(SkipReason::SseC);
     }
-    if is_archived(head) {
+    if head.is_archived() {
         return Err(SkipReason::Archived);
     }
     if head.missing_meta.unwrap_or(0) > 0 {
@@ -283,7 +244,7 @@ mod tests {
     }
 
     fn plan_of(head: &ObjectHead) -> Result<Plan, SkipReason> {
-        plan("bucket", head, &RuleSet::all().check(head))
+        plan("bucket", head, &RuleSet::all().check(head, None))
     }
 
     #[test]
@@ -327,13 +288,13 @@ mod tests {
             vec![
                 Change {
                     rule: RuleId::ContentEncoding,
-                    header: "Content-Encoding",
+                    header: Header::ContentEncoding,
                     before: Some("gzip, UTF-8".into()),
                     after: Some("gzip".into()),
                 },
                 Change {
                     rule: RuleId::ContentType,
-                    header: "Content-Type",
+                    header: Header::ContentType,
                     before: Some("binary/octet-stream".into()),
                     after: Some("text/html; charset=utf-8".into()),
                 },
@@ -499,31 +460,12 @@ mod tests {
             restore
                 .changes
                 .iter()
-                .map(|c| (c.header, c.after.clone()))
+                .map(|c| (c.header.clone(), c.after.clone()))
                 .collect::<Vec<_>>(),
             vec![
-                ("Content-Encoding", Some("gzip, UTF-8".to_owned())),
-                ("Content-Type", Some("binary/octet-stream".to_owned())),
+                (Header::ContentType, Some("binary/octet-stream".to_owned())),
+                (Header::ContentEncoding, Some("gzip, UTF-8".to_owned())),
             ]
         );
-    }
-
-    #[test]
-    fn skip_reasons_serialize_as_documented() {
-        for reason in [
-            SkipReason::SseC,
-            SkipReason::Archived,
-            SkipReason::MissingMeta,
-            SkipReason::UnparseableExpires,
-            SkipReason::UnparseableRetainUntil,
-            SkipReason::ForeignOwner,
-            SkipReason::Interrupted,
-            SkipReason::Declined,
-        ] {
-            assert_eq!(
-                serde_json::to_value(reason).unwrap(),
-                serde_json::json!(reason.as_str())
-            );
-        }
     }
 }

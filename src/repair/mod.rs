@@ -29,7 +29,7 @@ use crate::journal::{self, Journal};
 use crate::model::{ObjectAcl, ObjectHead, Rewritten, S3Failure};
 use crate::outcome::{Failure, Inspected, Outcome, Repaired, Unread};
 use crate::plan::{self, Plan, SkipReason};
-use crate::rules::{Finding, RuleSet};
+use crate::rules::{Finding, RuleSet, SNIFF_BYTES};
 use crate::s3::{Parts, Store};
 use crate::verify;
 
@@ -173,7 +173,14 @@ impl<S: Store> Repairer<S> {
             }
             Err(failure) => return Outcome::Failed(failure.into()),
         };
-        let findings = self.rules.check(&head);
+        let read = || {
+            let version = head.version_id.as_deref();
+            self.store.body_start(key, version, SNIFF_BYTES)
+        };
+        let findings = match self.rules.check_reading(&head, read).await {
+            Ok(findings) => findings,
+            Err(failure) => return Outcome::Failed(failure.into()),
+        };
         if findings.is_empty() {
             return Outcome::Conflict(
                 "changed after it was inspected; the new version needs no repair".into(),

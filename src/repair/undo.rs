@@ -48,11 +48,13 @@ impl<S: Store> Repairer<S> {
         let findings: Vec<Finding> = plan
             .changes
             .iter()
-            .map(|change| Finding {
-                rule: change.rule,
-                header: change.header,
-                current: change.before.clone(),
-                proposed: change.after.clone(),
+            .map(|change| {
+                Finding::new(
+                    change.rule,
+                    change.header.clone(),
+                    change.before.as_deref(),
+                    change.after.clone(),
+                )
             })
             .collect();
         plan.grants = entry.old_acl.as_ref().and_then(plan::grant_headers);

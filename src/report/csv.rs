@@ -68,7 +68,7 @@ impl ReportWriter for CsvWriter {
             let mut record = base.to_vec();
             record.extend([
                 finding.rule.as_str().to_owned(),
-                finding.header.to_owned(),
+                finding.header.to_string(),
                 opt(&finding.current),
                 opt(&finding.proposed),
                 String::new(),

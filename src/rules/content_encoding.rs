@@ -5,9 +5,14 @@
 //! CloudFront will not compress the object. RFC 9110 §8.4: a comma-separated list of codings in the
 //! order applied, case-insensitive. The repair keeps the registered codings in their order and drops
 //! everything else; with nothing left the header is removed.
+//!
+//! When the body's first bytes are known (the sniff, `coding.rs`) they decide instead: `UTF-8` or
+//! `gzip, UTF-8` on a gzip body becomes `gzip`, on a plain body nothing, so that a repair never
+//! leaves a compressed body undeclared or a plain one declared compressed.
 
+use super::coding::reconcile;
 use super::{Finding, RuleId};
-use crate::model::ObjectHead;
+use crate::model::{Header, ObjectHead};
 
 /// The IANA HTTP Content Coding registry, without `identity` (RFC 9110: SHOULD NOT be sent).
 pub const REGISTERED_CODINGS: [&str; 12] = [
@@ -36,19 +41,26 @@ pub fn valid_codings(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|t| is_registered(t))
 }
 
-pub fn check(head: &ObjectHead) -> Option<Finding> {
+/// The rule over `head`, with the proposal decided by `body`'s first bytes when they are known.
+pub fn check(head: &ObjectHead, body: Option<&[u8]>) -> Option<Finding> {
     let current = head.content_encoding.as_deref()?;
     let all_valid = current.split(',').map(str::trim).all(is_registered);
     if all_valid {
         return None;
     }
-    let kept: Vec<&str> = valid_codings(current).collect();
-    Some(Finding {
-        rule: RuleId::ContentEncoding,
-        header: RuleId::ContentEncoding.header(),
-        current: Some(current.to_owned()),
-        proposed: (!kept.is_empty()).then(|| kept.join(", ")),
-    })
+    let proposed = match body {
+        Some(body) => reconcile(Some(current), body),
+        None => {
+            let kept: Vec<&str> = valid_codings(current).collect();
+            (!kept.is_empty()).then(|| kept.join(", "))
+        }
+    };
+    Some(Finding::new(
+        RuleId::ContentEncoding,
+        Header::ContentEncoding,
+        Some(current),
+        proposed,
+    ))
 }
 
 #[cfg(test)]
@@ -60,17 +72,37 @@ mod tests {
             content_encoding: Some(value.to_owned()),
             ..ObjectHead::new("k")
         };
-        check(&head).map(|f| {
+        check(&head, None).map(|f| {
             assert_eq!(f.rule, RuleId::ContentEncoding);
-            assert_eq!(f.header, "Content-Encoding");
+            assert_eq!(f.header, Header::ContentEncoding);
             assert_eq!(f.current.as_deref(), Some(value));
             f.proposed
         })
     }
 
     #[test]
+    fn the_body_decides_the_proposal_when_it_is_known() {
+        let gzip = [0x1f, 0x8b, 0x08];
+        let head = |value: &str| ObjectHead {
+            content_encoding: Some(value.to_owned()),
+            ..ObjectHead::new("k")
+        };
+        let proposed = |value: &str, body: &[u8]| check(&head(value), Some(body)).unwrap().proposed;
+        assert_eq!(proposed("UTF-8", &gzip).as_deref(), Some("gzip"));
+        assert_eq!(proposed("gzip, UTF-8", &gzip).as_deref(), Some("gzip"));
+        assert_eq!(proposed("gzip, UTF-8", b"<html>"), None);
+        assert_eq!(proposed("UTF-8", b"<html>"), None);
+        assert_eq!(proposed("br, utf-8", b"<html>").as_deref(), Some("br"));
+        assert_eq!(
+            check(&head("gzip"), Some(b"<html>")),
+            None,
+            "the other rule's"
+        );
+    }
+
+    #[test]
     fn absent_header_is_fine() {
-        assert_eq!(check(&ObjectHead::new("k")), None);
+        assert_eq!(check(&ObjectHead::new("k"), None), None);
     }
 
     #[test]

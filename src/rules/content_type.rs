@@ -8,7 +8,7 @@
 
 use super::content_encoding::valid_codings;
 use super::{Finding, RuleId};
-use crate::model::ObjectHead;
+use crate::model::{Header, ObjectHead};
 
 const GENERIC_TYPES: [&str; 2] = ["binary/octet-stream", "application/octet-stream"];
 
@@ -29,7 +29,7 @@ fn is_generic(content_type: &str) -> bool {
 }
 
 /// Types a browser decodes as text, so they are proposed with an explicit charset.
-fn is_textual(mime: &mime_guess::Mime) -> bool {
+pub fn is_textual(mime: &mime_guess::Mime) -> bool {
     mime.type_() == mime_guess::mime::TEXT
         || matches!(mime.subtype().as_str(), "javascript" | "json" | "xml")
         || mime
@@ -75,17 +75,25 @@ pub fn guess(key: &str, content_encoding: Option<&str>) -> Option<String> {
     })
 }
 
+/// Whether a Content-Type value names a text type.
+pub fn is_textual_type(content_type: &str) -> bool {
+    content_type
+        .trim()
+        .parse::<mime_guess::Mime>()
+        .is_ok_and(|mime| is_textual(&mime))
+}
+
 pub fn check(head: &ObjectHead) -> Option<Finding> {
     if head.content_type.as_deref().is_some_and(|t| !is_generic(t)) {
         return None;
     }
     let proposed = guess(&head.key, head.content_encoding.as_deref())?;
-    Some(Finding {
-        rule: RuleId::ContentType,
-        header: RuleId::ContentType.header(),
-        current: head.content_type.clone(),
-        proposed: Some(proposed),
-    })
+    Some(Finding::new(
+        RuleId::ContentType,
+        Header::ContentType,
+        head.content_type.as_deref(),
+        Some(proposed),
+    ))
 }
 
 #[cfg(test)]
@@ -104,7 +112,7 @@ mod tests {
         let h = head(key, content_type, None);
         check(&h).map(|f| {
             assert_eq!(f.rule, RuleId::ContentType);
-            assert_eq!(f.header, "Content-Type");
+            assert_eq!(f.header, Header::ContentType);
             assert_eq!(f.current.as_deref(), content_type);
             f.proposed
                 .expect("a content-type finding always proposes a type")
@@ -125,6 +133,12 @@ mod tests {
                 "text/css; charset=utf-8",
             ),
             ("app.js", None, "text/javascript; charset=utf-8"),
+            (
+                "js/app.mjs",
+                Some("binary/octet-stream"),
+                "application/javascript; charset=utf-8",
+            ),
+            ("mod.wasm", Some("binary/octet-stream"), "application/wasm"),
             ("data.json", Some(""), "application/json; charset=utf-8"),
             (
                 "logo.svg",

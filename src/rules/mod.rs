@@ -4,12 +4,23 @@
 //! one-line explanation, and returns at most one [`Finding`]: the header that is wrong and the value
 //! a repair should send instead. Rules never do I/O, so they are tested exhaustively in place.
 
-mod content_encoding;
+mod charset;
+pub mod coding;
+pub mod content_encoding;
 mod content_type;
+mod encoding_mismatch;
+pub mod policy;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::model::ObjectHead;
+use crate::model::{Header, ObjectHead, SkipReason};
+use policy::Policy;
+
+/// How many of an object's first bytes the sniff reads: every magic number fits, and a ranged GET
+/// this small costs the same as a HEAD.
+pub const SNIFF_BYTES: u64 = 64;
 
 /// What a rule found wrong with one header of one object.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -17,11 +28,36 @@ pub struct Finding {
     /// The rule's stable id.
     pub rule: RuleId,
     /// The HTTP header the finding is about.
-    pub header: &'static str,
+    pub header: Header,
     /// The header's value now; `None` when the header is absent.
     pub current: Option<String>,
     /// The value a repair should send; `None` means: remove the header.
     pub proposed: Option<String>,
+    /// The built-in rules whose proposal for this header the policy replaced.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<RuleId>,
+    /// Why a repair must not apply this proposal (the body contradicts it): the object is
+    /// skipped with this reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<SkipReason>,
+}
+
+impl Finding {
+    pub fn new(
+        rule: RuleId,
+        header: Header,
+        current: Option<&str>,
+        proposed: Option<String>,
+    ) -> Self {
+        Finding {
+            rule,
+            header,
+            current: current.map(str::to_owned),
+            proposed,
+            overrides: Vec::new(),
+            blocked: None,
+        }
+    }
 }
 
 /// Every rule s3mend knows. The order is the order findings are reported in.
@@ -30,16 +66,31 @@ pub struct Finding {
 pub enum RuleId {
     ContentEncoding,
     ContentType,
+    Charset,
+    EncodingMismatch,
+    Policy,
 }
 
 impl RuleId {
-    pub const ALL: [RuleId; 2] = [RuleId::ContentEncoding, RuleId::ContentType];
+    pub const ALL: [RuleId; 5] = [
+        RuleId::ContentEncoding,
+        RuleId::ContentType,
+        RuleId::Charset,
+        RuleId::EncodingMismatch,
+        RuleId::Policy,
+    ];
+
+    /// The rules a run has unless `--rules` says otherwise (and `policy` with `--policy`).
+    pub const DEFAULT: [RuleId; 2] = [RuleId::ContentEncoding, RuleId::ContentType];
 
     /// The stable id used on the command line and in reports.
     pub fn as_str(self) -> &'static str {
         match self {
             RuleId::ContentEncoding => "content-encoding",
             RuleId::ContentType => "content-type",
+            RuleId::Charset => "charset",
+            RuleId::EncodingMismatch => "encoding-mismatch",
+            RuleId::Policy => "policy",
         }
     }
 
@@ -52,38 +103,22 @@ impl RuleId {
             RuleId::ContentType => {
                 "Content-Type is missing or generic (binary/octet-stream) although the key's extension says what it is"
             }
+            RuleId::Charset => "a text Content-Type has no charset parameter",
+            RuleId::EncodingMismatch => {
+                "the body's first bytes contradict the Content-Encoding (gzip declared on a plain body, or a compressed text body without one)"
+            }
+            RuleId::Policy => "a header differs from what the --policy file declares for the key",
         }
     }
 
-    /// The header the rule checks and a repair rewrites.
-    pub fn header(self) -> &'static str {
+    /// Runs a built-in rule over one object (`body`: its first bytes, when they were read).
+    fn check(self, head: &ObjectHead, body: Option<&[u8]>) -> Option<Finding> {
         match self {
-            RuleId::ContentEncoding => "Content-Encoding",
-            RuleId::ContentType => "Content-Type",
-        }
-    }
-
-    /// That header's value in a HEAD snapshot.
-    pub fn value(self, head: &ObjectHead) -> &Option<String> {
-        match self {
-            RuleId::ContentEncoding => &head.content_encoding,
-            RuleId::ContentType => &head.content_type,
-        }
-    }
-
-    /// That header's value in a HEAD snapshot, to change.
-    pub fn value_mut(self, head: &mut ObjectHead) -> &mut Option<String> {
-        match self {
-            RuleId::ContentEncoding => &mut head.content_encoding,
-            RuleId::ContentType => &mut head.content_type,
-        }
-    }
-
-    /// Runs the rule over one object.
-    pub fn check(self, head: &ObjectHead) -> Option<Finding> {
-        match self {
-            RuleId::ContentEncoding => content_encoding::check(head),
+            RuleId::ContentEncoding => content_encoding::check(head, body),
             RuleId::ContentType => content_type::check(head),
+            RuleId::Charset => charset::check(head),
+            RuleId::EncodingMismatch => encoding_mismatch::check(head, body),
+            RuleId::Policy => None,
         }
     }
 }
@@ -109,50 +144,151 @@ impl std::str::FromStr for RuleId {
             .find(|id| id.as_str() == s.trim())
             .ok_or_else(|| {
                 let known: Vec<_> = RuleId::ALL.iter().map(|id| id.as_str()).collect();
-                format!("unknown rule '{s}' (known: {}, or all)", known.join(", "))
+                format!(
+                    "unknown rule '{s}' (known: {}; default for the default set)",
+                    known.join(", ")
+                )
             })
     }
 }
 
-/// The rules selected for a run, in report order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RuleSet(Vec<RuleId>);
+/// The rules selected for a run, in report order, and the policy if one is given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleSet {
+    ids: Vec<RuleId>,
+    policy: Option<Arc<Policy>>,
+    /// Read an object's first bytes when its findings depend on them (`--no-sniff` turns it
+    /// off: Content-Encoding proposals are then from the headers alone).
+    sniff: bool,
+}
 
 impl RuleSet {
+    /// The default rules, without a policy.
     pub fn all() -> Self {
-        RuleSet(RuleId::ALL.to_vec())
+        RuleSet {
+            ids: RuleId::DEFAULT.to_vec(),
+            policy: None,
+            sniff: true,
+        }
     }
 
-    /// Parses `--rules` values: ids, possibly comma-separated, or `all`.
-    pub fn parse<S: AsRef<str>>(values: &[S]) -> Result<Self, String> {
+    /// Parses `--rules` values: ids, possibly comma-separated; `default` (or `all`, as before)
+    /// stands for the default set, which has `policy` when a policy is given.
+    pub fn parse<S: AsRef<str>>(values: &[S], policy: Option<Arc<Policy>>) -> Result<Self, String> {
         let mut ids = Vec::new();
         for part in values.iter().flat_map(|v| v.as_ref().split(',')) {
             let part = part.trim();
-            if part.is_empty() {
-                continue;
-            }
-            if part == "all" {
-                return Ok(RuleSet::all());
-            }
-            let id: RuleId = part.parse()?;
-            if !ids.contains(&id) {
-                ids.push(id);
+            let named: Vec<RuleId> = match part {
+                "" => continue,
+                "default" | "all" => RuleId::DEFAULT
+                    .into_iter()
+                    .chain(policy.is_some().then_some(RuleId::Policy))
+                    .collect(),
+                _ => vec![part.parse()?],
+            };
+            for id in named {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
             }
         }
         if ids.is_empty() {
             return Err("--rules names no rule".to_owned());
         }
+        match (ids.contains(&RuleId::Policy), &policy) {
+            (true, None) => return Err("rule 'policy' needs --policy FILE".to_owned()),
+            (false, Some(policy)) => {
+                return Err(format!(
+                    "--policy {} would not be used: --rules names neither default nor policy",
+                    policy.path
+                ))
+            }
+            _ => {}
+        }
         ids.sort();
-        Ok(RuleSet(ids))
+        Ok(RuleSet {
+            ids,
+            policy,
+            sniff: true,
+        })
+    }
+
+    /// With `sniff` false, no object's body is ever read: Content-Encoding proposals come from
+    /// the headers alone, and `encoding-mismatch` finds nothing.
+    pub fn sniffing(mut self, sniff: bool) -> Self {
+        self.sniff = sniff;
+        self
+    }
+
+    pub fn sniffs(&self) -> bool {
+        self.sniff
     }
 
     pub fn ids(&self) -> &[RuleId] {
-        &self.0
+        &self.ids
     }
 
-    /// Every finding of the selected rules for one object, in rule order.
-    pub fn check(&self, head: &ObjectHead) -> Vec<Finding> {
-        self.0.iter().filter_map(|id| id.check(head)).collect()
+    pub fn policy(&self) -> Option<&Policy> {
+        self.policy.as_deref()
+    }
+
+    /// Every finding of the selected rules for one object, in rule order, the policy's last.
+    /// `body` is the object's first bytes, when they were read. Where the policy declares a
+    /// header, the built-in rules' findings on it give way, and the policy's finding names them.
+    pub fn check(&self, head: &ObjectHead, body: Option<&[u8]>) -> Vec<Finding> {
+        let mut findings: Vec<Finding> = self
+            .ids
+            .iter()
+            .filter_map(|id| id.check(head, body))
+            .collect();
+        let Some(policy) = &self.policy else {
+            return findings;
+        };
+        let mut declared = policy.check(head, body);
+        findings.retain(|finding| {
+            if !policy.declares(&head.key, &finding.header) {
+                return true;
+            }
+            if let Some(winner) = declared.iter_mut().find(|p| p.header == finding.header) {
+                winner.overrides.push(finding.rule);
+            }
+            false
+        });
+        findings.append(&mut declared);
+        findings
+    }
+
+    /// Whether the findings of `head` (found without its body) depend on its first bytes: a
+    /// Content-Encoding is to be set, kept or removed, or `encoding-mismatch` has something to
+    /// check. An archived object cannot be read (nor repaired): its findings stay header-only.
+    pub fn wants_body(&self, head: &ObjectHead, findings: &[Finding]) -> bool {
+        self.sniff
+            && !head.is_archived()
+            && (findings.iter().any(|f| f.header == Header::ContentEncoding)
+                || (self.ids.contains(&RuleId::EncodingMismatch)
+                    && encoding_mismatch::wants_body(head)))
+    }
+
+    /// [`RuleSet::check`], with the body's first [`SNIFF_BYTES`] read by `read` when the
+    /// findings depend on them (never for an empty object, whose body is known).
+    pub async fn check_reading<E, Fut>(
+        &self,
+        head: &ObjectHead,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<Vec<Finding>, E>
+    where
+        Fut: std::future::Future<Output = Result<Vec<u8>, E>>,
+    {
+        let findings = self.check(head, None);
+        if !self.wants_body(head, &findings) {
+            return Ok(findings);
+        }
+        let body = if head.content_length == Some(0) {
+            Vec::new()
+        } else {
+            read().await?
+        };
+        Ok(self.check(head, Some(&body)))
     }
 }
 
@@ -170,34 +306,45 @@ mod tests {
 
     #[test]
     fn rule_set_parses_lists_and_all() {
-        assert_eq!(RuleSet::parse(&["all"]).unwrap(), RuleSet::all());
+        let parse = |values: &[&str]| RuleSet::parse(values, None);
+        assert_eq!(parse(&["all"]).unwrap(), RuleSet::all());
+        assert_eq!(parse(&["default"]).unwrap(), RuleSet::all());
         assert_eq!(
-            RuleSet::parse(&["content-type"]).unwrap().ids(),
+            parse(&["content-type"]).unwrap().ids(),
             &[RuleId::ContentType]
         );
         assert_eq!(
-            RuleSet::parse(&["content-type,content-encoding"]).unwrap(),
+            parse(&["content-type,content-encoding"]).unwrap(),
             RuleSet::all()
         );
         assert_eq!(
-            RuleSet::parse(&["content-type", " content-type "])
-                .unwrap()
-                .ids(),
+            parse(&["content-type", " content-type "]).unwrap().ids(),
             &[RuleId::ContentType]
         );
-        let err = RuleSet::parse(&["content-encodin"]).unwrap_err();
+        assert_eq!(
+            parse(&["default,charset,encoding-mismatch"]).unwrap().ids(),
+            &[
+                RuleId::ContentEncoding,
+                RuleId::ContentType,
+                RuleId::Charset,
+                RuleId::EncodingMismatch
+            ]
+        );
+        let err = parse(&["content-encodin"]).unwrap_err();
         assert!(err.contains("unknown rule 'content-encodin'"), "{err}");
-        assert!(RuleSet::parse(&[","]).is_err());
+        assert!(parse(&[","]).is_err());
+        let err = parse(&["policy"]).unwrap_err();
+        assert!(err.contains("needs --policy"), "{err}");
     }
 
     #[test]
     fn findings_serialize_with_the_rule_name() {
-        let finding = Finding {
-            rule: RuleId::ContentEncoding,
-            header: "Content-Encoding",
-            current: Some("gzip, UTF-8".into()),
-            proposed: Some("gzip".into()),
-        };
+        let finding = Finding::new(
+            RuleId::ContentEncoding,
+            Header::ContentEncoding,
+            Some("gzip, UTF-8"),
+            Some("gzip".into()),
+        );
         assert_eq!(
             serde_json::to_value(&finding).unwrap(),
             serde_json::json!({"rule": "content-encoding", "header": "Content-Encoding",

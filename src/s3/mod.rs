@@ -9,6 +9,7 @@ mod head;
 mod list;
 mod metrics;
 mod pace;
+mod read;
 mod store;
 mod write;
 

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use aws_sdk_s3::Client;
 
-use super::{head, write};
+use super::{head, read, write};
 use crate::model::{ObjectAcl, ObjectHead, Rewritten, S3Failure};
 use crate::plan::Plan;
 
@@ -26,6 +26,14 @@ pub trait Store: Send + Sync {
 
     /// HEADs the current version of `key`.
     fn head(&self, key: &str) -> impl Future<Output = Result<ObjectHead, S3Failure>> + Send;
+
+    /// The first `n` bytes of a version's body (fewer if it is shorter), to sniff its coding.
+    fn body_start(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        n: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, S3Failure>> + Send;
 
     /// GetObjectAcl of a version (the current one if `None`).
     fn acl(
@@ -96,6 +104,15 @@ impl Store for S3Store {
 
     async fn head(&self, key: &str) -> Result<ObjectHead, S3Failure> {
         head::head_object(&self.client, &self.bucket, key).await
+    }
+
+    async fn body_start(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        n: u64,
+    ) -> Result<Vec<u8>, S3Failure> {
+        read::body_start(&self.client, &self.bucket, key, version_id, n).await
     }
 
     async fn acl(&self, key: &str, version_id: Option<&str>) -> Result<ObjectAcl, S3Failure> {

@@ -95,6 +95,17 @@ pub(super) async fn get_object(
             if_unmodified_since: input.if_unmodified_since.as_ref(),
         },
     )?;
+    // An archived object's bytes are in cold storage: S3 answers 403 until it is restored (the
+    // lab models no restore).
+    if matches!(
+        obj.storage_class.as_deref(),
+        Some("GLACIER" | "DEEP_ARCHIVE")
+    ) {
+        return Err(s3_error!(
+            InvalidObjectState,
+            "The operation is not valid for the object's storage class"
+        ));
+    }
     let mut out = GetObjectOutput::default();
     let extra = object_headers!(out, &obj);
     let mut body = obj.body.clone();
