@@ -40,7 +40,7 @@ pub(crate) fn everything(body: impl Into<bytes::Bytes>) -> ObjectSeed {
 
 /// The object as a repair must leave it: only the time of writing may differ, and display names
 /// (which grant headers do not carry).
-fn comparable(mut object: StoredObject) -> StoredObject {
+pub(crate) fn comparable(mut object: StoredObject) -> StoredObject {
     object.last_modified = time::OffsetDateTime::UNIX_EPOCH;
     for grant in &mut object.grants {
         if let Grantee::CanonicalUser { display_name, .. } = &mut grant.grantee {

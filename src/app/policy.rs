@@ -37,7 +37,11 @@ fn explanation(policy: &Policy, key: &str) -> String {
         keys.join(", ")
     );
     for (header, want) in &block.sets {
-        text.push_str(&format!("  {header} = {}\n", want.to_toml()));
+        text.push_str(&format!(
+            "  {} = {}\n",
+            policy::field(header),
+            want.to_toml()
+        ));
     }
     text
 }
@@ -55,7 +59,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             explanation(&policy, "a/index.html"),
-            "a/index.html: [[match]] block 1 (line 1, keys = [\"*.html\", \"*.htm\"])\n  Content-Encoding = false\n  Cache-Control = \"no-cache\"\n  x-amz-meta-team = \"web\"\n"
+            "a/index.html: [[match]] block 1 (line 1, keys = [\"*.html\", \"*.htm\"])\n  content-encoding = false\n  cache-control = \"no-cache\"\n  metadata.team = \"web\"\n"
         );
         assert!(explanation(&policy, "img.png").starts_with("img.png: [[match]] block 2 (line 7"));
         let only_html = policy::parse(

@@ -152,6 +152,16 @@ impl Run {
         (out, color): (Box<dyn Write + Send>, bool),
         requests: Arc<RequestStats>,
     ) -> Self {
+        let mut notes = Vec::new();
+        if let Some(policy) = rules.policy() {
+            notes.push(format!("policy: {}", policy.path));
+        }
+        if !rules.sniffs() {
+            notes.push(
+                "--no-sniff: no body was read; Content-Encoding proposals come from the headers alone"
+                    .to_owned(),
+            );
+        }
         Run {
             writer: report::writer(output.format, out, color),
             summary: Summary {
@@ -163,7 +173,7 @@ impl Run {
                 rules,
                 stopped: None,
                 command,
-                notes: Vec::new(),
+                notes,
             },
             checkpoints: None,
             listing_failed: None,

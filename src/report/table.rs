@@ -1,12 +1,13 @@
 //! The table: summary counts, then findings grouped by rule with a few example keys, for people.
 //! Examples are the alphabetically first keys, so the table does not depend on timing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use console::Style;
 
 use super::{ObjectRow, ReportWriter, RunInfo, Status, Summary};
+use crate::model::Header;
 use crate::rules::RuleId;
 
 /// Example keys shown per group.
@@ -15,7 +16,8 @@ const EXAMPLES: usize = 10;
 pub struct TableWriter {
     out: Box<dyn Write + Send>,
     color: bool,
-    by_rule: HashMap<RuleId, Group>,
+    /// Findings by rule and header: a policy sets several headers, each its own group.
+    by_rule: BTreeMap<(RuleId, Header), Group>,
     /// Fix: skipped objects by reason, and conflicts.
     skipped: BTreeMap<String, Group>,
     conflicts: Group,
@@ -56,7 +58,7 @@ impl TableWriter {
         TableWriter {
             out,
             color,
-            by_rule: HashMap::new(),
+            by_rule: BTreeMap::new(),
             skipped: BTreeMap::new(),
             conflicts: Group::default(),
             gone: Group::default(),
@@ -144,7 +146,7 @@ impl ReportWriter for TableWriter {
         }
         for finding in &row.findings {
             self.by_rule
-                .entry(finding.rule)
+                .entry((finding.rule, finding.header.clone()))
                 .or_default()
                 .add(&row.key, || {
                     (
@@ -230,10 +232,12 @@ impl ReportWriter for TableWriter {
         for note in &info.notes {
             writeln!(self.out, "  note: {note}")?;
         }
-        for rule in info.rules.ids() {
-            if let Some(group) = self.by_rule.remove(rule) {
-                self.write_group(rule.as_str(), rule.explanation(), &group)?;
-            }
+        for ((rule, header), group) in std::mem::take(&mut self.by_rule) {
+            let title = match rule {
+                RuleId::Policy => format!("{rule}: {header}"),
+                _ => rule.to_string(),
+            };
+            self.write_group(&title, rule.explanation(), &group)?;
         }
         for (reason, group) in std::mem::take(&mut self.skipped) {
             self.write_group(

@@ -63,6 +63,14 @@ impl Want {
     }
 }
 
+/// The field a policy file sets `header` with: `cache-control`, `metadata.team`.
+pub fn field(header: &Header) -> String {
+    match header {
+        Header::Meta(name) => format!("metadata.{name}"),
+        other => other.name().to_ascii_lowercase(),
+    }
+}
+
 impl Policy {
     /// The block that applies to `key`, with its index: the first whose globs match.
     pub fn block_for(&self, key: &str) -> Option<(usize, &Block)> {
