@@ -14,6 +14,9 @@ const POLICY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/s3mend.toml"
 /// key → ("rule header") → proposed value, as the reports give them.
 type ByHeader = BTreeMap<String, BTreeMap<String, Option<String>>>;
 
+/// One object's ("rule header", proposed value) pairs, written out.
+type Findings = Vec<(&'static str, Option<&'static str>)>;
+
 /// What a scan with the fixture policy and the default rules must report: the built-in rules'
 /// Content-Encoding repairs (decided by each body's first bytes), the policy's headers, and the
 /// built-in content-type proposals where the policy declares no Content-Type.
@@ -30,7 +33,7 @@ fn expected() -> ByHeader {
         ("content-encoding Content-Encoding", None),
         ("policy Cache-Control", immutable),
     ];
-    let cases: Vec<(&str, Vec<(&str, Option<&str>)>)> = vec![
+    let cases: Vec<(&str, Findings)> = vec![
         ("index.html", html()),
         ("about.html", html()),
         ("old-about.html", html()),
