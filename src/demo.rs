@@ -1,6 +1,7 @@
 //! `s3mend demo`: the lab, seeded from `fixtures/` (compiled into the binary), and a scan of it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use anyhow::Context;
 use include_dir::{include_dir, Dir};
@@ -15,13 +16,16 @@ use crate::model::S3Uri;
 use crate::pipeline::{KeyFilter, ScanJob};
 use crate::repair::RepairSettings;
 use crate::report::Format;
-use crate::rules::RuleSet;
+use crate::rules::{policy, RuleSet};
 use crate::s3::{Addressing, ConnectOptions};
 use s3mend_lab::{
     Grantee, Lab, LabConfig, ObjectSeed, StoredObject, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY,
 };
 
 static FIXTURES: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/fixtures");
+
+/// The fixture site's policy, in `fixtures/`.
+const POLICY: &str = "s3mend.toml";
 
 /// `fixtures/manifest.json`: each object's metadata as s3cmd 1.5.0-alpha uploaded it.
 #[derive(Clone, Debug, Deserialize)]
@@ -205,18 +209,51 @@ async fn tell_the_story(
         },
         repair: RepairSettings::default(),
     };
-    if app::fix(fix, cancel.clone()).await? != ExitCode::Clean {
+    if app::fix(fix.clone(), cancel.clone()).await? != ExitCode::Clean {
         anyhow::bail!("the demo's fix left findings");
     }
     heading("3. scan again: clean");
-    let code = app::scan(scan, cancel).await?;
+    let code = app::scan(scan.clone(), cancel.clone()).await?;
+    if code != ExitCode::Clean {
+        return Ok(code);
+    }
     if table {
         if let (Some(before), Some(after)) = (before, lab.object(&manifest.bucket, shown)) {
             println!("\n==> 4. {shown}, before and after\n");
             print_headers(&before, &after);
         }
     }
-    Ok(code)
+    with_policy(scan, fix, heading, cancel).await
+}
+
+/// The site's headers as `fixtures/s3mend.toml` declares them: scan, fix, scan again.
+async fn with_policy(
+    mut scan: ScanConfig,
+    mut fix: FixConfig,
+    heading: impl Fn(&str),
+    cancel: CancellationToken,
+) -> anyhow::Result<ExitCode> {
+    let file = FIXTURES
+        .get_file(POLICY)
+        .with_context(|| format!("fixtures/{POLICY} is missing"))?;
+    let text = std::str::from_utf8(file.contents()).context("the demo's policy is not UTF-8")?;
+    let policy = policy::parse(&format!("fixtures/{POLICY}"), text)?;
+    scan.job.rules =
+        RuleSet::parse(&["default"], Some(Arc::new(policy))).map_err(anyhow::Error::msg)?;
+    fix.scan = scan.clone();
+    heading(&format!(
+        "5. with --policy fixtures/{POLICY}: the headers each key must have"
+    ));
+    let code = app::scan(scan.clone(), cancel.clone()).await?;
+    if code > ExitCode::Findings {
+        return Ok(code);
+    }
+    heading("6. fix --policy: every header an object needs, in its one copy");
+    if app::fix(fix, cancel.clone()).await? != ExitCode::Clean {
+        anyhow::bail!("the demo's policy fix left findings");
+    }
+    heading("7. scan --policy again: clean");
+    app::scan(scan, cancel).await
 }
 
 fn print_headers(before: &StoredObject, after: &StoredObject) {

@@ -2250,3 +2250,34 @@ async fn ranged_gets_answer_as_s3_does() {
         Some("InvalidObjectState")
     );
 }
+
+/// GetBucketAcl names the lab's account as the owner, as S3 names the caller for its own bucket
+/// (s3mend reads the caller's canonical id there); a store without ACLs answers 501.
+#[tokio::test]
+async fn the_bucket_acl_names_its_owner() {
+    let (lab, s3) = start().await;
+    lab.create_bucket("owned");
+    let acl = s3.get_bucket_acl().bucket("owned").send().await.unwrap();
+    assert_eq!(acl.owner().and_then(|o| o.id()), Some(lab::LAB_OWNER_ID));
+    let grants: Vec<_> = acl
+        .grants()
+        .iter()
+        .map(|g| {
+            (
+                g.grantee().and_then(|g| g.id()),
+                g.permission().map(|p| p.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(grants, [(Some(lab::LAB_OWNER_ID), Some("FULL_CONTROL"))]);
+    lab.set_acl_mode("owned", AclMode::NotImplemented);
+    let err = s3
+        .get_bucket_acl()
+        .bucket("owned")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 501);
+    let err = s3.get_bucket_acl().bucket("nope").send().await.unwrap_err();
+    assert_eq!(status(&err), 404);
+}

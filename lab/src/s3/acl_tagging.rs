@@ -1,4 +1,5 @@
-//! An object's ACL (GetObjectAcl, PutObjectAcl) and tags (Get-, Put- and DeleteObjectTagging).
+//! An object's ACL (GetObjectAcl, PutObjectAcl) and tags (Get-, Put- and DeleteObjectTagging), and
+//! a bucket's ACL (GetBucketAcl), which s3mend reads for the caller's canonical id.
 //!
 //! Both change the version they name in place, as S3 does: no new version, the same etag and
 //! last-modified time. What a bucket's ACL mode allows is decided in `ownership.rs`.
@@ -31,6 +32,26 @@ pub(super) async fn get_object_acl(
         grants: Some(acl::to_dto(&grants)),
         owner: Some(acl::owner_dto_for(&owner)),
         ..GetObjectAclOutput::default()
+    }))
+}
+
+/// A bucket's ACL: the lab's account owns it with FULL_CONTROL, as a new bucket has; a store
+/// without ACLs answers 501, as for objects.
+pub(super) async fn get_bucket_acl(
+    lab: &LabS3,
+    req: S3Request<GetBucketAclInput>,
+) -> S3Result<S3Response<GetBucketAclOutput>> {
+    let owned = StoredObject {
+        owner_id: acl::LAB_OWNER_ID.to_owned(),
+        grants: acl::private(),
+        ..StoredObject::default()
+    };
+    let (owner, grants) = lab.store.read(&req.input.bucket, |b| {
+        ownership::visible_acl(b.acl_mode, &owned)
+    })?;
+    Ok(S3Response::new(GetBucketAclOutput {
+        grants: Some(acl::to_dto(&grants)),
+        owner: Some(acl::owner_dto_for(&owner)),
     }))
 }
 

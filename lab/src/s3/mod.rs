@@ -151,6 +151,13 @@ impl S3 for LabS3 {
         acl_tagging::get_object_acl(self, req).await
     }
 
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        acl_tagging::get_bucket_acl(self, req).await
+    }
+
     async fn put_object_acl(
         &self,
         req: S3Request<PutObjectAclInput>,
