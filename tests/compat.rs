@@ -457,6 +457,8 @@ pub async fn run_suite(target: Target, expected: Capabilities) {
     println!("compat[{}] versioning ... ok", target.name);
     aws_chunked(&target, &caps).await;
     println!("compat[{}] aws-chunked ... ok", target.name);
+    policy_fix(&target, &caps).await;
+    println!("compat[{}] policy fix ... ok", target.name);
 }
 
 /// The args every write in the suite adds: a server that ignores copy-source-if-match needs
@@ -995,6 +997,127 @@ async fn versions(target: &Target, caps: &Capabilities) {
         "[{}] the old version is kept",
         target.name
     );
+}
+
+/// A `--policy` fix: every header a block declares is set in the object's one copy, the body's
+/// first bytes decide its Content-Encoding, and nothing else changes; a rescan is clean.
+async fn policy_fix(target: &Target, caps: &Capabilities) {
+    let bucket = target.bucket("policy").await;
+    let put = |key: &'static str,
+               body: Vec<u8>,
+               content_type: &'static str,
+               coding: Option<&'static str>| {
+        target
+            .client
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .content_type(content_type)
+            .set_content_encoding(coding.map(str::to_owned))
+            .metadata("keep", "me")
+            .send()
+    };
+    put(
+        "index.html",
+        b"<p>plain</p>".to_vec(),
+        "text/html",
+        Some("UTF-8"),
+    )
+    .await
+    .unwrap();
+    put(
+        "app.js",
+        crate::harness::gzipped(b"app();"),
+        "application/javascript",
+        Some("gzip, UTF-8"),
+    )
+    .await
+    .unwrap();
+    put("report.csv", b"a,b\n".to_vec(), "text/csv", None)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(
+        &policy,
+        r#"
+[[match]]
+keys = ["*.html"]
+cache-control = "no-cache"
+content-type = "text/html; charset=utf-8"
+
+[[match]]
+keys = ["*.js"]
+cache-control = "public, max-age=31536000, immutable"
+
+[[match]]
+keys = ["*.csv"]
+content-disposition = "attachment"
+metadata = { team = "data" }
+"#,
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap();
+    let mut before = std::collections::BTreeMap::new();
+    for key in ["index.html", "app.js", "report.csv"] {
+        before.insert(key, target.snapshot(&bucket, key).await);
+    }
+    let fix = target
+        .fix(
+            caps,
+            &bucket,
+            &dir.path().join("j.jsonl"),
+            &["--policy", policy],
+        )
+        .await;
+    assert_eq!(
+        fix.json()["summary"]["fixed"],
+        3,
+        "[{}] {fix:?}",
+        target.name
+    );
+    for (key, old) in before {
+        let new = target.snapshot(&bucket, key).await;
+        let mut wanted = old.clone();
+        match key {
+            "index.html" => {
+                wanted.head.cache_control = Some("no-cache".into());
+                wanted.head.content_type = Some("text/html; charset=utf-8".into());
+                wanted.head.content_encoding = None;
+            }
+            "app.js" => {
+                wanted.head.cache_control = Some("public, max-age=31536000, immutable".into());
+                wanted.head.content_encoding = Some("gzip".into());
+            }
+            _ => {
+                wanted.head.content_disposition = Some("attachment".into());
+                wanted.head.metadata.insert("team".into(), "data".into());
+            }
+        }
+        let (new_type, new_coding) = (&new.head.content_type, &new.head.content_encoding);
+        assert_eq!(
+            new_type, &wanted.head.content_type,
+            "[{}] {key}",
+            target.name
+        );
+        assert_eq!(
+            new_coding, &wanted.head.content_encoding,
+            "[{}] {key}",
+            target.name
+        );
+        assert_eq!(
+            new.kept(),
+            wanted.kept(),
+            "[{}] {key}: only the policy's headers change",
+            target.name
+        );
+    }
+    let url = format!("s3://{bucket}/");
+    let rescan = target
+        .s3mend(&["scan", &url, "--policy", policy, "--format", "json"])
+        .await;
+    assert_eq!(rescan.code, 0, "[{}] {rescan:?}", target.name);
 }
 
 /// `aws-chunked` is a transfer detail, not a content coding: AWS strips it at upload, servers that
