@@ -40,7 +40,7 @@ impl fmt::Display for PolicyError {
 impl std::error::Error for PolicyError {}
 
 /// The fields a `[[match]]` block may have.
-const FIELDS: [&str; 8] = [
+pub(super) const FIELDS: [&str; 8] = [
     "keys",
     "cache-control",
     "content-type",

@@ -318,3 +318,31 @@ fn a_missing_file_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+/// The JSON Schema in the repository names exactly the fields the parser takes, so an editor
+/// that validates against it agrees with s3mend.
+#[test]
+fn the_json_schema_names_the_fields_the_parser_takes() {
+    let schema: serde_json::Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/policy.schema.json"
+    )))
+    .unwrap();
+    let top: Vec<&str> = schema["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(top, ["match"]);
+    let mut block: Vec<&str> = schema["$defs"]["block"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut fields = parse::FIELDS.to_vec();
+    block.sort_unstable();
+    fields.sort_unstable();
+    assert_eq!(block, fields);
+}
