@@ -193,6 +193,12 @@ pub struct UndoArgs {
     pub output: OutputArgs,
 }
 
+fn parse_region(text: &str) -> Result<String, String> {
+    crate::s3::check_region(text)
+        .map(|()| text.to_owned())
+        .map_err(|e| e.to_string())
+}
+
 fn parse_size(text: &str) -> Result<u64, String> {
     parse_size::parse_size(text).map_err(|e| format!("'{text}' is not a size: {e}"))
 }
@@ -243,7 +249,7 @@ pub struct ConnectArgs {
 
     /// Region to sign for. When the server answers that the bucket is in another region and names
     /// it (x-amz-bucket-region, as AWS does), s3mend switches to that one.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_region)]
     pub region: Option<String>,
 
     /// Named profile from the AWS config and credentials files.

@@ -144,7 +144,33 @@ impl TestEnv {
     }
 
     pub fn spawn(&self, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
+        self.spawn_in(None, args, env)
+    }
+
+    /// Runs `s3mend ARGS` in the directory `dir`, as [`TestEnv::s3mend`] does.
+    pub async fn s3mend_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let child = self.spawn_in(Some(dir), args, &[]);
+        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+            .await
+            .expect("s3mend finishes within 2 minutes")
+            .expect("s3mend runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn spawn_in(
+        &self,
+        dir: Option<&Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> tokio::process::Child {
         let mut cmd = s3mend_command();
+        if let Some(dir) = dir {
+            cmd.current_dir(dir);
+        }
         cmd.args(args)
             .env("AWS_ENDPOINT_URL", self.lab.endpoint())
             .env("AWS_ACCESS_KEY_ID", LAB_ACCESS_KEY)
@@ -170,6 +196,8 @@ pub fn s3mend_command() -> tokio::process::Command {
         "AWS_DEFAULT_REGION",
         "NO_COLOR",
         "S3MEND_LOG",
+        "S3MEND_POLICY",
+        "S3MEND_NO_FAST_HEAD",
     ] {
         cmd.env_remove(var);
     }

@@ -8,6 +8,7 @@ mod connect;
 mod demo;
 mod faults;
 mod fix;
+mod hardening;
 mod heads;
 mod pace;
 mod policy;

@@ -2,7 +2,7 @@
 //! copies the stopped run left in flight.
 
 use std::io::{self, IsTerminal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -11,6 +11,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::ask::{confirm, consent, Consent, REFUSED};
+use super::files;
 use super::journal_file::{discard_if_empty, open_journal};
 use super::run::{open_output, Checkpoints, Run, Start};
 use crate::config::{FixConfig, WriteConfig};
@@ -29,16 +30,24 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     if consent == Consent::Refused {
         anyhow::bail!(REFUSED);
     }
-    // Every file is opened before the first request.
-    let out = open_output(&cfg.scan.output)?;
     let start = Start::read(cfg.scan.state.as_ref())?;
     if let Start::Finished = start {
         return Ok(ExitCode::Clean);
     }
     let resumed_journal = start.checkpoint().and_then(|c| c.journal.clone());
     if let (Some(previous), false) = (&resumed_journal, cfg.write.dry_run) {
-        continue_journal(&mut cfg.write, previous)?;
+        cfg.write.journal = Some(journal_to_continue(&cfg.write, previous)?);
     }
+    files::distinct(&[
+        ("--journal", cfg.write.journal.as_deref()),
+        ("--state", cfg.scan.state.as_ref().map(|s| s.path.as_path())),
+        ("--output", cfg.scan.output.path.as_deref()),
+    ])?;
+    if let (Some(previous), false) = (&resumed_journal, cfg.write.dry_run) {
+        repair_journal(previous)?;
+    }
+    // Every file is opened before the first request.
+    let out = open_output(&cfg.scan.output)?;
     let journal = open_journal(&cfg.write)?;
     cfg.scan.job.start_after = start.checkpoint().and_then(|c| c.done_through.clone());
     let counters = Arc::new(Counters::default());
@@ -148,11 +157,10 @@ async fn scan_then_hold_findings(
     Ok(pending)
 }
 
-/// A resumed fix appends to the journal its state names (never to another one), after cutting a
-/// line the stop may have torn.
-fn continue_journal(write: &mut WriteConfig, previous: &Path) -> anyhow::Result<()> {
+/// A resumed fix appends to the journal its state names, never to another one.
+fn journal_to_continue(write: &WriteConfig, previous: &Path) -> anyhow::Result<PathBuf> {
     if let Some(given) = write.journal.as_deref().filter(|_| write.journal_given) {
-        if given != previous {
+        if std::path::absolute(given).ok().as_deref() != Some(previous) && given != previous {
             anyhow::bail!(
                 "--resume continues the journal named in --state ({}), not --journal {}",
                 previous.display(),
@@ -160,10 +168,15 @@ fn continue_journal(write: &mut WriteConfig, previous: &Path) -> anyhow::Result<
             );
         }
     }
+    Ok(previous.to_owned())
+}
+
+/// Cuts a last line the stop may have torn, once the file is known to be a journal: a state that
+/// names any other file must not cost that file its last line.
+fn repair_journal(previous: &Path) -> anyhow::Result<()> {
+    journal::read(previous)?;
     journal::drop_torn_tail(previous)
-        .with_context(|| format!("cannot repair journal {}", previous.display()))?;
-    write.journal = Some(previous.to_owned());
-    Ok(())
+        .with_context(|| format!("cannot repair journal {}", previous.display()))
 }
 
 /// Settles the copies the journal shows in flight when the previous run stopped, so the journal

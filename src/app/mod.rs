@@ -7,11 +7,13 @@
 //!   `--resume`'s settling of the copies a stopped run left in flight.
 //! - `undo.rs`: a journal's repairs, put back.
 //! - `ask.rs`: whether a run may write, and the question on the terminal.
+//! - `files.rs`: the files a run writes are different files.
 //! - `journal_file.rs`: a writing run's journal file.
 //! - `run.rs`: one run's report, summary, checkpoints and exit code.
 //! - `policy.rs`: `policy check` and `policy explain`, which send nothing.
 
 mod ask;
+mod files;
 mod fix;
 mod journal_file;
 pub mod policy;

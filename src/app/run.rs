@@ -71,6 +71,8 @@ impl Checkpoints {
         done_through: Option<String>,
         journal: Option<PathBuf>,
     ) -> anyhow::Result<Self> {
+        // Absolute: a resume from another directory must find the same journal.
+        let journal = journal.map(|j| std::path::absolute(&j).unwrap_or(j));
         let file = match state {
             Some(state) => {
                 let mut checkpoint = Checkpoint::new(state.scope.clone(), journal);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::files;
 use super::run::{open_output, Checkpoints, Run, Start};
 use crate::config::ScanConfig;
 use crate::exit_codes::ExitCode;
@@ -14,6 +15,10 @@ use crate::s3;
 
 /// Runs a scan to the end, an interruption or a listing failure, and writes its report.
 pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+    files::distinct(&[
+        ("--state", cfg.state.as_ref().map(|s| s.path.as_path())),
+        ("--output", cfg.output.path.as_deref()),
+    ])?;
     // The report and state files must be writable before the first request is sent.
     let out = open_output(&cfg.output)?;
     let start = Start::read(cfg.state.as_ref())?;

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::ask::{confirm, consent, Consent, REFUSED};
+use super::files;
 use super::journal_file::{discard_if_empty, open_journal};
 use super::run::{open_output, Run};
 use crate::config::UndoConfig;
@@ -22,6 +23,11 @@ use crate::rules::RuleSet;
 use crate::s3;
 
 pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+    files::distinct(&[
+        ("JOURNAL", Some(cfg.from.as_path())),
+        ("--journal", cfg.write.journal.as_deref()),
+        ("--output", cfg.output.path.as_deref()),
+    ])?;
     let (bucket, latest) = repairs_to_undo(&cfg)?;
     let consent = consent(&cfg.write, io::stdin().is_terminal());
     if consent == Consent::Refused {

@@ -166,6 +166,11 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
         loader = loader.credentials_provider(Credentials::new(key, secret, None, None, "s3mend"));
     }
     let sdk_config = loader.load().await;
+    // From --region, AWS_REGION or the profile: the SDK would panic while signing with a region
+    // that cannot travel in a header.
+    if let Some(region) = sdk_config.region() {
+        check_region(region.as_ref())?;
+    }
     check_credentials(&sdk_config).await?;
     let path_style = match opts.addressing {
         Addressing::Auto => opts.endpoint_url.is_some(),
@@ -274,6 +279,23 @@ fn default_http_client() -> anyhow::Result<SharedHttpClient> {
                 .http_client()
         })
         .context("this build of the AWS SDK has no default HTTPS client")
+}
+
+/// A region name must be one token of a URL and a header: AWS's are lower-case letters, digits
+/// and `-`, and S3-compatible stores also use `_` and `.`.
+pub fn check_region(region: &str) -> anyhow::Result<()> {
+    let valid = !region.is_empty()
+        && region.len() <= 64
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !valid {
+        bail!(
+            "region '{}' is not a region name (letters, digits, '-', '_' and '.', e.g. eu-west-1): check --region, AWS_REGION or the profile",
+            region.escape_default()
+        );
+    }
+    Ok(())
 }
 
 /// Resolves the credentials once before the first request, so that having none, or having an

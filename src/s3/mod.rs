@@ -14,7 +14,8 @@ mod store;
 mod write;
 
 pub use client::{
-    connect, Addressing, ConnectOptions, Connection, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,
+    check_region, connect, Addressing, ConnectOptions, Connection, DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_MAX_ATTEMPTS,
 };
 pub use fast_head::Heads;
 pub use head::head_object;

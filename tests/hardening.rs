@@ -1,0 +1,199 @@
+//! What an adversarial run found, each fixed and kept fixed: the user's own files, bad input that
+//! reached the SDK, and more in the files this module names.
+
+use crate::harness::{TestEnv, BUCKET};
+use crate::scan_errors::one_line_error;
+
+/// A region that cannot travel in a header is a usage error, not a panic inside the SDK; one
+/// that looks like a path is refused as a region, not reported as something else.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_region_that_is_not_a_region_name_is_one_line() {
+    let env = TestEnv::new().await;
+    let run = env
+        .s3mend_with(
+            &["scan", "s3://test-bucket/"],
+            &[("AWS_REGION", "us\u{1}east")],
+        )
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    one_line_error(&run.stderr, "region 'us\\u{1}east' is not a region name");
+    let run = env
+        .s3mend(&["scan", "s3://test-bucket/", "--region", "x/../y z"])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("region 'x/../y z' is not a region name"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("SSE-C"), "{run:?}");
+    assert_eq!(env.lab.stats().total(), 0);
+}
+
+/// The same file for two of --journal, --state and --output (or undo's journal), under any name,
+/// is refused before anything is written or sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_file_given_for_two_jobs_is_refused() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let path = |name: &str| d.join(name).to_str().unwrap().to_owned();
+    std::fs::write(d.join("keep.txt"), "precious\n").unwrap();
+    std::os::unix::fs::symlink(d.join("keep.txt"), d.join("link")).unwrap();
+    let keep = path("keep.txt");
+    let dotted = format!("{}/./keep.txt", d.display());
+    let link = path("link");
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "scan".into(),
+            "s3://test-bucket/".into(),
+            "--state".into(),
+            keep.clone(),
+            "--output".into(),
+            dotted.clone(),
+        ],
+        vec![
+            "fix".into(),
+            "s3://test-bucket/".into(),
+            "--yes".into(),
+            "--journal".into(),
+            keep.clone(),
+            "--output".into(),
+            link.clone(),
+        ],
+        vec![
+            "fix".into(),
+            "s3://test-bucket/".into(),
+            "--yes".into(),
+            "--journal".into(),
+            link.clone(),
+            "--state".into(),
+            keep.clone(),
+        ],
+        vec![
+            "undo".into(),
+            keep.clone(),
+            "--yes".into(),
+            "--output".into(),
+            dotted.clone(),
+        ],
+    ];
+    for args in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let run = env.s3mend(&args).await;
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        one_line_error(&run.stderr, "are the same file");
+        assert_eq!(
+            std::fs::read_to_string(d.join("keep.txt")).unwrap(),
+            "precious\n"
+        );
+    }
+    assert_eq!(env.lab.stats().total(), 0, "nothing was sent");
+}
+
+/// A state for a stopped fix, naming `journal` (not a journal here) as the one to continue.
+fn stopped_state(journal: &std::path::Path) -> String {
+    serde_json::json!({
+        "version": 1, "command": "fix", "bucket": BUCKET, "prefix": "",
+        "include": [], "exclude": [], "rules": ["content-encoding", "content-type"],
+        "done_through": null, "journal": journal, "complete": false,
+        "updated": "2026-12-02T00:00:00Z"
+    })
+    .to_string()
+}
+
+/// `--resume` checks that the file its state names is a journal before it cuts a torn last line
+/// from it: any other file keeps every byte.
+#[tokio::test(flavor = "multi_thread")]
+async fn resume_never_cuts_a_line_from_a_file_that_is_not_a_journal() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "line one\nline two without a newline").unwrap();
+    let state = dir.path().join("s.json");
+    std::fs::write(&state, stopped_state(&notes)).unwrap();
+    let run = env
+        .s3mend(&[
+            "fix",
+            "s3://test-bucket/",
+            "--yes",
+            "--state",
+            state.to_str().unwrap(),
+            "--resume",
+        ])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    one_line_error(&run.stderr, "line 1 is not an s3mend journal entry");
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "line one\nline two without a newline"
+    );
+    assert_eq!(env.lab.stats().total(), 0);
+}
+
+/// The state records its journal by absolute path: a fix started with relative paths in one
+/// directory resumes from another into the same journal.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resume_from_another_directory_continues_the_same_journal() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    env.put("b.html", "text/html", Some("UTF-8"));
+    let first = tempfile::tempdir().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let run = env
+        .s3mend_in(
+            first.path(),
+            &[
+                "fix",
+                "s3://test-bucket/",
+                "--yes",
+                "--journal",
+                "j.jsonl",
+                "--state",
+                "s.json",
+                "--include",
+                "a.html",
+            ],
+        )
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let state_path = first.path().join("s.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    let journal = first.path().join("j.jsonl");
+    assert_eq!(state["journal"], journal.to_str().unwrap(), "absolute");
+    // As if the run had stopped before it was done.
+    state["complete"] = false.into();
+    state["done_through"] = serde_json::Value::Null;
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    env.put("a.html", "text/html", Some("ANSI_X3.4-1968"));
+    let lines_before = std::fs::read_to_string(&journal).unwrap().lines().count();
+    let resumed = env
+        .s3mend_in(
+            other.path(),
+            &[
+                "fix",
+                "s3://test-bucket/",
+                "--yes",
+                "--state",
+                state_path.to_str().unwrap(),
+                "--resume",
+                "--include",
+                "a.html",
+            ],
+        )
+        .await;
+    assert_eq!(resumed.code, 0, "{resumed:?}");
+    let lines_after = std::fs::read_to_string(&journal).unwrap().lines().count();
+    assert_eq!(
+        lines_after,
+        lines_before + 2,
+        "one more plan and its outcome"
+    );
+    assert!(
+        std::fs::read_dir(other.path()).unwrap().next().is_none(),
+        "no second journal"
+    );
+}
