@@ -197,3 +197,66 @@ async fn a_resume_from_another_directory_continues_the_same_journal() {
         "no second journal"
     );
 }
+
+/// Keys and values are the bucket's data: the table shows their control and bidi characters
+/// escaped, CSV neutralises cells a spreadsheet would evaluate, and JSON carries them exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn reports_never_let_a_key_drive_the_terminal_or_the_spreadsheet() {
+    let env = TestEnv::new().await;
+    let hostile = "\u{1b}]0;pwned\u{7}\u{1b}[2J\r\nfake\u{202e}lmth.exe";
+    env.put(hostile, "text/html", Some("UTF-8"));
+    env.put("=HYPERLINK(\"http://evil\")", "text/html", Some("UTF-8"));
+    env.put("+cmd", "text/html", Some("=1+1"));
+
+    let table = env.s3mend(&["scan", "s3://test-bucket/"]).await;
+    assert_eq!(table.code, 1, "{table:?}");
+    for raw in ['\u{1b}', '\u{7}', '\r', '\u{202e}'] {
+        assert!(
+            !table.stdout.contains(raw),
+            "{raw:?} reached the terminal: {:?}",
+            table.stdout
+        );
+    }
+    assert!(
+        table.stdout.contains("\\u{1b}]0;pwned\\u{7}"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("fake\\u{202e}lmth.exe"),
+        "{}",
+        table.stdout
+    );
+
+    let csv = env
+        .s3mend(&["scan", "s3://test-bucket/", "--format", "csv"])
+        .await;
+    let mut reader = csv::Reader::from_reader(csv.stdout.as_bytes());
+    let keys: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_owned()).collect();
+    assert!(
+        keys.contains(&"'=HYPERLINK(\"http://evil\")".to_owned()),
+        "{keys:?}"
+    );
+    assert!(keys.contains(&"'+cmd".to_owned()), "{keys:?}");
+    assert!(
+        !csv.stdout
+            .lines()
+            .any(|l| l.starts_with('=') || l.contains(",=")),
+        "{}",
+        csv.stdout
+    );
+
+    let json = env
+        .s3mend(&["scan", "s3://test-bucket/", "--format", "json"])
+        .await;
+    let keys: Vec<String> = json.json()["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        keys.contains(&hostile.to_owned()),
+        "JSON is exact: {keys:?}"
+    );
+}

@@ -1,7 +1,9 @@
-//! CSV: one row per finding, or one per object that could not be inspected.
+//! CSV: one row per finding, or one per object that could not be inspected. Every cell is
+//! neutralised for spreadsheets (`escape.rs`).
 
 use std::io::{self, Write};
 
+use super::escape;
 use super::{ObjectRow, ReportWriter, RunInfo, Summary};
 
 pub struct CsvWriter {
@@ -31,6 +33,12 @@ impl CsvWriter {
         }
     }
 
+    fn write(&mut self, record: Vec<String>) -> io::Result<()> {
+        let cells = record.into_iter().map(escape::for_spreadsheet);
+        self.out.write_record(cells.collect::<Vec<_>>())?;
+        Ok(())
+    }
+
     /// The header goes out with the first row, or at the end of an empty report.
     fn header(&mut self) -> io::Result<()> {
         if !self.header_written {
@@ -55,14 +63,14 @@ impl ReportWriter for CsvWriter {
             let mut record = base.to_vec();
             record.extend(["", "", "", ""].map(str::to_owned));
             record.extend([error.code.clone(), error.message.clone(), opt(&row.reason)]);
-            self.out.write_record(&record)?;
+            self.write(record)?;
         }
         if row.error.is_none() && row.findings.is_empty() {
             // Gone, or skipped before any rule ran (SSE-C): the status and reason say it all.
             let mut record = base.to_vec();
             record.extend(["", "", "", "", "", ""].map(str::to_owned));
             record.push(opt(&row.reason));
-            self.out.write_record(&record)?;
+            self.write(record)?;
         }
         for finding in &row.findings {
             let mut record = base.to_vec();
@@ -75,7 +83,7 @@ impl ReportWriter for CsvWriter {
                 String::new(),
                 opt(&row.reason),
             ]);
-            self.out.write_record(&record)?;
+            self.write(record)?;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! example keys per rule.
 
 mod csv;
+mod escape;
 mod json;
 mod table;
 

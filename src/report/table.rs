@@ -1,12 +1,13 @@
 //! The table: summary counts, then findings grouped by rule with a few example keys, for people.
-//! Examples are the alphabetically first keys, so the table does not depend on timing.
+//! Examples are the alphabetically first keys, so the table does not depend on timing. Whatever
+//! comes from the bucket is shown with its control characters escaped (`escape.rs`).
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use console::Style;
 
-use super::{ObjectRow, ReportWriter, RunInfo, Status, Summary};
+use super::{escape, ObjectRow, ReportWriter, RunInfo, Status, Summary};
 use crate::model::Header;
 use crate::rules::RuleId;
 
@@ -118,28 +119,30 @@ fn shown(value: &Option<String>, absent: &str) -> String {
     match value.as_deref() {
         None => absent.to_owned(),
         Some("") => "\"\"".to_owned(),
-        Some(v) => v.to_owned(),
+        Some(v) => escape::for_terminal(v).into_owned(),
     }
 }
 
 impl ReportWriter for TableWriter {
     fn object(&mut self, row: &ObjectRow) -> io::Result<()> {
-        let reason = || (row.reason.clone().unwrap_or_default(), None);
+        let key = escape::for_terminal(&row.key);
+        let key = key.as_ref();
+        let reason = || (shown(&row.reason, ""), None);
         match row.status {
             Status::Skipped => {
-                let why = row.reason.clone().unwrap_or_default();
+                let why = shown(&row.reason, "");
                 self.skipped
                     .entry(why)
                     .or_default()
-                    .add(&row.key, || (String::new(), None));
+                    .add(key, || (String::new(), None));
                 return Ok(());
             }
             Status::Conflict => {
-                self.conflicts.add(&row.key, reason);
+                self.conflicts.add(key, reason);
                 return Ok(());
             }
             Status::Gone => {
-                self.gone.add(&row.key, || (String::new(), None));
+                self.gone.add(key, || (String::new(), None));
                 return Ok(());
             }
             Status::Finding | Status::Error | Status::Fixed | Status::WouldFix => {}
@@ -148,7 +151,7 @@ impl ReportWriter for TableWriter {
             self.by_rule
                 .entry((finding.rule, finding.header.clone()))
                 .or_default()
-                .add(&row.key, || {
+                .add(key, || {
                     (
                         shown(&finding.current, "(absent)"),
                         Some(shown(&finding.proposed, "(remove)")),
@@ -156,7 +159,9 @@ impl ReportWriter for TableWriter {
                 });
         }
         if let Some(error) = &row.error {
-            self.errors.add(&row.key, || (error.to_string(), None));
+            self.errors.add(key, || {
+                (escape::for_terminal(&error.to_string()).into_owned(), None)
+            });
         }
         Ok(())
     }
@@ -171,7 +176,7 @@ impl ReportWriter for TableWriter {
             self.out,
             "{} {}  (rules: {})",
             bold.apply_to(format!("s3mend {}", info.command)),
-            info.target,
+            escape::for_terminal(&info.target),
             rules.join(", ")
         )?;
         writeln!(
@@ -230,7 +235,7 @@ impl ReportWriter for TableWriter {
             }
         }
         for note in &info.notes {
-            writeln!(self.out, "  note: {note}")?;
+            writeln!(self.out, "  note: {}", escape::for_terminal(note))?;
         }
         for ((rule, header), group) in std::mem::take(&mut self.by_rule) {
             let title = match rule {
@@ -275,8 +280,9 @@ impl ReportWriter for TableWriter {
         if let Some(why) = &info.stopped {
             writeln!(
                 self.out,
-                "{} {why}: the counts above cover only part of the bucket.",
-                red.apply_to("INCOMPLETE:")
+                "{} {}: the counts above cover only part of the bucket.",
+                red.apply_to("INCOMPLETE:"),
+                escape::for_terminal(why)
             )?;
         } else if let Some(fix) = &summary.fix {
             let left = fix.would_fix + fix.skipped + fix.conflicts + fix.failed;
