@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::cli::{ConnectArgs, FixArgs, OutputArgs, RetryModeArg, ScanArgs, UndoArgs, WriteArgs};
 use crate::model::S3Uri;
 use crate::pipeline::{KeyFilter, ScanJob};
-use crate::repair::RepairSettings;
+use crate::repair::{RepairSettings, MIN_PART_SIZE};
 use crate::report::Format;
 use crate::rules::{policy, RuleSet};
 use crate::s3::ConnectOptions;
@@ -106,8 +106,9 @@ impl FixConfig {
             repair: RepairSettings {
                 dry_run: args.write.dry_run,
                 multipart_threshold: args.multipart_threshold,
-                // Parts of at most 256 MiB; smaller thresholds (tests) mean smaller parts.
-                part_size: args.multipart_threshold.clamp(1, 256 << 20),
+                // Parts of 5 MiB (S3's minimum but for the last part) to 256 MiB; a smaller
+                // threshold means smaller parts, never below the minimum.
+                part_size: args.multipart_threshold.clamp(MIN_PART_SIZE, 256 << 20),
                 allow_unconditional: args.write.allow_unconditional_copies,
             },
         })

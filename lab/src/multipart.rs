@@ -34,6 +34,9 @@ pub struct Upload {
 /// Checks the client's part list against the uploaded parts and builds the final object.
 ///
 /// `listed` is (part number, etag without quotes) in request order.
+/// S3's smallest part but the last (UploadPart, UploadPartCopy): 5 MiB.
+pub const MIN_PART_SIZE: usize = 5 << 20;
+
 pub fn assemble(upload: &Upload, listed: &[(i32, Option<String>)]) -> S3Result<StoredObject> {
     if listed.is_empty() {
         return Err(s3_error!(
@@ -58,6 +61,14 @@ pub fn assemble(upload: &Upload, listed: &[(i32, Option<String>)]) -> S3Result<S
             .is_some_and(|e| e.trim_matches('"') != part.etag.trim_matches('"'))
         {
             return Err(invalid_part());
+        }
+        // Every part but the last must be at least 5 MiB, or S3 refuses to complete.
+        let last = Some(&(*number, etag.clone())) == listed.last();
+        if !last && part.body.len() < MIN_PART_SIZE {
+            return Err(s3_error!(
+                EntityTooSmall,
+                "Your proposed upload is smaller than the minimum allowed object size."
+            ));
         }
         body.extend_from_slice(&part.body);
         md5s.extend_from_slice(&Md5::digest(&part.body));
@@ -127,11 +138,24 @@ mod tests {
 
     #[test]
     fn assembles_in_order_with_dash_n_etag() {
-        let up = upload(&[b"ab", b"cd"]);
+        let first = vec![b'a'; MIN_PART_SIZE];
+        let up = upload(&[&first, b"cd"]);
         let obj = assemble(&up, &[(1, None), (2, None)]).unwrap();
-        assert_eq!(&obj.body[..], b"abcd");
+        assert_eq!(obj.body.len(), MIN_PART_SIZE + 2);
+        assert!(obj.body.ends_with(b"acd"));
         assert!(obj.etag.ends_with("-2\""));
         assert_eq!(obj.parts_count, Some(2));
+    }
+
+    #[test]
+    fn a_part_below_5_mib_but_the_last_is_too_small() {
+        let up = upload(&[b"ab", b"cd"]);
+        let err = assemble(&up, &[(1, None), (2, None)]).unwrap_err();
+        assert_eq!(err.code().as_str(), "EntityTooSmall");
+        assert!(
+            assemble(&up, &[(2, None)]).is_ok(),
+            "the last part may be small"
+        );
     }
 
     #[test]

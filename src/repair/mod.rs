@@ -33,6 +33,9 @@ use crate::rules::{Finding, RuleSet, SNIFF_BYTES};
 use crate::s3::{Parts, Store};
 use crate::verify;
 
+/// S3's smallest part of a multipart upload but the last: 5 MiB (EntityTooSmall otherwise).
+pub const MIN_PART_SIZE: u64 = 5 << 20;
+
 /// How a fix run writes.
 #[derive(Clone, Debug)]
 pub struct RepairSettings {
@@ -355,7 +358,11 @@ impl<S: Store> Repairer<S> {
         };
         let parts = Parts {
             size,
-            part_size: self.settings.part_size.max(size.div_ceil(10_000)),
+            part_size: self
+                .settings
+                .part_size
+                .max(MIN_PART_SIZE)
+                .max(size.div_ceil(10_000)),
             tagging,
         };
         self.store.multipart(plan, &parts, if_match).await

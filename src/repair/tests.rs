@@ -516,12 +516,17 @@ async fn a_journal_that_cannot_be_written_stops_the_run_before_any_copy() {
 
 #[tokio::test]
 async fn objects_over_the_threshold_are_copied_in_parts_with_their_tags() {
-    let big = ObjectHead {
-        content_length: Some(25_000),
+    // 100 GiB: more than 10,000 parts of the 5 MiB minimum.
+    let huge = ObjectHead {
+        content_length: Some(100 << 30),
         tag_count: Some(2),
-        ..bad("big.bin.html")
+        ..bad("huge.bin.html")
     };
-    let stub = Stub::with([big.clone()]);
+    let small = ObjectHead {
+        content_length: Some(25_000),
+        ..bad("small.html")
+    };
+    let stub = Stub::with([huge.clone(), small.clone()]);
     let repairer = Setup {
         settings: RepairSettings {
             multipart_threshold: 1000,
@@ -531,21 +536,28 @@ async fn objects_over_the_threshold_are_copied_in_parts_with_their_tags() {
         ..Setup::default()
     }
     .repairer(stub);
-    let repaired = repairer.repair(inspected(&big)).await;
+    let repaired = repairer.repair(inspected(&huge)).await;
     assert!(
         matches!(&repaired.outcome, Outcome::Fixed { new, .. }
-            if new.etag.as_deref() == Some("\"multipart-8334\"")),
+            if new.etag.as_deref() == Some("\"multipart-10000\"")),
         "the new ETag is the one verified: {:?}",
         repaired.outcome
     );
+    let repaired = repairer.repair(inspected(&small)).await;
+    assert!(matches!(&repaired.outcome, Outcome::Fixed { .. }));
     let calls = repairer.store.calls();
     assert!(
-        calls.contains(&"tagging big.bin.html".to_owned()),
+        calls.contains(&"tagging huge.bin.html".to_owned()),
         "{calls:?}"
     );
-    // 10,000 parts at most: the part size grows with the object.
+    // 10,000 parts at most: the part size grows with the object; never below S3's 5 MiB minimum
+    // (an object smaller than that is one last part), whatever the settings say.
     assert!(
-        calls.contains(&"multipart big.bin.html 25000 3 a=1&b=2".to_owned()),
+        calls.contains(&"multipart huge.bin.html 107374182400 10737419 a=1&b=2".to_owned()),
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"multipart small.html 25000 5242880 ".to_owned()),
         "{calls:?}"
     );
 }
