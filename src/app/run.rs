@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{OutputConfig, StateConfig};
 use crate::exit_codes::ExitCode;
 use crate::journal::Journal;
-use crate::model::S3Failure;
+use crate::model::ListingFailure;
 use crate::outcome::{Failure, Inspected, Outcome, Repaired};
 use crate::pipeline::Counters;
 use crate::repair::Capabilities;
@@ -137,7 +137,7 @@ pub(crate) struct Run {
     pub(crate) info: RunInfo,
     /// `--state` (and the watermark); none for undo.
     checkpoints: Option<Checkpoints>,
-    listing_failed: Option<S3Failure>,
+    listing_failed: Option<ListingFailure>,
     /// A failure that stops the run: the journal could not be written, or copies would not be
     /// conditional.
     fatal: Option<Failure>,
@@ -230,7 +230,7 @@ impl Run {
 
     /// The listing failed: nothing after this point can be known. Stops taking new keys; what is
     /// in flight still arrives and is recorded.
-    pub(crate) fn listing_failed(&mut self, failure: S3Failure, cancel: &CancellationToken) {
+    pub(crate) fn listing_failed(&mut self, failure: ListingFailure, cancel: &CancellationToken) {
         cancel.cancel();
         self.listing_failed.get_or_insert(failure);
     }

@@ -43,6 +43,25 @@ impl fmt::Display for S3Failure {
     }
 }
 
+/// Why a listing could not go on: nothing after this point can be known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListingFailure {
+    /// A request failed.
+    Request(S3Failure),
+    /// The server's answer cannot be a true listing (a page cut off, a token cycle, keys out of
+    /// order): the reason, in one line.
+    Damaged(String),
+}
+
+impl fmt::Display for ListingFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListingFailure::Request(failure) => failure.fmt(f),
+            ListingFailure::Damaged(why) => write!(f, "the listing is damaged: {why}"),
+        }
+    }
+}
+
 /// What a run's S3 requests came to, as reports show it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RequestCounts {

@@ -28,7 +28,7 @@ mod uri;
 
 pub use acl::{Grant, ObjectAcl};
 pub use attribute::{Attr, OnCopy, Slot};
-pub use failure::{RequestCounts, S3Failure, DELETE_MARKER};
+pub use failure::{ListingFailure, RequestCounts, S3Failure, DELETE_MARKER};
 pub use head::{ListedObject, ObjectHead, Rewritten};
 pub use header::Header;
 pub use skip::SkipReason;

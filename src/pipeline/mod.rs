@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 pub use repair::repair;
 pub use walk::KeyFilter;
 
-use crate::model::S3Failure;
+use crate::model::ListingFailure;
 use crate::outcome::{Inspected, Unread};
 use crate::rules::RuleSet;
 use crate::s3::{Connection, Store};
@@ -62,7 +62,7 @@ pub type ScanItem = Result<Inspected, ListingFailed>;
 
 /// Listing the bucket failed: nothing after this point can be known.
 #[derive(Debug, Clone)]
-pub struct ListingFailed(pub S3Failure);
+pub struct ListingFailed(pub ListingFailure);
 
 /// Streams every listed object of the job through HEAD and the rules. Results arrive in completion
 /// order. Ends when the listing ends, fails, or `cancel` fires.
@@ -82,7 +82,13 @@ pub fn scan(
         job.start_after.clone(),
         walk::PAGE_SIZE,
     );
-    tokio::spawn(walk::list(pages, job.filter.clone(), tx, cancel.clone()));
+    tokio::spawn(walk::list(
+        pages,
+        job.start_after.clone(),
+        job.filter.clone(),
+        tx,
+        cancel.clone(),
+    ));
     let heads = connection.heads.clone();
     let store = Arc::new(connection.store(&job.bucket));
     let rules = Arc::new(job.rules);

@@ -6,7 +6,7 @@ use percent_encoding::percent_decode_str;
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{ListedObject, S3Failure};
+use crate::model::{ListedObject, ListingFailure};
 use crate::s3::Pages;
 
 /// S3's maximum page size.
@@ -51,13 +51,17 @@ fn build_set<S: AsRef<str>>(patterns: &[S]) -> Result<Option<GlobSet>, String> {
 }
 
 /// Sends every object of `pages` that passes `filter` into `tx`, keys decoded, until the listing
-/// ends, fails (the failure is sent as the last item) or `cancel` fires.
+/// ends, fails (the failure is sent as the last item) or `cancel` fires. Keys must come in
+/// strictly ascending order, as S3 lists them: a key that does not (a duplicate, or a listing
+/// that went back) ends the listing as damaged.
 pub async fn list(
     mut pages: Pages,
+    start_after: Option<String>,
     filter: KeyFilter,
-    tx: Sender<Result<ListedObject, S3Failure>>,
+    tx: Sender<Result<ListedObject, ListingFailure>>,
     cancel: CancellationToken,
 ) {
+    let mut order = KeyOrder::after(start_after);
     let mut raw_keys = false;
     loop {
         let page = tokio::select! {
@@ -83,6 +87,10 @@ pub async fn list(
             if encoded {
                 listed.key = decode_key(&listed.key);
             }
+            if let Err(why) = order.next(&listed.key) {
+                let _ = tx.send(Err(ListingFailure::Damaged(why))).await;
+                return;
+            }
             if !filter.accepts(&listed.key) {
                 continue;
             }
@@ -91,6 +99,33 @@ pub async fn list(
                 return;
             }
         }
+    }
+}
+
+/// The last key listed: every next one must sort after it (S3 lists in ascending UTF-8 byte
+/// order).
+#[derive(Debug, Default)]
+pub struct KeyOrder {
+    last: Option<String>,
+}
+
+impl KeyOrder {
+    /// Starts after `start_after` (a resumed run's StartAfter).
+    pub fn after(start_after: Option<String>) -> Self {
+        KeyOrder { last: start_after }
+    }
+
+    /// Takes the next listed key, or says why the listing cannot be true.
+    pub fn next(&mut self, key: &str) -> Result<(), String> {
+        match self.last.as_deref() {
+            Some(last) if key == last => return Err(format!("lists {key:?} twice")),
+            Some(last) if key < last => {
+                return Err(format!("went back from {last:?} to {key:?}"))
+            }
+            _ => {}
+        }
+        self.last = Some(key.to_owned());
+        Ok(())
     }
 }
 
@@ -122,6 +157,18 @@ pub fn looks_unencoded(raw: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_must_strictly_increase() {
+        let mut order = KeyOrder::after(Some("b".into()));
+        assert!(order.next("a").unwrap_err().contains("went back from \"b\" to \"a\""));
+        let mut order = KeyOrder::after(None);
+        for key in ["a", "a/b", "b", "é"] {
+            order.next(key).unwrap();
+        }
+        assert!(order.next("é").unwrap_err().contains("lists \"é\" twice"));
+        assert!(order.next("c").is_err());
+    }
 
     #[test]
     fn raw_keys_give_themselves_away() {
