@@ -57,7 +57,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         cfg.scan.job.start_after.clone(),
         cfg.write.journal.clone(),
     )?;
-    let connection = s3::connect(&cfg.scan.connect, &cfg.scan.target.bucket)
+    let connection = s3::connect_until(&cfg.scan.connect, &cfg.scan.target.bucket, &cancel)
         .await
         .inspect_err(|_| {
             discard_if_empty(journal.as_deref());

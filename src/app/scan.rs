@@ -33,7 +33,7 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
         cfg.job.start_after.clone(),
         None,
     )?;
-    let connection = s3::connect(&cfg.connect, &cfg.target.bucket).await?;
+    let connection = s3::connect_until(&cfg.connect, &cfg.target.bucket, &cancel).await?;
     let mut run = Run::new(
         "scan",
         cfg.target.to_string(),

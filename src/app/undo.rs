@@ -54,7 +54,7 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
         });
     }
     // The bucket comes from the journal, not the command line: say which journal named it.
-    let connection = s3::connect(&cfg.connect, &bucket)
+    let connection = s3::connect_until(&cfg.connect, &bucket, &cancel)
         .await
         .inspect_err(|_| {
             discard_if_empty(journal.as_deref());

@@ -119,9 +119,7 @@ impl KeyOrder {
     pub fn next(&mut self, key: &str) -> Result<(), String> {
         match self.last.as_deref() {
             Some(last) if key == last => return Err(format!("lists {key:?} twice")),
-            Some(last) if key < last => {
-                return Err(format!("went back from {last:?} to {key:?}"))
-            }
+            Some(last) if key < last => return Err(format!("went back from {last:?} to {key:?}")),
             _ => {}
         }
         self.last = Some(key.to_owned());
@@ -161,7 +159,10 @@ mod tests {
     #[test]
     fn keys_must_strictly_increase() {
         let mut order = KeyOrder::after(Some("b".into()));
-        assert!(order.next("a").unwrap_err().contains("went back from \"b\" to \"a\""));
+        assert!(order
+            .next("a")
+            .unwrap_err()
+            .contains("went back from \"b\" to \"a\""));
         let mut order = KeyOrder::after(None);
         for key in ["a", "a/b", "b", "é"] {
             order.next(key).unwrap();

@@ -77,6 +77,8 @@ pub struct Plan {
     pub copy_source: String,
     /// The ETag seen at HEAD: the copy is conditional on it.
     pub if_match: String,
+    /// The object's length: a copy's attempt may take the longer for it.
+    pub size: u64,
     pub headers: HeaderSet,
     pub changes: Vec<Change>,
     /// The object's ACL grants to send with the copy (which would otherwise be private); `None`
@@ -111,6 +113,7 @@ pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Pla
         key: head.key.clone(),
         copy_source: copy_source(bucket, &head.key, head.version_id.as_deref()),
         if_match: head.etag.clone().unwrap_or_default(),
+        size: head.content_length.unwrap_or(0).max(0) as u64,
         headers,
         changes,
         grants: None,
@@ -140,6 +143,7 @@ pub fn restore(bucket: &str, current: &ObjectHead, old: &ObjectHead) -> Result<P
         key: current.key.clone(),
         copy_source: copy_source(bucket, &current.key, current.version_id.as_deref()),
         if_match: current.etag.clone().unwrap_or_default(),
+        size: current.content_length.unwrap_or(0).max(0) as u64,
         headers,
         changes,
         grants: None,

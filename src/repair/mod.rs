@@ -84,6 +84,14 @@ impl From<S3Failure> for Stop {
     }
 }
 
+/// A failure without an answer from S3 (a reset, a timeout) or with a server error after every
+/// retry: the request may have been carried out.
+fn unanswered(failure: &S3Failure) -> bool {
+    failure
+        .http_status
+        .is_none_or(|status| status >= 500 && status != 501)
+}
+
 /// The S3 answers that mean the object changed after it was inspected.
 fn is_conflict(failure: &S3Failure) -> bool {
     matches!(
@@ -239,6 +247,13 @@ impl<S: Store> Repairer<S> {
                 Ok(()) => Ok(new),
                 Err(stop) => Err((stop, Some(new))),
             },
+            // No answer: the copy may have been applied all the same. The object says which.
+            Err(Stop::Fail(Failure::S3(f))) if unanswered(&f) => {
+                match self.look_again(head, expected, f).await {
+                    Ok(new) => Ok(new),
+                    Err(stop) => Err((stop, None)),
+                }
+            }
             Err(stop) => Err((stop, None)),
         };
         let (status, new, error) = match &verified {
@@ -265,10 +280,11 @@ impl<S: Store> Repairer<S> {
     async fn copies_are_conditional(&self, plan: &Plan) -> Result<(), Stop> {
         let enforced = self
             .capabilities
-            .source_condition_or(
-                self.store
-                    .source_condition_enforced(&plan.copy_source, &probe_key(&plan.key)),
-            )
+            .source_condition_or(self.store.source_condition_enforced(
+                &plan.copy_source,
+                &probe_key(&plan.key),
+                plan.size,
+            ))
             .await;
         match enforced {
             Ok(false) if !self.settings.allow_unconditional => {
@@ -323,6 +339,33 @@ impl<S: Store> Repairer<S> {
                 f.into()
             }
         })
+    }
+
+    /// After a copy that got no answer: applied if the object is now what it should be (the
+    /// copy's result then comes from this HEAD), not applied if it is still as it was (the
+    /// copy's failure stands), and a conflict if someone else changed it.
+    async fn look_again(
+        &self,
+        head: &ObjectHead,
+        expected: &ObjectHead,
+        failure: S3Failure,
+    ) -> Result<Rewritten, Stop> {
+        let current = self.store.head(&head.key).await?;
+        let mut expected = expected.clone();
+        if self.is_multipart(head) {
+            // The new `…-N` ETag was in the answer that never came.
+            expected.etag.clone_from(&current.etag);
+        }
+        if verify::differences(&expected, &current).is_empty() {
+            Ok(Rewritten {
+                version_id: current.version_id,
+                etag: current.etag,
+            })
+        } else if verify::differences(head, &current).is_empty() {
+            Err(failure.into())
+        } else {
+            Err(Stop::Conflict)
+        }
     }
 
     fn is_multipart(&self, head: &ObjectHead) -> bool {

@@ -30,6 +30,8 @@ struct Stub {
     source_condition: Option<Result<bool, S3Failure>>,
     /// A copy that drops the user metadata, as a careless tool would.
     lossy: bool,
+    /// The next copy is applied, but its answer is lost (a reset).
+    lose_answer: Mutex<bool>,
     /// Runs once, right before the next copy: a concurrent writer.
     before_copy: Mutex<Option<Writer>>,
     /// Runs once, right after a copy is refused as a conflict.
@@ -148,7 +150,15 @@ impl Store for Stub {
         if let Some(failure) = self.copy_failures.lock().pop_front() {
             return Err(failure);
         }
-        self.write(plan, None)
+        let written = self.write(plan, None);
+        if std::mem::take(&mut *self.lose_answer.lock()) {
+            return Err(S3Failure {
+                code: "NetworkError".into(),
+                message: "connection reset".into(),
+                http_status: None,
+            });
+        }
+        written
     }
 
     async fn multipart(
@@ -172,6 +182,7 @@ impl Store for Stub {
         &self,
         _copy_source: &str,
         _probe_key: &str,
+        _size: u64,
     ) -> Result<bool, S3Failure> {
         self.call("probe".into());
         self.source_condition.clone().unwrap_or(Ok(true))
@@ -490,6 +501,46 @@ async fn a_copy_that_loses_something_fails_verification_and_is_journalled_so() {
         line.contains("\"new_version_id\":\"v2\""),
         "the written copy's version is kept: {line}"
     );
+}
+
+#[tokio::test]
+async fn a_copy_whose_answer_was_lost_is_looked_at_before_it_is_called_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let stub = Stub::with([bad("a.html")]);
+    *stub.lose_answer.lock() = true;
+    let repairer = Setup {
+        journal: Some(Arc::new(Journal::create(&path).unwrap())),
+        ..Setup::default()
+    }
+    .repairer(stub);
+    let repaired = repairer.repair(inspected(&bad("a.html"))).await;
+    assert!(
+        matches!(&repaired.outcome, Outcome::Fixed { new, .. } if new.version_id.as_deref() == Some("v2")),
+        "applied, so fixed: {:?}",
+        repaired.outcome
+    );
+    assert_eq!(journal::read(&path).unwrap()[0].status, Some(Status::Fixed));
+
+    // Failed without being applied: still a failure, after one look.
+    let stub = Stub::with([bad("a.html")]);
+    stub.copy_failures
+        .lock()
+        .push_back(S3Failure::answered("InternalError", 500));
+    let repairer = over(stub);
+    let repaired = repairer.repair(inspected(&bad("a.html"))).await;
+    assert!(
+        matches!(&repaired.outcome, Outcome::Failed(Failure::S3(f)) if f.code == "InternalError"),
+        "{:?}",
+        repaired.outcome
+    );
+    let heads = repairer
+        .store
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("head"))
+        .count();
+    assert_eq!(heads, 1, "looked once");
 }
 
 #[cfg(target_os = "linux")]

@@ -27,7 +27,10 @@ use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
 use aws_sdk_s3::Client;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_runtime_api::client::http::HttpConnectorSettings;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction};
 use clap::ValueEnum;
+use tokio_util::sync::CancellationToken;
 
 use super::error::chain;
 use super::fast_head::Heads;
@@ -134,6 +137,16 @@ impl Connection {
 /// does on a 301 and on success), the client switches to it, because aws-sdk-rust does not follow
 /// a 301; with a custom endpoint only when the check failed.
 pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Connection> {
+    connect_until(opts, bucket, &CancellationToken::new()).await
+}
+
+/// [`connect`], with no retry of any request once `stop` fires (a Ctrl-C): attempts in flight
+/// finish, and their failures are final.
+pub async fn connect_until(
+    opts: &ConnectOptions,
+    bucket: &str,
+    stop: &CancellationToken,
+) -> anyhow::Result<Connection> {
     let requests = Arc::new(RequestStats::default());
     let pace = Pace::new(opts.max_in_flight, opts.max_rps, requests.clone());
     let settings = run_connector_settings();
@@ -197,6 +210,7 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
             .retry_config(retry.clone())
             .retry_partition(partition.clone())
             .interceptor(CountRequests(requests.clone()))
+            .retry_classifier(StopRetries(stop.clone()))
             // Only S3's client is paced: the credential providers (IMDS, SSO, STS) keep the
             // loader's own, so that S3 throttling does not slow them nor they spend S3's rate.
             .http_client(http_client.clone())
@@ -216,7 +230,7 @@ pub async fn connect(opts: &ConnectOptions, bucket: &str) -> anyhow::Result<Conn
             client.clone(),
             sdk_config.credentials_provider(),
             pace.clone(),
-            opts.fast_head,
+            opts.fast_head.then(|| stop.clone()),
             requests.clone(),
             head_timeout,
         ),
@@ -279,6 +293,24 @@ fn default_http_client() -> anyhow::Result<SharedHttpClient> {
                 .http_client()
         })
         .context("this build of the AWS SDK has no default HTTPS client")
+}
+
+/// Forbids every retry once the run is stopped: one Ctrl-C must not wait out backoffs.
+#[derive(Debug)]
+struct StopRetries(CancellationToken);
+
+impl ClassifyRetry for StopRetries {
+    fn classify_retry(&self, _ctx: &InterceptorContext) -> RetryAction {
+        if self.0.is_cancelled() {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "s3mend::StopRetries"
+    }
 }
 
 /// A region name must be one token of a URL and a header: AWS's are lower-case letters, digits

@@ -45,7 +45,7 @@ impl S3Failure {
 }
 
 /// HEAD responses have no body, so S3 sends no error code: derive one from the status.
-fn code_for_status(status: Option<u16>) -> String {
+pub(super) fn code_for_status(status: Option<u16>) -> String {
     match status {
         Some(301) => "PermanentRedirect",
         Some(400) => "BadRequest",

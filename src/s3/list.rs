@@ -99,7 +99,8 @@ impl Pages {
             Err(err) => return Some(Err(ListingFailure::Request(S3Failure::from_sdk(&err)))),
         };
         let page = self.fetched;
-        let damaged = |why: String| Some(Err(ListingFailure::Damaged(format!("page {page} {why}"))));
+        let damaged =
+            |why: String| Some(Err(ListingFailure::Damaged(format!("page {page} {why}"))));
         if *whole.lock() == Some(false) {
             return damaged("was cut off: its XML does not end".into());
         }
@@ -181,8 +182,12 @@ mod tests {
 
     #[test]
     fn only_a_body_that_closes_its_document_is_whole() {
-        assert!(ends_whole(b"<ListBucketResult><Name>b</Name></ListBucketResult>\n"));
-        assert!(!ends_whole(b"<ListBucketResult><Name>b</Name><Contents><Key>a"));
+        assert!(ends_whole(
+            b"<ListBucketResult><Name>b</Name></ListBucketResult>\n"
+        ));
+        assert!(!ends_whole(
+            b"<ListBucketResult><Name>b</Name><Contents><Key>a"
+        ));
         assert!(!ends_whole(b""));
     }
 }

@@ -95,8 +95,12 @@ impl Intercept for CountRequests {
         _runtime_components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        self.0
-            .record_attempt(context.response().map(|r| r.status().as_u16()));
+        let status = context.response().map(|r| r.status().as_u16());
+        // A success status whose body then timed out or could not be read is a failed attempt,
+        // as much as one without an answer.
+        let unread = matches!(context.output_or_error(), Some(Err(_)));
+        let status = status.filter(|s| !(unread && *s < 300));
+        self.0.record_attempt(status);
         Ok(())
     }
 }

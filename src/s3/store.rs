@@ -66,12 +66,13 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Rewritten, S3Failure>> + Send;
 
     /// Whether the server enforces `x-amz-copy-source-if-match`, probed by copying
-    /// `copy_source` to `probe_key` on a condition no object meets (see
+    /// `copy_source` (of `size` bytes) to `probe_key` on a condition no object meets (see
     /// [`write::copy_source_condition_enforced`]).
     fn source_condition_enforced(
         &self,
         copy_source: &str,
         probe_key: &str,
+        size: u64,
     ) -> impl Future<Output = Result<bool, S3Failure>> + Send;
 }
 
@@ -147,8 +148,15 @@ impl Store for S3Store {
         &self,
         copy_source: &str,
         probe_key: &str,
+        size: u64,
     ) -> Result<bool, S3Failure> {
-        write::copy_source_condition_enforced(&self.client, &self.bucket, copy_source, probe_key)
-            .await
+        write::copy_source_condition_enforced(
+            &self.client,
+            &self.bucket,
+            copy_source,
+            probe_key,
+            size,
+        )
+        .await
     }
 }

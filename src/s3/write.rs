@@ -22,17 +22,26 @@ fn sdk_date(at: time::OffsetDateTime) -> aws_smithy_types::DateTime {
         .expect("every OffsetDateTime is within the SDK's range")
 }
 
-/// How long one attempt may take. The client's (`--attempt-timeout`, 30 s by default) suits HEAD
-/// and the other small requests; S3 copies server-side at a few hundred MB/s, so a 5 GiB
-/// CopyObject or a long CompleteMultipartUpload needs minutes. Only these requests pay for the
-/// per-request override, and never get less time than the client's.
-const COPY_ATTEMPT: Duration = Duration::from_secs(15 * 60);
-const PART_ATTEMPT: Duration = Duration::from_secs(5 * 60);
+/// The slowest server-side copy s3mend waits for, in bytes a second: S3 copies at a few hundred
+/// MB/s, so this leaves a wide margin while bounding the wait.
+const COPY_RATE: u64 = 25 << 20;
 
-/// The client's own timeouts but a longer attempt: the override replaces the client's whole
-/// timeout config, and a connect timeout other than the client's would get a connection pool of
-/// its own (see `client::run_connector_settings`).
-fn long_attempts(client: &Client, attempt: Duration) -> aws_sdk_s3::config::Builder {
+/// How long one attempt of a copy of `bytes` may take: the client's attempt timeout
+/// (`--attempt-timeout`, the floor, what a small request gets) plus the time the bytes take at
+/// [`COPY_RATE`]. A 5 GiB CopyObject gets 30 s + 205 s; a dead server holds an attempt no longer.
+fn copy_attempt(client: &Client, bytes: u64) -> Duration {
+    let floor = client
+        .config()
+        .timeout_config()
+        .and_then(|t| t.operation_attempt_timeout())
+        .unwrap_or_default();
+    floor + Duration::from_secs(bytes.div_ceil(COPY_RATE))
+}
+
+/// The client's own timeouts but the attempt timeout of a copy of `bytes`: the override replaces
+/// the client's whole timeout config, and a connect timeout other than the client's would get a
+/// connection pool of its own (see `client::run_connector_settings`).
+fn long_attempts(client: &Client, bytes: u64) -> aws_sdk_s3::config::Builder {
     let timeouts = client
         .config()
         .timeout_config()
@@ -40,18 +49,9 @@ fn long_attempts(client: &Client, attempt: Duration) -> aws_sdk_s3::config::Buil
         .unwrap_or_default();
     aws_sdk_s3::config::Builder::default().timeout_config(
         timeouts
-            .operation_attempt_timeout(at_least_the_clients(client, attempt))
+            .operation_attempt_timeout(copy_attempt(client, bytes))
             .build(),
     )
-}
-
-fn at_least_the_clients(client: &Client, attempt: Duration) -> Duration {
-    let configured = client
-        .config()
-        .timeout_config()
-        .and_then(|t| t.operation_attempt_timeout())
-        .unwrap_or_default();
-    attempt.max(configured)
 }
 
 /// Sets every header of a plan on a CopyObject or CreateMultipartUpload builder (they share the
@@ -111,7 +111,7 @@ pub async fn copy_in_place(
         .metadata_directive(MetadataDirective::Replace);
     let out = with_plan_headers!(request, plan)
         .customize()
-        .config_override(long_attempts(client, COPY_ATTEMPT))
+        .config_override(long_attempts(client, plan.size))
         .send()
         .await
         .map_err(|e| S3Failure::from_sdk(&e))?;
@@ -134,6 +134,7 @@ pub async fn copy_source_condition_enforced(
     bucket: &str,
     copy_source: &str,
     probe_key: &str,
+    size: u64,
 ) -> Result<bool, S3Failure> {
     const NO_SUCH_ETAG: &str = "\"00000000000000000000000000000000\"";
     let copied = client
@@ -143,7 +144,8 @@ pub async fn copy_source_condition_enforced(
         .copy_source(copy_source)
         .copy_source_if_match(NO_SUCH_ETAG)
         .customize()
-        .config_override(long_attempts(client, COPY_ATTEMPT))
+        // A server that ignores the condition copies the whole object.
+        .config_override(long_attempts(client, size))
         .send()
         .await;
     match copied {
@@ -244,7 +246,7 @@ async fn copy_parts(
             .copy_source_if_match(&plan.if_match)
             .copy_source_range(format!("bytes={start}-{end}"))
             .customize()
-            .config_override(long_attempts(client, PART_ATTEMPT))
+            .config_override(long_attempts(client, end + 1 - start))
             .send()
             .await
             .map_err(|e| S3Failure::from_sdk(&e))?;
@@ -271,7 +273,8 @@ async fn copy_parts(
                 .build(),
         )
         .customize()
-        .config_override(long_attempts(client, PART_ATTEMPT))
+        // S3 assembles the parts before it answers: minutes for the largest objects.
+        .config_override(long_attempts(client, size))
         .send()
         .await
         .map_err(|e| S3Failure::from_sdk(&e))?;
@@ -390,10 +393,13 @@ mod tests {
     #[test]
     fn copies_keep_the_clients_connect_timeout_and_so_its_connection_pool() {
         let client = client_with_attempt_timeout(Duration::from_secs(30));
-        let config = long_attempts(&client, COPY_ATTEMPT).build();
+        let config = long_attempts(&client, 5 << 30).build();
         let timeouts = config.timeout_config().unwrap();
         assert_eq!(timeouts.connect_timeout(), Some(Duration::from_secs(7)));
-        assert_eq!(timeouts.operation_attempt_timeout(), Some(COPY_ATTEMPT));
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(Duration::from_secs(30 + 205))
+        );
     }
 
     /// The planner reads dates with the model's parsers, and this file sends what they read: both
@@ -452,14 +458,15 @@ mod tests {
     }
 
     #[test]
-    fn copies_never_get_less_time_than_small_requests() {
-        let default = client_with_attempt_timeout(Duration::from_secs(30));
-        assert_eq!(at_least_the_clients(&default, COPY_ATTEMPT), COPY_ATTEMPT);
-        assert_eq!(at_least_the_clients(&default, PART_ATTEMPT), PART_ATTEMPT);
-        let patient = client_with_attempt_timeout(Duration::from_secs(3600));
+    fn a_copy_attempt_waits_for_its_bytes_on_top_of_the_clients_attempt_timeout() {
+        let client = client_with_attempt_timeout(Duration::from_secs(30));
+        assert_eq!(copy_attempt(&client, 0), Duration::from_secs(30));
+        assert_eq!(copy_attempt(&client, 1000), Duration::from_secs(31));
         assert_eq!(
-            at_least_the_clients(&patient, PART_ATTEMPT),
-            Duration::from_secs(3600)
+            copy_attempt(&client, 5 << 30),
+            Duration::from_secs(30 + 205)
         );
+        let quick = client_with_attempt_timeout(Duration::from_secs(1));
+        assert_eq!(copy_attempt(&quick, 10 << 20), Duration::from_secs(1 + 1));
     }
 }

@@ -40,6 +40,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
 use parking_lot::Mutex;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tokio_util::sync::CancellationToken;
 
 use super::head::head_object;
 use super::metrics::RequestStats;
@@ -75,6 +76,8 @@ struct Inner {
     client: aws_sdk_s3::Client,
     /// The run's pacing, whose run connector (the SDK's own, paced) the HEADs are sent through.
     pace: Arc<Pace>,
+    /// Once it fires, an attempt that failed here is final: no retry through the SDK.
+    stop: CancellationToken,
     credentials: Option<SharedCredentialsProvider>,
     identity: tokio::sync::RwLock<Option<Identity>>,
     template: OnceLock<Template>,
@@ -98,12 +101,13 @@ impl fmt::Debug for Heads {
 
 impl Heads {
     /// `client`, the SDK config's `credentials` and the pacing `client` sends through, as the run
-    /// built them. With `enabled` false (`--no-fast-head`) every HEAD goes through the SDK.
+    /// built them. With `enabled` `None` (`--no-fast-head`) every HEAD goes through the SDK;
+    /// otherwise it is the run's stop, after which a failed attempt here is not handed on.
     pub(super) fn new(
         client: aws_sdk_s3::Client,
         credentials: Option<SharedCredentialsProvider>,
         pace: Arc<Pace>,
-        enabled: bool,
+        enabled: Option<CancellationToken>,
         stats: Arc<RequestStats>,
         attempt_timeout: Duration,
     ) -> Self {
@@ -118,7 +122,8 @@ impl Heads {
             identity: tokio::sync::RwLock::new(None),
             template: OnceLock::new(),
             learning: AtomicBool::new(false),
-            off: AtomicBool::new(!enabled),
+            off: AtomicBool::new(enabled.is_none()),
+            stop: enabled.unwrap_or_default(),
             stats,
             attempt_timeout,
             retry,
@@ -232,6 +237,17 @@ impl Heads {
         };
         me.handed_over.fetch_add(1, Ordering::Relaxed);
         let retryable = status.is_none_or(|s| s >= 500 || s == 429);
+        if retryable && me.stop.is_cancelled() {
+            // Stopped: no retry, as the SDK's own are forbidden then (`client::StopRetries`).
+            return Err(S3Failure {
+                code: status.map_or_else(
+                    || "NetworkError".to_owned(),
+                    |s| super::error::code_for_status(Some(s)),
+                ),
+                message: "the attempt failed and the run is stopping: not retried".into(),
+                http_status: status,
+            });
+        }
         let result = if retryable {
             // The pause the SDK's standard retry takes before a second attempt, then the SDK's
             // attempts less the one made here.
