@@ -130,10 +130,12 @@ fn init_logging(verbose: u8, format: LogFormat) {
         2 => "debug",
         _ => "trace",
     };
-    // Our own crate at the chosen level. The SDK logs each credential provider it tries at WARN
-    // (IMDS on a laptop, say); s3mend reports what matters itself, so below -vv only its errors.
+    // Our own crates at the chosen level. Without -v nothing else: s3mend reports what matters
+    // itself, and the SDK's warnings (each credential provider it tries, a slow body) and the
+    // demo's embedded server are noise in a cron mail. With -v the SDK's errors too; -vv all.
     let default = match verbose {
-        0 | 1 => format!("{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error,aws_sdk_s3=error,hyper=warn"),
+        0 => "s3mend=warn,s3mend_lab=warn".to_owned(),
+        1 => format!("{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error,aws_sdk_s3=error,hyper=warn"),
         _ => format!("{level},aws_smithy_runtime=info,hyper=info"),
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("S3MEND_LOG")

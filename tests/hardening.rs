@@ -260,3 +260,51 @@ async fn reports_never_let_a_key_drive_the_terminal_or_the_spreadsheet() {
         "JSON is exact: {keys:?}"
     );
 }
+
+/// A FIFO nobody reads is refused at once instead of hanging the run before its first request.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_output_fifo_without_a_reader_is_a_prompt_error() {
+    let env = TestEnv::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("report.fifo");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    let run = env
+        .s3mend(&[
+            "scan",
+            "s3://test-bucket/",
+            "--output",
+            fifo.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    one_line_error(&run.stderr, "it is a FIFO and nothing reads from it");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(env.lab.stats().total(), 0);
+}
+
+/// The first request is bounded as a whole, not per attempt: a bucket check that never
+/// answers is an error after the attempt timeout (at most 10 s), not after two of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bucket_check_that_never_answers_is_bounded_as_a_whole() {
+    let env = TestEnv::with_config(s3mend_lab::LabConfig {
+        latency: std::time::Duration::from_secs(30),
+        ..s3mend_lab::LabConfig::default()
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let run = env
+        .s3mend(&["scan", "s3://test-bucket/", "--attempt-timeout", "1s"])
+        .await;
+    let took = started.elapsed();
+    assert_eq!(run.code, 2, "{run:?}");
+    one_line_error(&run.stderr, "cannot reach bucket 'test-bucket'");
+    assert!(
+        took < std::time::Duration::from_millis(1900),
+        "{took:?}: {run:?}"
+    );
+}

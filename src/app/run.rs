@@ -311,9 +311,12 @@ pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<(Box<dyn Write + Send>,
             options.write(true).create(true).truncate(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let file = options
-                .open(path)
-                .with_context(|| format!("cannot write --output {}", path.display()))?;
+            let file = if is_fifo(path) {
+                open_fifo(path, &mut options)
+            } else {
+                options.open(path)
+            }
+            .with_context(|| format!("cannot write --output {}", path.display()))?;
             Ok((Box::new(BufWriter::new(file)), false))
         }
         None => {
@@ -322,6 +325,53 @@ pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<(Box<dyn Write + Send>,
             Ok((Box::new(BufWriter::new(io::stdout())), color))
         }
     }
+}
+
+fn is_fifo(path: &std::path::Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+    }
+    #[cfg(not(unix))]
+    false
+}
+
+/// Opens a FIFO without waiting for a reader, which would hang the run before its first
+/// request: with none, the open fails at once (ENXIO). Then writes block again, as on a pipe.
+#[cfg(unix)]
+fn open_fifo(
+    path: &std::path::Path,
+    options: &mut std::fs::OpenOptions,
+) -> io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    options.truncate(false).custom_flags(libc::O_NONBLOCK);
+    let file = options.open(path).map_err(|e| {
+        if e.raw_os_error() == Some(libc::ENXIO) {
+            io::Error::other("it is a FIFO and nothing reads from it")
+        } else {
+            e
+        }
+    })?;
+    // SAFETY: fcntl on a descriptor this function owns, with flags read from it.
+    let cleared = unsafe {
+        let flags = libc::fcntl(file.as_raw_fd(), libc::F_GETFL);
+        flags >= 0 && libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) >= 0
+    };
+    if cleared {
+        Ok(file)
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(unix))]
+fn open_fifo(
+    path: &std::path::Path,
+    options: &mut std::fs::OpenOptions,
+) -> io::Result<std::fs::File> {
+    options.open(path)
 }
 
 #[cfg(test)]

@@ -371,6 +371,9 @@ async fn preflight(
                     TimeoutConfig::builder()
                         .connect_timeout(Duration::from_secs(5))
                         .operation_attempt_timeout(attempt_timeout.min(PREFLIGHT_ATTEMPT_TIMEOUT))
+                        // Both attempts together: a server that never answers is an error after
+                        // at most the documented 10 s, not one timeout per attempt.
+                        .operation_timeout(attempt_timeout.min(PREFLIGHT_ATTEMPT_TIMEOUT))
                         .build(),
                 ),
         )

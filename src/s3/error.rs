@@ -26,6 +26,12 @@ impl S3Failure {
                 (code, message)
             }
             SdkError::TimeoutError(_) => ("Timeout".to_owned(), "the request timed out".to_owned()),
+            // Answered, but the answer could not be read (a header that is not UTF-8, a body
+            // that does not parse): no S3 error, so not an HTTP status's either.
+            SdkError::ResponseError(_) => (
+                "InvalidResponse".to_owned(),
+                format!("the server's answer could not be read: {}", chain(err)),
+            ),
             SdkError::DispatchFailure(d) => {
                 let code = if d.is_timeout() {
                     "Timeout"
@@ -105,6 +111,20 @@ mod tests {
         assert_eq!(code_for_status(Some(412)), "PreconditionFailed");
         assert_eq!(code_for_status(Some(418)), "HttpError");
         assert_eq!(code_for_status(None), "Unknown");
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_read_says_so_whatever_its_status() {
+        use aws_sdk_s3::operation::head_object::HeadObjectError;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        let response = HttpResponse::new(StatusCode::try_from(200).unwrap(), SdkBody::empty());
+        let err: SdkError<HeadObjectError, HttpResponse> =
+            SdkError::response_error("header `x-amz-meta-a` is not UTF-8", response);
+        let failure = S3Failure::from_sdk(&err);
+        assert_eq!(failure.code, "InvalidResponse");
+        assert!(failure.message.contains("is not UTF-8"), "{failure}");
+        assert_eq!(failure.http_status, Some(200));
     }
 
     #[test]
