@@ -282,6 +282,7 @@ impl Snapshot {
         kept.head.version_id = None;
         kept.head.etag = None;
         kept.head.parts_count = None;
+        kept.head.last_modified = None;
         kept
     }
 }

@@ -18,7 +18,8 @@ pub enum OnCopy {
     /// Kept by the copy itself: the bytes and their length, the ETag of a plain object, tags
     /// (tagging directive COPY), a customer-key algorithm.
     Kept,
-    /// Changes with every copy: the version id, and the part count (a copy is single-part).
+    /// Changes with every copy: the version id, the time of writing, and the part count (a copy
+    /// is single-part).
     Changes,
     /// The server's state, not the object's metadata: archive and restore status, metadata HEAD
     /// could not return.
@@ -38,6 +39,8 @@ pub enum Slot<'a> {
     Flag(&'a mut Option<bool>),
     /// An RFC 3339 timestamp, kept as [`date::rfc3339`](super::date::rfc3339) writes it.
     Date(&'a mut Option<String>),
+    /// An HTTP date (whole seconds), kept in RFC 3339 as [`Slot::Date`] is.
+    HttpDate(&'a mut Option<String>),
 }
 
 /// The table, one row per attribute: its name, the header that carries it, where [`ObjectHead`]
@@ -116,6 +119,7 @@ attributes! {
     ObjectLockLegalHoldStatus: "x-amz-object-lock-legal-hold" => Text(object_lock_legal_hold_status), Resend;
     TagCount: "x-amz-tagging-count" => Count(tag_count), Kept;
     PartsCount: "x-amz-mp-parts-count" => Count(parts_count), Changes;
+    LastModified: "last-modified" => HttpDate(last_modified), Changes;
 }
 
 impl Attr {
@@ -127,7 +131,7 @@ impl Attr {
     /// Removes the attribute from `head`.
     pub fn clear(self, head: &mut ObjectHead) {
         match self.slot(head) {
-            Slot::Text(v) | Slot::Date(v) => *v = None,
+            Slot::Text(v) | Slot::Date(v) | Slot::HttpDate(v) => *v = None,
             Slot::Length(v) => *v = None,
             Slot::Count(v) => *v = None,
             Slot::Flag(v) => *v = None,
@@ -180,7 +184,7 @@ mod tests {
         for attr in Attr::ALL {
             let mut head = ObjectHead::default();
             match attr.slot(&mut head) {
-                Slot::Text(v) | Slot::Date(v) => *v = Some("1".into()),
+                Slot::Text(v) | Slot::Date(v) | Slot::HttpDate(v) => *v = Some("1".into()),
                 Slot::Length(v) => *v = Some(1),
                 Slot::Count(v) => *v = Some(1),
                 Slot::Flag(v) => *v = Some(true),

@@ -47,6 +47,9 @@ pub struct ObjectHead {
     pub object_lock_legal_hold_status: Option<String>,
     pub tag_count: Option<i32>,
     pub parts_count: Option<i32>,
+    /// When this version was written, RFC 3339 (the header is an HTTP date): a rewrite of the
+    /// same bytes keeps the ETag but not this.
+    pub last_modified: Option<String>,
 }
 
 /// Storage classes whose objects must be restored before they can be copied or read.

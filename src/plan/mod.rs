@@ -244,6 +244,7 @@ mod tests {
             object_lock_legal_hold_status: Some("ON".into()),
             tag_count: Some(2),
             parts_count: None,
+            last_modified: Some("2013-08-02T08:28:20Z".into()),
         }
     }
 

@@ -350,7 +350,7 @@ impl<S: Store> Repairer<S> {
         expected: &ObjectHead,
         failure: S3Failure,
     ) -> Result<Rewritten, Stop> {
-        let current = self.store.head(&head.key).await?;
+        let current = self.store.head_to_settle(&head.key).await?;
         let mut expected = expected.clone();
         if self.is_multipart(head) {
             // The new `…-N` ETag was in the answer that never came.
@@ -412,7 +412,7 @@ impl<S: Store> Repairer<S> {
     }
 
     async fn verify(&self, key: &str, expected: &ObjectHead) -> Result<(), Stop> {
-        let actual = self.store.head(key).await?;
+        let actual = self.store.head_to_settle(key).await?;
         let differences = verify::differences(expected, &actual);
         if differences.is_empty() {
             Ok(())

@@ -27,7 +27,7 @@ impl<S: Store> Repairer<S> {
     /// two): HEADs the object and appends the outcome the object shows. The object itself is
     /// left to the resumed run, which lists it again. `Err` when the journal cannot be written.
     pub async fn settle(&self, entry: &Recorded) -> Result<Settled, Failure> {
-        let current = match self.store.head(&entry.key).await {
+        let current = match self.store.head_to_settle(&entry.key).await {
             Ok(head) => head,
             Err(f) if Unread::of(&f) == Unread::Gone => {
                 self.settled(&entry.key, Status::Conflict, None, Some("deleted since"))

@@ -110,6 +110,9 @@ pub struct Connection {
     /// The SDK client, for tests and benchmarks that compare with it; s3mend itself reaches S3
     /// through the methods below.
     pub client: Client,
+    /// The same client, but its requests are retried after the run is stopped: it settles what
+    /// copies in flight did.
+    settling: Client,
     pub heads: Heads,
     pub requests: Arc<RequestStats>,
 }
@@ -128,7 +131,7 @@ impl Connection {
 
     /// The requests a repair of `bucket`'s objects makes.
     pub fn store(&self, bucket: &str) -> S3Store {
-        S3Store::new(self.client.clone(), bucket)
+        S3Store::new(self.client.clone(), bucket).settling_with(self.settling.clone())
     }
 }
 
@@ -205,12 +208,17 @@ pub async fn connect_until(
     let partition = RetryPartition::custom("s3mend")
         .token_bucket(TokenBucket::unlimited())
         .build();
-    let build = |region: Option<Region>| {
+    // The run's client stops retrying once the run is stopped; the settling client (the HEADs
+    // that tell what became of a copy in flight) goes on, so that the copy is settled.
+    let build_with = |region: Option<Region>, stoppable: bool| {
         let mut builder = aws_sdk_s3::config::Builder::from(&sdk_config)
             .retry_config(retry.clone())
             .retry_partition(partition.clone())
-            .interceptor(CountRequests(requests.clone()))
-            .retry_classifier(StopRetries(stop.clone()))
+            .interceptor(CountRequests(requests.clone()));
+        if stoppable {
+            builder = builder.retry_classifier(StopRetries(stop.clone()));
+        }
+        builder = builder
             // Only S3's client is paced: the credential providers (IMDS, SSO, STS) keep the
             // loader's own, so that S3 throttling does not slow them nor they spend S3's rate.
             .http_client(http_client.clone())
@@ -224,8 +232,10 @@ pub async fn connect_until(
         }
         Client::from_conf(builder.build())
     };
+    let build =
+        |region: Option<Region>| (build_with(region.clone(), true), build_with(region, false));
 
-    let connection = |client: Client| Connection {
+    let connection = |(client, settling): (Client, Client)| Connection {
         heads: Heads::new(
             client.clone(),
             sdk_config.credentials_provider(),
@@ -235,15 +245,17 @@ pub async fn connect_until(
             head_timeout,
         ),
         client,
+        settling,
         requests: requests.clone(),
     };
 
-    let client = build(None);
+    let clients = build(None);
+    let client = &clients.0;
     let signed_for = client
         .config()
         .region()
         .map_or_else(|| DEFAULT_REGION.to_owned(), |r| r.to_string());
-    let probe = preflight(&client, bucket, attempt_timeout(opts)).await;
+    let probe = preflight(client, bucket, attempt_timeout(opts)).await;
     // The bucket's region as the server names it. After a failed probe it is followed whatever
     // the endpoint; a probe that succeeded is taken at its word, except against AWS, which names
     // the region on success too.
@@ -257,14 +269,14 @@ pub async fn connect_until(
     };
     if let Some(region) = named.filter(|named| *named != signed_for) {
         tracing::info!(%region, %signed_for, "the bucket is in another region; switching");
-        let client = build(Some(Region::new(region.clone())));
-        check_bucket(&client, bucket, attempt_timeout(opts))
+        let clients = build(Some(Region::new(region.clone())));
+        check_bucket(&clients.0, bucket, attempt_timeout(opts))
             .await
             .with_context(|| format!("bucket '{bucket}' in region {region}"))?;
-        return Ok(connection(client));
+        return Ok(connection(clients));
     }
     match probe {
-        Ok(_) => Ok(connection(client)),
+        Ok(_) => Ok(connection(clients)),
         Err(err) => Err(bucket_error(
             bucket,
             &S3Failure::from_sdk(&err),

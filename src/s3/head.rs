@@ -98,6 +98,7 @@ impl ObjectHead {
                 .map(|s| s.as_str().to_owned()),
             tag_count: out.tag_count(),
             parts_count: out.parts_count(),
+            last_modified: out.last_modified().map(|d| d.to_string()),
         }
     }
 }

@@ -27,6 +27,14 @@ pub trait Store: Send + Sync {
     /// HEADs the current version of `key`.
     fn head(&self, key: &str) -> impl Future<Output = Result<ObjectHead, S3Failure>> + Send;
 
+    /// HEADs `key` to settle what a copy in flight did: retried even once the run is stopped.
+    fn head_to_settle(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<ObjectHead, S3Failure>> + Send {
+        self.head(key)
+    }
+
     /// The first `n` bytes of a version's body (fewer if it is shorter), to sniff its coding.
     fn body_start(
         &self,
@@ -80,15 +88,24 @@ pub trait Store: Send + Sync {
 #[derive(Clone, Debug)]
 pub struct S3Store {
     client: Client,
+    /// For [`Store::head_to_settle`].
+    settling: Client,
     bucket: String,
 }
 
 impl S3Store {
     pub fn new(client: Client, bucket: impl Into<String>) -> Self {
         S3Store {
+            settling: client.clone(),
             client,
             bucket: bucket.into(),
         }
+    }
+
+    /// Settles with `client`, whose retries a stopped run does not forbid.
+    pub fn settling_with(mut self, client: Client) -> Self {
+        self.settling = client;
+        self
     }
 
     /// The caller's canonical id, to recognise objects another account owns; `None` when it
@@ -105,6 +122,10 @@ impl Store for S3Store {
 
     async fn head(&self, key: &str) -> Result<ObjectHead, S3Failure> {
         head::head_object(&self.client, &self.bucket, key).await
+    }
+
+    async fn head_to_settle(&self, key: &str) -> Result<ObjectHead, S3Failure> {
+        head::head_object(&self.settling, &self.bucket, key).await
     }
 
     async fn body_start(

@@ -44,6 +44,12 @@ pub(crate) fn parse(key: &str, response: &HttpResponse) -> Option<ObjectHead> {
                     .ok()
                     .map(|date| date.to_string()),
             )?,
+            Slot::HttpDate(slot) => set_once(
+                slot,
+                DateTime::from_str(value, Format::HttpDate)
+                    .ok()
+                    .map(|date| date.to_string()),
+            )?,
         }
     }
     Some(head)
