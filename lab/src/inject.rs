@@ -1,5 +1,6 @@
 //! Injected failures: counted ones a test arms per operation and key, and seeded random ones per
-//! operation (see `faults.rs`), raised at the access check (`access.rs`) before any handler runs.
+//! operation (see `faults.rs`), raised at the access check (`access.rs`) before any handler runs;
+//! then the damaged answers of `damage.rs`, handed to the handler or the connection.
 //!
 //! A repair is only safe if it survives transient server errors, and those cannot be timed
 //! reliably from outside the server. So tests arm them here, and the server consults this state
@@ -17,6 +18,7 @@ use s3s::path::S3Path;
 use s3s::{s3_error, S3Result};
 
 use super::conn_faults::FaultSlot;
+use super::damage::{Damages, Effect, ListingDamage, PageDamage};
 use super::faults::{Fault, FaultPlan, Faults};
 
 /// What an armed fault does to a request.
@@ -39,6 +41,8 @@ pub struct Inject {
     random: Mutex<Option<FaultPlan>>,
     /// As `any_fault`, for `random`.
     any_random: AtomicBool,
+    /// Damaged and lost answers, for requests that met none of the faults above.
+    pub damages: Damages,
 }
 
 impl std::fmt::Debug for Inject {
@@ -46,6 +50,7 @@ impl std::fmt::Debug for Inject {
         f.debug_struct("Inject")
             .field("faults", &*self.faults.lock())
             .field("random", &*self.random.lock())
+            .field("damages", &self.damages)
             .finish()
     }
 }
@@ -106,49 +111,92 @@ impl Inject {
         }
     }
 
-    /// Fails or stalls the request the access hook was given, if it meets a fault. `count` gets
-    /// the operation and the fault's kind (as in [`LabStats::faults`](super::LabStats::faults))
-    /// before the fault takes effect, so a stalled request its client gives up on is counted
-    /// too.
+    /// Fails or stalls the request the access hook was given, if it meets a fault, or else hands
+    /// on the damages it meets. `count` gets the operation and each fault's or damage's kind (as
+    /// in [`LabStats::faults`](super::LabStats::faults)) before it takes effect, so a stalled
+    /// request its client gives up on is counted too.
     pub async fn raise(
         &self,
         cx: &mut S3AccessContext<'_>,
-        count: impl FnOnce(&str, &'static str),
+        mut count: impl FnMut(&str, &'static str),
     ) -> S3Result<()> {
         let op = cx.s3_op().name();
-        let key = match cx.s3_path() {
-            S3Path::Object { key, .. } => Some(&**key),
-            _ => None,
+        let (bucket, key) = match cx.s3_path() {
+            S3Path::Object { bucket, key } => (&**bucket, Some(&**key)),
+            S3Path::Bucket { bucket } => (&**bucket, None),
+            S3Path::Root => ("", None),
         };
-        let Some((kind, fault)) = self.next_fault(op, key) else {
-            return Ok(());
-        };
-        count(op, kind);
-        // Without a slot (not served by `conn.rs`) the connection-level faults degrade to a 500.
-        let slot = cx.extensions_mut().get::<FaultSlot>().cloned();
-        match fault {
-            Fault::SlowDown => Err(s3_error!(SlowDown, "Please reduce your request rate.")),
-            Fault::InternalError => Err(internal_error()),
-            // A client that gives up meanwhile closes the connection: the request is never
-            // handled.
-            Fault::Stall(d) => {
-                tokio::time::sleep(d).await;
-                Ok(())
+        match self.next_fault(op, key) {
+            Some((kind, fault)) => {
+                count(op, kind);
+                carry_out(fault, slot(cx)).await
             }
-            Fault::Reset | Fault::CopyErrorBody => {
-                if let Some(slot) = slot {
-                    slot.set(fault);
+            None => {
+                let continues = op == "ListObjectsV2" && carries_token(cx.uri());
+                let effects = self.damages.take(op, bucket, key, continues);
+                for effect in &effects {
+                    count(op, effect.name());
                 }
-                Err(internal_error())
-            }
-            Fault::ResetAfter => {
-                if let Some(slot) = slot {
-                    slot.set(fault);
-                }
+                hand_on(cx, effects);
                 Ok(())
             }
         }
     }
+}
+
+/// The request's [`FaultSlot`]. Without one (not served by `conn.rs`) the connection-level
+/// faults degrade to a 500.
+fn slot(cx: &mut S3AccessContext<'_>) -> Option<FaultSlot> {
+    cx.extensions_mut().get::<FaultSlot>().cloned()
+}
+
+async fn carry_out(fault: Fault, slot: Option<FaultSlot>) -> S3Result<()> {
+    match fault {
+        Fault::SlowDown => Err(s3_error!(SlowDown, "Please reduce your request rate.")),
+        Fault::InternalError => Err(internal_error()),
+        // A client that gives up meanwhile closes the connection: the request is never handled.
+        Fault::Stall(d) => {
+            tokio::time::sleep(d).await;
+            Ok(())
+        }
+        Fault::Reset | Fault::CopyErrorBody => {
+            if let Some(slot) = slot {
+                slot.set(fault);
+            }
+            Err(internal_error())
+        }
+        Fault::ResetAfter => {
+            if let Some(slot) = slot {
+                slot.set(fault);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Gives each damage to the layer that produces it: a page's lies to the handler, the rest to
+/// the connection.
+fn hand_on(cx: &mut S3AccessContext<'_>, effects: Vec<Effect>) {
+    // Without a slot (not served by `conn.rs`) what only the connection can do is not done.
+    let slot = slot(cx).unwrap_or_default();
+    for effect in effects {
+        match effect {
+            Effect::Listing(ListingDamage::Cut { at, framing }) => slot.cut_body(at, framing),
+            Effect::Listing(damage) => {
+                cx.extensions_mut().insert(PageDamage(damage));
+            }
+            Effect::Trickle(pause) => slot.trickle_body(pause),
+            Effect::LoseResponse => slot.set(Fault::ResetAfter),
+        }
+    }
+}
+
+/// Whether a listing request carries a continuation token, that is continues a listing.
+fn carries_token(uri: &http::Uri) -> bool {
+    uri.query().unwrap_or_default().split('&').any(|pair| {
+        pair.strip_prefix("continuation-token=")
+            .is_some_and(|token| !token.is_empty())
+    })
 }
 
 fn internal_error() -> s3s::S3Error {

@@ -10,9 +10,11 @@
 //!
 //! With the `testing` feature, tests can also stage a concurrent writer right before a copy or a
 //! HEAD, fail or stall the next requests on a key, inject seeded random faults per operation
-//! (SlowDown, InternalError, connection resets, stalls, CopyObject's 200-with-an-error), make a
-//! bucket behave like moto or a store older than CopyObject's `If-Match`, and get an SDK client
-//! for the lab. Tests and benchmarks enable it; the demo, and so the product, builds without it.
+//! (SlowDown, InternalError, connection resets, stalls, CopyObject's 200-with-an-error), damage
+//! or trickle the next listings (cut bodies, pagination that lies), lose a copy's response,
+//! make a bucket behave like moto or a store older than CopyObject's `If-Match`, and get an SDK
+//! client for the lab. Tests and benchmarks enable it; the demo, and so the product, builds
+//! without it.
 //!
 //! # Layout
 //!
@@ -35,13 +37,14 @@
 //! Only with `testing`:
 //! - `testing.rs`: the test-only methods of [`Lab`] and [`LabHandle`], and the SDK client.
 //! - `hooks.rs` (race hooks), `inject.rs` (armed and random faults, raised from the access hook),
-//!   `faults.rs` (seeded fault mixes), `conn_faults.rs` (resets and 200-with-an-error, carried
-//!   out by the connection), `quirks.rs` (other stores' departures from S3, per bucket).
+//!   `faults.rs` (seeded fault mixes), `damage.rs` (damaged listings and lost copy responses),
+//!   `conn_faults.rs` (resets, 200-with-an-error and cut or trickled bodies, carried out by the
+//!   connection), `quirks.rs` (other stores' departures from S3, per bucket).
 //!
 //! The server reaches these only at `#[cfg(feature = "testing")]` lines: a field each in the
 //! handle, the access hook and a bucket, the call to the injector in the access hook, the wrapper
 //! around each connection, the race hooks in HeadObject, CopyObject and CreateMultipartUpload,
-//! and the two quirk checks of the copies.
+//! the two quirk checks of the copies, and the two damage calls in ListObjectsV2.
 
 mod access;
 mod acl;
@@ -65,6 +68,8 @@ mod store;
 // builds the lab without them.
 #[cfg(feature = "testing")]
 mod conn_faults;
+#[cfg(feature = "testing")]
+mod damage;
 #[cfg(feature = "testing")]
 mod faults;
 #[cfg(feature = "testing")]
@@ -95,6 +100,8 @@ pub use ownership::AclMode;
 pub use region::{LabRegion, WrongRegion, LAB_REGION};
 pub use stats::LabStats;
 
+#[cfg(feature = "testing")]
+pub use damage::{Framing, ListingDamage};
 #[cfg(feature = "testing")]
 pub use faults::{FaultRates, Faults};
 #[cfg(feature = "testing")]

@@ -14,7 +14,7 @@ use super::store::Bucket;
 
 /// The largest char: `prefix + MAX_CHAR` sorts after every key that starts with `prefix`
 /// (except keys continuing with U+10FFFF itself, which S3 keys practically never contain).
-const MAX_CHAR: char = char::MAX;
+pub(crate) const MAX_CHAR: char = char::MAX;
 
 /// What a listing shows of an object.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,5 @@
-//! The lab's test-only API: race hooks, armed and seeded faults and other stores' quirks, armed
-//! through [`LabHandle`] and [`Lab`], and an SDK client for the lab.
+//! The lab's test-only API: race hooks, armed and seeded faults, damaged answers and other
+//! stores' quirks, armed through [`LabHandle`] and [`Lab`], and an SDK client for the lab.
 //!
 //! With these, tests and benchmarks stage what a concurrent writer, S3 under load, a broken proxy
 //! or a store other than S3 would do. The demo, and so the release binary, builds the lab without
@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::damage::ListingDamage;
 use super::faults::Faults;
 use super::hooks::HookPoint;
 use super::inject::Armed;
@@ -65,6 +66,31 @@ impl LabHandle {
         self.inject.set_random(None);
     }
 
+    /// Damages the next `count` ListObjectsV2 answers, in any bucket, as [`ListingDamage`]
+    /// says; each is counted in [`LabStats::faults`](super::LabStats::faults) as
+    /// "ListObjectsV2/" and the damage's name (e.g. "ListObjectsV2/Cut"). Requests that meet a
+    /// `fail_next`, `stall_next` or random fault are not damaged and do not use one up. Replaces
+    /// what is left of an earlier damage; `count` 0 disarms.
+    pub fn damage_listings(&self, damage: ListingDamage, count: u32) {
+        self.inject.damages.damage_listings(damage, count);
+    }
+
+    /// Sends the next `count` ListObjectsV2 bodies, in any bucket, 16 bytes at a time with
+    /// `delay_per_chunk` between them (under their full Content-Length), so that a client's
+    /// attempt timeout can fire mid-body. Counted as "ListObjectsV2/Trickle"; a damaged body is
+    /// trickled as it is damaged. Replaces an earlier trickle; `count` 0 disarms.
+    pub fn trickle_listings(&self, delay_per_chunk: Duration, count: u32) {
+        self.inject.damages.trickle_listings(delay_per_chunk, count);
+    }
+
+    /// Loses the answer to the next CopyObject onto `bucket`/`key`: the copy is handled as
+    /// usual (made, if nothing refuses it), then the connection is reset without a response,
+    /// so the client cannot know. Counted as "CopyObject/LostResponse". Each call loses one
+    /// more answer.
+    pub fn lose_next_copy_response(&self, bucket: &str, key: &str) {
+        self.inject.damages.lose_next_copy_response(bucket, key);
+    }
+
     /// Runs the oldest hook armed for this request, if any.
     pub(crate) fn run_hook(&self, point: HookPoint, bucket: &str, key: &str) {
         if let Some(hook) = self.hooks.take(point, bucket, key) {
@@ -115,6 +141,21 @@ impl Lab {
         self.shared
             .handle
             .set_copy_if_match_supported(bucket, supported);
+    }
+
+    /// See [`LabHandle::damage_listings`]: the next `count` ListObjectsV2 answers are damaged.
+    pub fn damage_listings(&self, damage: ListingDamage, count: u32) {
+        self.shared.handle.damage_listings(damage, count);
+    }
+
+    /// See [`LabHandle::trickle_listings`]: the next `count` ListObjectsV2 bodies come slowly.
+    pub fn trickle_listings(&self, delay_per_chunk: Duration, count: u32) {
+        self.shared.handle.trickle_listings(delay_per_chunk, count);
+    }
+
+    /// See [`LabHandle::lose_next_copy_response`]: the copy is made, its answer never comes.
+    pub fn lose_next_copy_response(&self, bucket: &str, key: &str) {
+        self.shared.handle.lose_next_copy_response(bucket, key);
     }
 
     /// See [`LabHandle::before_next_copy`]: a concurrent writer between a HEAD and its COPY.

@@ -2282,3 +2282,429 @@ async fn the_bucket_acl_names_its_owner() {
     let err = s3.get_bucket_acl().bucket("nope").send().await.unwrap_err();
     assert_eq!(status(&err), 404);
 }
+
+// ---- Damaged answers: listings that lie, cut or trickled bodies, lost copy responses ----
+
+use s3mend_lab::{Framing, ListingDamage};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What the lab sent on one connection, and whether it closed it.
+#[derive(Debug, Default)]
+struct Wire {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+/// A TCP relay in front of the lab that keeps what the lab sends on each connection: the
+/// framing of an answer, which the SDK does not show. The SDK signs for the relay's address,
+/// and the lab checks the signature against the Host header it receives, so nothing is altered.
+struct Tap {
+    endpoint: String,
+    wires: Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Wire>>>>>,
+}
+
+impl Tap {
+    async fn start(lab: &Lab) -> Tap {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let wires = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lab_addr = lab.addr();
+        let relay_wires = wires.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let server = tokio::net::TcpStream::connect(lab_addr).await.unwrap();
+                let wire = Arc::new(std::sync::Mutex::new(Wire::default()));
+                relay_wires.lock().unwrap().push(wire.clone());
+                let (mut client_in, mut client_out) = client.into_split();
+                let (mut server_in, mut server_out) = server.into_split();
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut client_in, &mut server_out).await;
+                    let _ = server_out.shutdown().await;
+                });
+                tokio::spawn(async move {
+                    let mut buf = [0; 4096];
+                    while let Ok(n @ 1..) = server_in.read(&mut buf).await {
+                        wire.lock().unwrap().bytes.extend_from_slice(&buf[..n]);
+                        if client_out.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    wire.lock().unwrap().closed = true;
+                    let _ = client_out.shutdown().await;
+                });
+            }
+        });
+        Tap { endpoint, wires }
+    }
+
+    /// A client of the lab through the relay that reports the first failure.
+    fn client(&self, lab: &Lab) -> aws_sdk_s3::Client {
+        let config = no_retry_client(lab)
+            .config()
+            .to_builder()
+            .endpoint_url(&self.endpoint)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// The status line, headers and body of the one answer on the last connection, and
+    /// whether the lab has closed it. Read after the client is done with the answer: the relay
+    /// keeps each byte (and the close) before it passes it on.
+    fn last_answer(&self) -> (String, BTreeMap<String, String>, Vec<u8>, bool) {
+        let wire = self.wires.lock().unwrap().last().unwrap().clone();
+        let wire = wire.lock().unwrap();
+        let end = wire
+            .bytes
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a whole head");
+        let head = String::from_utf8(wire.bytes[..end].to_vec()).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines.next().unwrap().to_owned();
+        let headers = lines
+            .filter_map(|l| l.split_once(": "))
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.to_owned()))
+            .collect();
+        (status, headers, wire.bytes[end + 4..].to_vec(), wire.closed)
+    }
+}
+
+/// `n` keys "k0".."k{n-1}" in "bkt".
+fn seed_keys(lab: &Lab, n: usize) {
+    for i in 0..n {
+        lab.put_object("bkt", &format!("k{i}"), ObjectSeed::with_body("x"));
+    }
+}
+
+/// Keys of a listing page.
+fn page_keys(page: &aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output) -> Vec<&str> {
+    page.contents().iter().filter_map(|o| o.key()).collect()
+}
+
+#[tokio::test]
+async fn a_cut_listing_is_framed_as_asked() {
+    let lab = Lab::start(LabConfig::default()).await.unwrap();
+    seed_keys(&lab, 3);
+    let tap = Tap::start(&lab).await;
+    tap.client(&lab)
+        .list_objects_v2()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap();
+    let (_, _, whole, _) = tap.last_answer();
+    let text = String::from_utf8(whole.clone()).unwrap();
+    // Inside the second key's LastModified, inside its Key tag, and just after its element.
+    let second = text.find("<Key>k1").unwrap();
+    let mid = second + text[second..].find("<LastModified>").unwrap() + 20;
+    let in_tag = second + "<Ke".len();
+    let between = text.match_indices("</Contents>").nth(1).unwrap().0 + "</Contents>".len();
+
+    let list = |tap: &Tap| tap.client(&lab).list_objects_v2().bucket("bkt").send();
+    for framing in [Framing::Honest, Framing::Close, Framing::UntilClose] {
+        let tap = Tap::start(&lab).await;
+        lab.damage_listings(ListingDamage::Cut { at: mid, framing }, 1);
+        let err = list(&tap).await.unwrap_err();
+        let (status, headers, body, closed) = tap.last_answer();
+        assert_eq!(status, "HTTP/1.1 200 OK", "{framing:?}");
+        assert_eq!(body, whole[..mid], "{framing:?}");
+        let length = headers.get("content-length").map(String::as_str);
+        match framing {
+            // The SDK reads the short body whole and fails to parse the timestamp.
+            Framing::Honest => {
+                assert_eq!(length, Some(mid.to_string().as_str()));
+                assert!(matches!(err, SdkError::ServiceError(_)), "{err:?}");
+            }
+            // hyper reports the body ended before its length.
+            Framing::Close => {
+                assert_eq!(length, Some(whole.len().to_string().as_str()));
+                assert!(closed);
+                assert!(matches!(err, SdkError::ResponseError(_)), "{err:?}");
+            }
+            Framing::UntilClose => {
+                assert_eq!(length, None);
+                assert_eq!(headers.get("transfer-encoding"), None);
+                assert!(closed);
+                assert!(matches!(err, SdkError::ServiceError(_)), "{err:?}");
+            }
+        }
+    }
+
+    // aws-sdk-s3 (1.157) takes XML that just stops, without its closing tags, for a whole
+    // page. Cut between two keys, the page silently lacks a key: only KeyCount tells. Cut in a
+    // tag, it ends with an object without a key.
+    for framing in [Framing::Honest, Framing::UntilClose] {
+        let tap = Tap::start(&lab).await;
+        lab.damage_listings(
+            ListingDamage::Cut {
+                at: between,
+                framing,
+            },
+            1,
+        );
+        let page = list(&tap).await.unwrap();
+        assert_eq!(page_keys(&page), ["k0", "k1"], "{framing:?}");
+        assert_eq!(page.key_count(), Some(3));
+        assert_eq!(page.is_truncated(), Some(false));
+        lab.damage_listings(
+            ListingDamage::Cut {
+                at: in_tag,
+                framing,
+            },
+            1,
+        );
+        let page = list(&tap).await.unwrap();
+        let keys: Vec<_> = page.contents().iter().map(|o| o.key()).collect();
+        assert_eq!(keys, [Some("k0"), None], "{framing:?}");
+    }
+    // Armed for one answer each time: the next is whole.
+    let page = list(&tap).await.unwrap();
+    assert_eq!(page_keys(&page), ["k0", "k1", "k2"]);
+    assert_eq!(lab.stats().fault_count("ListObjectsV2", "Cut"), 7);
+}
+
+#[tokio::test]
+async fn a_listing_may_claim_more_without_a_token_or_repeat_its_token() {
+    let (lab, s3) = start().await;
+    seed_keys(&lab, 3);
+    let list = |token: Option<String>| {
+        s3.list_objects_v2()
+            .bucket("bkt")
+            .max_keys(2)
+            .set_continuation_token(token)
+            .send()
+    };
+
+    lab.damage_listings(ListingDamage::TruncatedWithoutToken, 1);
+    let page = list(None).await.unwrap();
+    assert_eq!(page_keys(&page), ["k0", "k1"]);
+    assert_eq!(page.is_truncated(), Some(true));
+    assert_eq!(page.next_continuation_token(), None);
+
+    // From the first page: its own token, then that token again.
+    lab.damage_listings(ListingDamage::RepeatedToken, 2);
+    let first = list(None).await.unwrap();
+    let token = first.next_continuation_token().unwrap().to_owned();
+    let second = list(Some(token.clone())).await.unwrap();
+    assert_eq!(page_keys(&second), ["k2"]);
+    assert_eq!(second.is_truncated(), Some(true));
+    assert_eq!(second.next_continuation_token(), Some(token.as_str()));
+    let third = list(Some(token.clone())).await.unwrap();
+    assert_eq!(third.is_truncated(), Some(false), "used up");
+
+    // The SDK's paginator takes both for the end of the listing, without an error.
+    let pages = |s3: &aws_sdk_s3::Client| {
+        s3.list_objects_v2()
+            .bucket("bkt")
+            .max_keys(2)
+            .into_paginator()
+            .send()
+            .collect::<Vec<_>>()
+    };
+    lab.damage_listings(ListingDamage::TruncatedWithoutToken, 1);
+    let seen: Vec<_> = pages(&s3).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(seen.len(), 1);
+    lab.damage_listings(ListingDamage::RepeatedToken, 2);
+    let seen: Vec<_> = pages(&s3).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(seen.len(), 2, "stopped at the repeated token");
+
+    let stats = lab.stats();
+    assert_eq!(
+        stats.fault_count("ListObjectsV2", "TruncatedWithoutToken"),
+        2
+    );
+    assert_eq!(stats.fault_count("ListObjectsV2", "RepeatedToken"), 4);
+}
+
+#[tokio::test]
+async fn token_cycles_repeat_pages_as_long_as_they_last() {
+    let (lab, s3) = start().await;
+    seed_keys(&lab, 5);
+    let list = |token: Option<String>| {
+        s3.list_objects_v2()
+            .bucket("bkt")
+            .max_keys(2)
+            .set_continuation_token(token)
+            .send()
+    };
+    /// Follows the tokens for `n` pages: each page's keys and token.
+    async fn follow<F, Fut>(list: F, n: usize) -> Vec<(Vec<String>, String)>
+    where
+        F: Fn(Option<String>) -> Fut,
+        Fut: std::future::Future<
+            Output = Result<
+                aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output,
+                SdkError<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error, HttpResponse>,
+            >,
+        >,
+    {
+        let mut token = None;
+        let mut pages = Vec::new();
+        for _ in 0..n {
+            let page = list(token).await.unwrap();
+            assert_eq!(page.is_truncated(), Some(true));
+            let next = page.next_continuation_token().unwrap().to_owned();
+            let keys = page_keys(&page).into_iter().map(str::to_owned).collect();
+            pages.push((keys, next.clone()));
+            token = Some(next);
+        }
+        pages
+    }
+
+    lab.damage_listings(ListingDamage::TokenCycle, u32::MAX);
+    let pages = follow(list, 6).await;
+    let (a, b) = (&pages[1].1, &pages[0].1);
+    assert_ne!(a, b);
+    for (i, (keys, token)) in pages.iter().enumerate() {
+        let (want_keys, want_token) = match i % 2 {
+            0 => (["k0", "k1"], b),
+            _ => (["k2", "k3"], a),
+        };
+        assert_eq!(keys, &want_keys, "page {i}");
+        assert_eq!(token, want_token, "page {i}");
+    }
+    // The SDK's paginator follows it for as long as it is asked to.
+    let mut paginator = s3
+        .list_objects_v2()
+        .bucket("bkt")
+        .max_keys(2)
+        .into_paginator()
+        .send();
+    for _ in 0..8 {
+        paginator.next().await.unwrap().unwrap();
+    }
+
+    // Empty pages between two tokens past the end: keys stay in order.
+    lab.damage_listings(ListingDamage::EmptyTokenCycle, 5);
+    let pages = follow(list, 5).await;
+    assert_eq!(pages[0].0, ["k0", "k1"]);
+    let (a, b) = (&pages[0].1, &pages[1].1);
+    assert_ne!(a, b);
+    for (i, (keys, token)) in pages.iter().enumerate().skip(1) {
+        assert!(keys.is_empty(), "page {i}");
+        assert_eq!(token, if i % 2 == 1 { b } else { a }, "page {i}");
+    }
+    // Used up: the token the last page gave ends the listing.
+    let page = list(Some(pages[4].1.clone())).await.unwrap();
+    assert_eq!(
+        (page.key_count(), page.is_truncated()),
+        (Some(0), Some(false))
+    );
+
+    lab.damage_listings(ListingDamage::TokenCycle, 0);
+    let stats = lab.stats();
+    assert_eq!(stats.fault_count("ListObjectsV2", "TokenCycle"), 6 + 8);
+    assert_eq!(stats.fault_count("ListObjectsV2", "EmptyTokenCycle"), 5);
+}
+
+#[tokio::test]
+async fn a_page_may_miscount_or_repeat_the_key_before_it() {
+    let (lab, s3) = start().await;
+    seed_keys(&lab, 5);
+    let list = |token: Option<String>| {
+        s3.list_objects_v2()
+            .bucket("bkt")
+            .max_keys(2)
+            .set_continuation_token(token)
+            .send()
+    };
+
+    lab.damage_listings(ListingDamage::WrongKeyCount, 1);
+    let page = list(None).await.unwrap();
+    assert_eq!(page_keys(&page), ["k0", "k1"]);
+    assert_eq!(page.key_count(), Some(3));
+
+    // A first page has no page before: it is whole and the damage waits for the next.
+    lab.damage_listings(ListingDamage::DuplicateKey, 1);
+    let first = list(None).await.unwrap();
+    assert_eq!(page_keys(&first), ["k0", "k1"]);
+    let token = first.next_continuation_token().map(str::to_owned);
+    let second = list(token).await.unwrap();
+    assert_eq!(page_keys(&second), ["k1", "k2"]);
+    assert_eq!(second.key_count(), Some(2));
+    let token = second.next_continuation_token().map(str::to_owned);
+    let third = list(token).await.unwrap();
+    assert_eq!(page_keys(&third), ["k3", "k4"]);
+    assert_eq!(third.is_truncated(), Some(false));
+
+    let stats = lab.stats();
+    assert_eq!(stats.fault_count("ListObjectsV2", "WrongKeyCount"), 1);
+    assert_eq!(stats.fault_count("ListObjectsV2", "DuplicateKey"), 1);
+}
+
+#[tokio::test]
+async fn a_lost_copy_response_hides_a_copy_that_was_made() {
+    let (lab, _) = start().await;
+    let s3 = no_retry_client(&lab);
+    let before = lab.put_object("bkt", "k", full_seed());
+    lab.put_object("bkt", "other", full_seed());
+    lab.lose_next_copy_response("bkt", "k");
+    let copy = |key: &'static str| {
+        s3.copy_object()
+            .bucket("bkt")
+            .key(key)
+            .copy_source(format!("bkt/{key}"))
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type("text/plain")
+            .send()
+    };
+    copy("other").await.expect("another key is answered");
+    let err = copy("k").await.unwrap_err();
+    let SdkError::DispatchFailure(failure) = &err else {
+        panic!("expected a dispatch failure: {err:?}");
+    };
+    assert!(failure.is_io(), "{err:?}");
+    assert!(err.raw_response().is_none(), "no response at all");
+    let after = lab.object("bkt", "k").unwrap();
+    assert_eq!(after.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(after.body, before.body);
+    assert_ne!(after, before, "the copy was made");
+    copy("k").await.expect("only the next copy is lost");
+    assert_eq!(lab.stats().fault_count("CopyObject", "LostResponse"), 1);
+}
+
+#[tokio::test]
+async fn a_trickled_listing_trips_attempt_timeouts_mid_body() {
+    let (lab, _) = start().await;
+    seed_keys(&lab, 3);
+    let s3 = no_retry_client(&lab);
+    // Three keys make a body of 788 bytes: 50 chunks of 16.
+    let pause = Duration::from_millis(2);
+    lab.trickle_listings(pause, 1);
+    let started = Instant::now();
+    let page = s3.list_objects_v2().bucket("bkt").send().await.unwrap();
+    assert_eq!(page_keys(&page), ["k0", "k1", "k2"]);
+    assert!(started.elapsed() >= pause * 49, "{:?}", started.elapsed());
+
+    let config = s3
+        .config()
+        .to_builder()
+        .timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_millis(200))
+                .build(),
+        )
+        .build();
+    let tap = Tap::start(&lab).await;
+    let config = config.to_builder().endpoint_url(&tap.endpoint).build();
+    lab.trickle_listings(Duration::from_millis(50), 1);
+    let started = Instant::now();
+    let err = aws_sdk_s3::Client::from_conf(config)
+        .list_objects_v2()
+        .bucket("bkt")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SdkError::TimeoutError(_)), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(1));
+    // The head and the first chunks had come: the timeout fired mid-body.
+    let (status, headers, body, _) = tap.last_answer();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    let length: usize = headers["content-length"].parse().unwrap();
+    assert!(
+        (16..length).contains(&body.len()),
+        "{} of {length}",
+        body.len()
+    );
+    assert_eq!(lab.stats().fault_count("ListObjectsV2", "Trickle"), 2);
+}

@@ -22,6 +22,8 @@ pub(super) async fn list_objects_v2(
         Some(token) => Some(decode_token(token)?),
         None => input.start_after.clone(),
     };
+    #[cfg(feature = "testing")]
+    let after = crate::damage::resume_after(&req.extensions, after);
     let max = max_keys(input.max_keys);
     let page = lab.store.read(&input.bucket, |b| {
         Ok(listing::list_objects(
@@ -35,7 +37,7 @@ pub(super) async fn list_objects_v2(
     let key_count = i32::try_from(page.objects.len() + page.prefixes.len()).unwrap_or(i32::MAX);
     let contents = listed_contents(&page, input.fetch_owner.unwrap_or(false), &enc);
     let prefixes = listed_prefixes(&page, &enc);
-    Ok(S3Response::new(ListObjectsV2Output {
+    let output = ListObjectsV2Output {
         name: Some(input.bucket.clone()),
         prefix: Some(enc(&prefix)),
         delimiter: input.delimiter.as_deref().map(enc),
@@ -49,7 +51,10 @@ pub(super) async fn list_objects_v2(
         contents: Some(contents),
         common_prefixes: Some(prefixes),
         ..ListObjectsV2Output::default()
-    }))
+    };
+    #[cfg(feature = "testing")]
+    let output = crate::damage::damage_page(&req.extensions, output, &prefix, encode_token);
+    Ok(S3Response::new(output))
 }
 
 /// The original ListObjects (v1), which s3cmd and rclone (for S3-compatible providers) use:
