@@ -150,6 +150,11 @@ pub struct FixArgs {
     /// Rewrite objects larger than this with a multipart copy (CopyObject stops at 5 GiB).
     #[arg(long, value_name = "SIZE", default_value = "5GiB", value_parser = parse_size)]
     pub multipart_threshold: u64,
+
+    /// HEAD an object again before its copy when its snapshot is older than this (0 = always),
+    /// and leave it alone if anything changed; after the confirmation question, always.
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_recheck_after)]
+    pub recheck_after: Duration,
 }
 
 #[derive(Debug, Args)]
@@ -214,6 +219,16 @@ fn parse_attempt_timeout(text: &str) -> Result<Duration, String> {
         Ok(duration)
     } else {
         Err(format!("'{text}' is out of range: from 100ms to 1h"))
+    }
+}
+
+/// `--recheck-after`: at most a minute, the promise the README makes stays narrow.
+fn parse_recheck_after(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration <= Duration::from_secs(60) {
+        Ok(duration)
+    } else {
+        Err(format!("'{text}' is out of range: from 0s to 1m"))
     }
 }
 

@@ -110,6 +110,7 @@ impl FixConfig {
                 // threshold means smaller parts, never below the minimum.
                 part_size: args.multipart_threshold.clamp(MIN_PART_SIZE, 256 << 20),
                 allow_unconditional: args.write.allow_unconditional_copies,
+                recheck_after: args.recheck_after,
             },
         })
     }

@@ -14,6 +14,9 @@ pub struct Inspected {
     pub listed: ListedObject,
     pub outcome: Result<ObjectHead, S3Failure>,
     pub findings: Vec<Finding>,
+    /// When the HEAD snapshot was taken; `None` when its age is unknown or it must be read
+    /// again before any copy (after the confirmation question, say).
+    pub taken: Option<std::time::Instant>,
 }
 
 impl Inspected {
@@ -116,6 +119,9 @@ pub enum Failure {
     /// The server ignores `x-amz-copy-source-if-match` and unconditional copies were not
     /// allowed: a repair could overwrite a concurrent write, so the run stops.
     UnconditionalRefused,
+    /// A version someone else wrote while the repair was in flight is noncurrent under the
+    /// repair's copy, and putting it back on top failed (`repair/landing.rs`).
+    Reinstate { version: String, failure: S3Failure },
 }
 
 impl Failure {
@@ -139,6 +145,10 @@ impl Failure {
                 format!("after the copy HEAD differs in {}", fields.join(", ")),
             ),
             Failure::Journal(message) => local("JournalWriteFailed", message.clone()),
+            Failure::Reinstate { version, failure } => local(
+                "ReinstateFailed",
+                format!("version {version} was written between the inspection and the copy and is now noncurrent under the repair; putting it back on top failed: {failure}"),
+            ),
             Failure::UnconditionalRefused => local(
                 "UnconditionalCopyRefused",
                 "the server ignores x-amz-copy-source-if-match, so a repair could overwrite a concurrent write: nothing was written (pass --allow-unconditional-copies to repair anyway)".to_owned(),

@@ -47,6 +47,23 @@ pub fn differences(expected: &ObjectHead, actual: &ObjectHead) -> Vec<String> {
     fields.into_iter().map(str::to_owned).collect()
 }
 
+/// The fields in which the object changed between two HEAD snapshots, `before` and `now`:
+/// everything a writer can change (headers, metadata, ETag, version, Last-Modified, tag count),
+/// not the server's own state (an archive tier, a restore in progress).
+pub fn changed(before: &ObjectHead, now: &ObjectHead) -> Vec<String> {
+    let mut fields: Vec<&str> = Attr::ALL
+        .into_iter()
+        .filter(|&attr| attr.on_copy() != OnCopy::ServerState)
+        .filter(|&attr| comparable(attr, before) != comparable(attr, now))
+        .map(Attr::field)
+        .collect();
+    if before.metadata != now.metadata {
+        fields.push("metadata");
+    }
+    fields.sort_unstable();
+    fields.into_iter().map(str::to_owned).collect()
+}
+
 /// An ETag of an object uploaded in parts: `"<hex>-<parts>"`.
 fn is_multipart_etag(etag: &str) -> bool {
     etag.trim_matches('"')
@@ -71,6 +88,61 @@ fn comparable(attr: Attr, head: &ObjectHead) -> Option<String> {
 mod tests {
     use super::*;
     use crate::rules::RuleSet;
+
+    #[test]
+    fn a_snapshot_changes_with_anything_a_writer_can_change() {
+        let before = ObjectHead {
+            last_modified: Some("2026-12-02T17:00:00Z".into()),
+            tag_count: Some(1),
+            ..old()
+        };
+        assert_eq!(changed(&before, &before.clone()), Vec::<String>::new());
+        let restoring = ObjectHead {
+            restore: Some("ongoing-request=\"true\"".into()),
+            ..before.clone()
+        };
+        assert_eq!(changed(&before, &restoring), Vec::<String>::new());
+        let cases: Vec<(ObjectHead, &str)> = vec![
+            (
+                ObjectHead {
+                    last_modified: Some("2026-12-02T17:00:01Z".into()),
+                    ..before.clone()
+                },
+                "last_modified",
+            ),
+            (
+                ObjectHead {
+                    tag_count: Some(2),
+                    ..before.clone()
+                },
+                "tag_count",
+            ),
+            (
+                ObjectHead {
+                    cache_control: Some("no-cache".into()),
+                    ..before.clone()
+                },
+                "cache_control",
+            ),
+            (
+                ObjectHead {
+                    metadata: Default::default(),
+                    ..before.clone()
+                },
+                "metadata",
+            ),
+            (
+                ObjectHead {
+                    version_id: Some("v2".into()),
+                    ..before.clone()
+                },
+                "version_id",
+            ),
+        ];
+        for (now, field) in cases {
+            assert_eq!(changed(&before, &now), [field], "{field}");
+        }
+    }
 
     fn old() -> ObjectHead {
         ObjectHead {

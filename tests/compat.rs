@@ -911,6 +911,8 @@ async fn conflicts(target: &Target, caps: &Capabilities) {
                 },
                 outcome: Ok(stale),
                 findings,
+                // Fresh as far as the repairer knows: the copy itself must meet the write.
+                taken: Some(std::time::Instant::now()),
             })
             .await;
         let after = target.snapshot(&bucket, key).await;

@@ -574,6 +574,7 @@ async fn an_object_deleted_after_listing_is_gone_behind_a_delete_marker() {
             },
             outcome: Err(failure),
             findings: Vec::new(),
+            taken: Some(std::time::Instant::now()),
         })
         .await;
     assert!(

@@ -11,6 +11,7 @@ mod fix;
 mod hardening;
 mod heads;
 mod pace;
+mod races;
 mod policy;
 mod resume;
 mod scan_errors;

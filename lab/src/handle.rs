@@ -153,6 +153,16 @@ impl LabHandle {
         let _ = self.store.write(bucket, |b| Ok(b.delete(key, None)));
     }
 
+    /// Sets the canned ACL (`private`, `public-read`…) of the current version, as PutObjectAcl
+    /// does: neither the ETag nor Last-Modified changes. Nothing happens to an absent object.
+    pub fn put_object_acl(&self, bucket: &str, key: &str, canned: &str) {
+        let _ = self.store.write(bucket, |b| {
+            let obj = b.lookup_mut(key, None)?;
+            obj.grants = acl::canned_for(canned, &obj.owner_id.clone())?;
+            Ok(())
+        });
+    }
+
     /// Every version and delete marker of a key, newest first.
     pub fn versions(&self, bucket: &str, key: &str) -> Vec<StoredObject> {
         self.store

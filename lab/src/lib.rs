@@ -256,6 +256,12 @@ impl Lab {
         self.shared.handle.object(bucket, key)
     }
 
+    /// See [`LabHandle::put_object_acl`]: a canned ACL on the current version, as PutObjectAcl
+    /// sets it (no new ETag, no new Last-Modified).
+    pub fn put_object_acl(&self, bucket: &str, key: &str, canned: &str) {
+        self.shared.handle.put_object_acl(bucket, key, canned);
+    }
+
     /// Every version and delete marker of a key, newest first.
     pub fn versions(&self, bucket: &str, key: &str) -> Vec<StoredObject> {
         self.shared.handle.versions(bucket, key)

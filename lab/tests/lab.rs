@@ -539,6 +539,29 @@ async fn versioned_copy_keeps_the_noncurrent_version() {
 }
 
 #[tokio::test]
+async fn a_conditional_delete_needs_the_current_etag() {
+    let (lab, s3) = start().await;
+    lab.set_versioning("bkt", true);
+    let first = lab.put_object("bkt", "k", full_seed());
+    let delete = |etag: &str| {
+        s3.delete_object()
+            .bucket("bkt")
+            .key("k")
+            .if_match(etag)
+            .send()
+    };
+    let err = delete("\"0123\"").await.unwrap_err();
+    assert_eq!(status(&err), 412);
+    assert_eq!(lab.versions("bkt", "k").len(), 1, "nothing deleted");
+    delete(first.etag.as_str()).await.unwrap();
+    assert!(lab.object("bkt", "k").is_none());
+    // Evaluated on the current version: a delete marker is no object.
+    let err = delete(first.etag.as_str()).await.unwrap_err();
+    assert_eq!(status(&err), 404);
+    assert_eq!(lab.versions("bkt", "k").len(), 2);
+}
+
+#[tokio::test]
 async fn multipart_copy_reproduces_the_bytes() {
     let (lab, s3) = start().await;
     // Parts of S3's 5 MiB minimum but the last, which the lab enforces as S3 does.

@@ -117,7 +117,12 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
             }
             return run.finish_writing(&cancel, &capabilities, journal.as_deref());
         }
-        stream::iter(pending.into_iter().map(Ok))
+        // Minutes may have passed at the question: every snapshot is read again before its copy.
+        let pending = pending.into_iter().map(|inspected| Inspected {
+            taken: None,
+            ..inspected
+        });
+        stream::iter(pending.map(Ok))
             .take_until(cancel.clone().cancelled_owned())
             .boxed()
     } else {

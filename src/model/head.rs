@@ -86,3 +86,11 @@ pub struct Rewritten {
     pub version_id: Option<String>,
     pub etag: Option<String>,
 }
+
+/// One entry of ListObjectVersions for a key: a version of the object, or a delete marker.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub version_id: String,
+    pub etag: Option<String>,
+    pub delete_marker: bool,
+}

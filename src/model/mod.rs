@@ -12,6 +12,7 @@
 //! - [`ObjectAcl`], [`Grant`]: an object's ACL as GetObjectAcl returns it.
 //! - [`S3Failure`]: what went wrong with one request.
 //! - [`Rewritten`]: what S3 said about an object s3mend rewrote.
+//! - [`ObjectVersion`]: one version (or delete marker) of a key, as ListObjectVersions lists it.
 //! - [`SkipReason`]: why an object with findings is left as it is.
 //! - [`RequestCounts`]: what a run's requests cost.
 //! - [`S3Uri`]: a `s3://BUCKET[/PREFIX]` target.
@@ -29,7 +30,7 @@ mod uri;
 pub use acl::{Grant, ObjectAcl};
 pub use attribute::{Attr, OnCopy, Slot};
 pub use failure::{ListingFailure, RequestCounts, S3Failure, DELETE_MARKER};
-pub use head::{ListedObject, ObjectHead, Rewritten};
+pub use head::{ListedObject, ObjectHead, ObjectVersion, Rewritten};
 pub use header::Header;
 pub use skip::SkipReason;
 pub use uri::S3Uri;

@@ -11,6 +11,8 @@ pub async fn detect<S: Store>(
     rules: &RuleSet,
     store: &S,
 ) -> Inspected {
+    // The HEAD has just answered: the snapshot's age counts from here.
+    let taken = std::time::Instant::now();
     let (outcome, findings) = match outcome {
         Ok(head) => {
             let version = head.version_id.as_deref();
@@ -27,5 +29,6 @@ pub async fn detect<S: Store>(
         listed,
         outcome,
         findings,
+        taken: Some(taken),
     }
 }

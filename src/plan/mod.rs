@@ -77,6 +77,11 @@ pub struct Plan {
     pub copy_source: String,
     /// The ETag seen at HEAD: the copy is conditional on it.
     pub if_match: String,
+    /// The ETag the object must still have when the copy lands, where the server supports the
+    /// destination `If-Match`: the source's own for an in-place rewrite; the repair's own copy
+    /// when a version written meanwhile is put back on top ([`reinstate`]).
+    #[serde(skip)]
+    pub destination_etag: String,
     /// The object's length: a copy's attempt may take the longer for it.
     pub size: u64,
     pub headers: HeaderSet,
@@ -113,6 +118,7 @@ pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Pla
         key: head.key.clone(),
         copy_source: copy_source(bucket, &head.key, head.version_id.as_deref()),
         if_match: head.etag.clone().unwrap_or_default(),
+        destination_etag: head.etag.clone().unwrap_or_default(),
         size: head.content_length.unwrap_or(0).max(0) as u64,
         headers,
         changes,
@@ -143,11 +149,22 @@ pub fn restore(bucket: &str, current: &ObjectHead, old: &ObjectHead) -> Result<P
         key: current.key.clone(),
         copy_source: copy_source(bucket, &current.key, current.version_id.as_deref()),
         if_match: current.etag.clone().unwrap_or_default(),
+        destination_etag: current.etag.clone().unwrap_or_default(),
         size: current.content_length.unwrap_or(0).max(0) as u64,
         headers,
         changes,
         grants: None,
     })
+}
+
+/// The plan that puts `version` (a version someone else wrote while a repair was in flight, now
+/// noncurrent under the repair's copy) back on top, exactly as it was: a copy of that version
+/// with everything it had and nothing changed, landing only while the repair's copy, of ETag
+/// `ours`, is still the current version.
+pub fn reinstate(bucket: &str, version: &ObjectHead, ours: &str) -> Result<Plan, SkipReason> {
+    let mut plan = plan(bucket, version, &[])?;
+    plan.destination_etag = ours.to_owned();
+    Ok(plan)
 }
 
 /// The rule a restored header is reported under: the built-in rule that repairs it, or the

@@ -32,6 +32,9 @@ pub struct Capabilities {
     destination_if_match: AtomicBool,
     /// Whether the server enforces copy-source-if-match, probed once before the first copy.
     source_condition: tokio::sync::OnceCell<Result<bool, S3Failure>>,
+    /// Why the versions under a versioned repair could not be checked, the first time it
+    /// happened (`landing.rs`).
+    versions_unchecked: std::sync::OnceLock<String>,
 }
 
 impl Capabilities {
@@ -42,6 +45,7 @@ impl Capabilities {
             acl: AtomicU8::new(AclSupport::Used as u8),
             destination_if_match: AtomicBool::new(true),
             source_condition: tokio::sync::OnceCell::new(),
+            versions_unchecked: std::sync::OnceLock::new(),
         }
     }
 
@@ -82,6 +86,11 @@ impl Capabilities {
         self.destination_if_match.store(false, Ordering::Relaxed);
     }
 
+    /// The versions under a repair's copy could not be checked, for `why`: noted once.
+    pub fn versions_unchecked(&self, why: &str) {
+        let _ = self.versions_unchecked.set(why.to_owned());
+    }
+
     /// What the probe before the first copy found: `None` if no copy was attempted.
     pub fn source_condition(&self) -> Option<&Result<bool, S3Failure>> {
         self.source_condition.get()
@@ -112,6 +121,11 @@ impl Capabilities {
             notes.push(
                 "the server does not support If-Match on CopyObject: copies were conditional on the source ETag only".into(),
             );
+        }
+        if let Some(why) = self.versions_unchecked.get() {
+            notes.push(format!(
+                "could not check every versioned repair for a version written between its inspection and its copy ({why}); such a version would be noncurrent now"
+            ));
         }
         match self.acl_support() {
             AclSupport::Used => {}

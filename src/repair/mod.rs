@@ -12,6 +12,7 @@
 //! [`Store`](crate::s3::Store), so the whole stage is tested here with a stub (`tests.rs`).
 
 mod capabilities;
+mod landing;
 mod settle;
 mod undo;
 
@@ -19,6 +20,7 @@ mod undo;
 mod tests;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +49,9 @@ pub struct RepairSettings {
     /// Repair even where the server ignores `x-amz-copy-source-if-match` (a concurrent write
     /// could then be overwritten).
     pub allow_unconditional: bool,
+    /// A HEAD snapshot older than this is read again, and compared in full, before a copy is
+    /// planned on it (`--recheck-after`).
+    pub recheck_after: Duration,
 }
 
 impl Default for RepairSettings {
@@ -56,6 +61,7 @@ impl Default for RepairSettings {
             multipart_threshold: 5 << 30,
             part_size: 256 << 20,
             allow_unconditional: false,
+            recheck_after: Duration::from_secs(1),
         }
     }
 }
@@ -75,6 +81,9 @@ pub struct Repairer<S> {
 enum Stop {
     Skip(SkipReason),
     Conflict,
+    /// The copy was made, but on top of a version someone else wrote meanwhile (put back on
+    /// top since, as the message says).
+    Intruded(String),
     Fail(Failure),
 }
 
@@ -92,11 +101,16 @@ fn unanswered(failure: &S3Failure) -> bool {
         .is_none_or(|status| status >= 500 && status != 501)
 }
 
-/// The S3 answers that mean the object changed after it was inspected.
+/// The S3 answers that mean the object changed after it was inspected: a condition failed, or
+/// the object (the destination If-Match needs one) or the pinned version is gone.
 fn is_conflict(failure: &S3Failure) -> bool {
     matches!(
         failure.code.as_str(),
-        "PreconditionFailed" | "ConditionalRequestConflict" | "Conflict"
+        "PreconditionFailed"
+            | "ConditionalRequestConflict"
+            | "Conflict"
+            | "NoSuchKey"
+            | "NoSuchVersion"
     ) || matches!(failure.http_status, Some(409 | 412))
 }
 
@@ -137,6 +151,7 @@ impl<S: Store> Repairer<S> {
             listed,
             outcome,
             findings,
+            taken,
         } = inspected;
         let head = match outcome {
             Ok(head) => head,
@@ -158,13 +173,10 @@ impl<S: Store> Repairer<S> {
             Outcome::Clean
         } else if self.stop.is_cancelled() {
             Outcome::Skipped(SkipReason::Interrupted)
+        } else if self.is_stale(taken) {
+            self.read_again(&head, &findings).await
         } else {
-            match self.attempt(&head, &findings).await {
-                Ok(outcome) => outcome,
-                Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
-                Err(Stop::Fail(failure)) => Outcome::Failed(failure),
-                Err(Stop::Conflict) => self.after_conflict(&head.key).await,
-            }
+            self.first_attempt(&head, &findings).await
         };
         Repaired {
             listed,
@@ -174,15 +186,43 @@ impl<S: Store> Repairer<S> {
         }
     }
 
-    /// The object changed after HEAD: look again, and repair the new version only if it still
-    /// has a finding.
-    async fn after_conflict(&self, key: &str) -> Outcome {
-        let head = match self.store.head(key).await {
-            Ok(head) => head,
-            Err(failure) if failure.is_not_found() => {
-                return Outcome::Conflict("deleted after it was inspected".into())
+    /// Whether a snapshot taken then is too old to plan a copy on.
+    fn is_stale(&self, taken: Option<Instant>) -> bool {
+        taken.is_none_or(|at| at.elapsed() >= self.settings.recheck_after)
+    }
+
+    /// Repairs on a snapshot too old to trust: HEADs again, and goes on as planned only if
+    /// nothing at all changed (headers, metadata, Last-Modified, tag count, ETag, version), as
+    /// after a conflict otherwise. The ACL is read right before the copy in any case.
+    async fn read_again(&self, head: &ObjectHead, findings: &[Finding]) -> Outcome {
+        match self.store.head(&head.key).await {
+            Ok(now) if verify::changed(head, &now).is_empty() => {
+                self.first_attempt(head, findings).await
             }
-            Err(failure) => return Outcome::Failed(failure.into()),
+            Ok(now) => self.after_conflict(&head.key, Some(now)).await,
+            Err(failure) => gone_or_failed(failure),
+        }
+    }
+
+    async fn first_attempt(&self, head: &ObjectHead, findings: &[Finding]) -> Outcome {
+        match self.attempt(head, findings).await {
+            Ok(outcome) => outcome,
+            Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
+            Err(Stop::Fail(failure)) => Outcome::Failed(failure),
+            Err(Stop::Intruded(why)) => Outcome::Conflict(why),
+            Err(Stop::Conflict) => self.after_conflict(&head.key, None).await,
+        }
+    }
+
+    /// The object changed after HEAD: look again (unless `now` is that look), and repair the new
+    /// version only if it still has a finding.
+    async fn after_conflict(&self, key: &str, now: Option<ObjectHead>) -> Outcome {
+        let head = match now {
+            Some(head) => head,
+            None => match self.store.head(key).await {
+                Ok(head) => head,
+                Err(failure) => return gone_or_failed(failure),
+            },
         };
         let read = || {
             let version = head.version_id.as_deref();
@@ -212,16 +252,26 @@ impl<S: Store> Repairer<S> {
             Ok(other) => other,
             Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
             Err(Stop::Fail(failure)) => Outcome::Failed(failure),
+            Err(Stop::Intruded(why)) => Outcome::Conflict(why),
             Err(Stop::Conflict) => Outcome::Conflict("changed again while being repaired".into()),
         }
     }
 
     async fn attempt(&self, head: &ObjectHead, findings: &[Finding]) -> Result<Outcome, Stop> {
         let mut plan = plan::plan(self.store.bucket(), head, findings).map_err(Stop::Skip)?;
+        if !self.settings.dry_run {
+            // The run's one probe, before the ACL read: the grants go into the copy with as
+            // little time as possible between (README, "What s3mend guarantees").
+            self.copies_are_conditional(&plan).await?;
+        }
         let acl = self.object_acl(head).await?;
         plan.grants = acl.as_ref().and_then(plan::grant_headers);
         let expected = verify::expected_after(head, &plan);
-        self.apply(head, plan, acl.as_ref(), &expected).await
+        let outcome = self.apply(head, plan, acl.as_ref(), &expected).await?;
+        if let (Outcome::Fixed { new, .. }, Some(sent)) = (&outcome, &acl) {
+            self.keep_acl_changes(head, sent, new).await?;
+        }
+        Ok(outcome)
     }
 
     /// Journals, writes and verifies `plan` on the object `head` describes; `expected` is what
@@ -240,11 +290,14 @@ impl<S: Store> Repairer<S> {
         self.record_plan(head, acl, expected, &plan).await?;
         // A copy whose verification failed was still written: its record keeps the new ETag.
         let verified = match self.rewrite(head, &mut plan).await {
-            Ok(new) => match self
-                .verify(&head.key, &self.expect_etag(head, expected, &new))
-                .await
-            {
-                Ok(()) => Ok(new),
+            Ok(new) => match self.check_landing(head, &new).await {
+                Ok(()) => match self
+                    .verify(&head.key, &self.expect_etag(head, expected, &new))
+                    .await
+                {
+                    Ok(()) => Ok(new),
+                    Err(stop) => Err((stop, Some(new))),
+                },
                 Err(stop) => Err((stop, Some(new))),
             },
             // No answer: the copy may have been applied all the same. The object says which.
@@ -259,6 +312,7 @@ impl<S: Store> Repairer<S> {
         let (status, new, error) = match &verified {
             Ok(new) => (journal::Status::Fixed, Some(new), None),
             Err((Stop::Conflict, _)) => (journal::Status::Conflict, None, None),
+            Err((Stop::Intruded(_), new)) => (journal::Status::Conflict, new.as_ref(), None),
             Err((Stop::Fail(f), new)) => {
                 (journal::Status::Error, new.as_ref(), Some(f.to_string()))
             }
@@ -468,6 +522,14 @@ impl<S: Store> Repairer<S> {
             })
             .await
             .map_err(|e| Stop::Fail(journal_failure(journal, e)))
+    }
+}
+
+/// A HEAD that found no object: gone is a conflict (someone deleted it), anything else a failure.
+fn gone_or_failed(failure: S3Failure) -> Outcome {
+    match Unread::of(&failure) {
+        Unread::Gone => Outcome::Conflict("deleted after it was inspected".into()),
+        _ => Outcome::Failed(failure.into()),
     }
 }
 

@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::journal::{self, Journal, Status};
-use crate::model::{Grant, ListedObject};
+use crate::model::{Grant, ListedObject, ObjectVersion};
 
 const BUCKET: &str = "bucket";
 
@@ -40,6 +41,9 @@ struct Stub {
     /// TAGS", "tagging k", "probe".
     calls: Mutex<Vec<String>>,
     versions: Mutex<u32>,
+    /// Every version of each key the stub has seen, newest first, as ListObjectVersions lists
+    /// them: a copy records the version it found current (a writer's, say) and its own.
+    history: Mutex<HashMap<String, Vec<ObjectHead>>>,
     /// The plans copies were sent with.
     sent: Mutex<Vec<Plan>>,
     /// Bodies by key; `<html>` for any other.
@@ -67,10 +71,22 @@ impl Stub {
         self.objects.lock()[key].clone()
     }
 
+    /// Records `head` as the newest version of its key, unless it already is.
+    fn remember(&self, head: &ObjectHead) {
+        let mut history = self.history.lock();
+        let versions = history.entry(head.key.clone()).or_default();
+        if versions.first().map(|v| &v.version_id) != Some(&head.version_id) {
+            versions.insert(0, head.clone());
+        }
+    }
+
     /// Applies `plan` to the current object, as a REPLACE copy does: conditional on its ETag.
     fn write(&self, plan: &Plan, etag: Option<String>) -> Result<Rewritten, S3Failure> {
         if let Some(writer) = self.before_copy.lock().take() {
             writer(&mut self.objects.lock());
+        }
+        if let Some(current) = self.objects.lock().get(&plan.key) {
+            self.remember(current);
         }
         let mut objects = self.objects.lock();
         let current = objects
@@ -85,6 +101,7 @@ impl Stub {
         let h = &plan.headers;
         current.content_type.clone_from(&h.content_type);
         current.content_encoding.clone_from(&h.content_encoding);
+        current.cache_control.clone_from(&h.cache_control);
         current.metadata = if self.lossy {
             BTreeMap::new()
         } else {
@@ -95,6 +112,9 @@ impl Stub {
         *versions += 1;
         current.version_id = Some(format!("v{}", *versions + 1));
         self.sent.lock().push(plan.clone());
+        let current = current.clone();
+        drop(objects);
+        self.remember(&current);
         Ok(Rewritten {
             version_id: current.version_id.clone(),
             etag: current.etag.clone(),
@@ -114,6 +134,36 @@ impl Store for Stub {
             .get(key)
             .cloned()
             .ok_or_else(|| S3Failure::answered("NotFound", 404))
+    }
+
+    async fn head_version(&self, key: &str, version_id: &str) -> Result<ObjectHead, S3Failure> {
+        self.call(format!("head {key} {version_id}"));
+        let history = self.history.lock();
+        let versions = history.get(key).into_iter().flatten();
+        versions
+            .into_iter()
+            .find(|v| v.version_id.as_deref() == Some(version_id))
+            .cloned()
+            .ok_or_else(|| S3Failure::answered("NoSuchVersion", 404))
+    }
+
+    async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, S3Failure> {
+        self.call(format!("versions {key}"));
+        let history = self.history.lock();
+        let versions = history.get(key).into_iter().flatten();
+        Ok(versions
+            .map(|v| ObjectVersion {
+                version_id: v.version_id.clone().unwrap_or_default(),
+                etag: v.etag.clone(),
+                delete_marker: false,
+            })
+            .collect())
+    }
+
+    async fn delete_current(&self, key: &str, if_match: Option<&str>) -> Result<(), S3Failure> {
+        self.call(format!("delete {key} {}", if_match.unwrap_or("-")));
+        self.objects.lock().remove(key);
+        Ok(())
     }
 
     async fn body_start(
@@ -138,6 +188,16 @@ impl Store for Stub {
             return Err(failure.clone());
         }
         Ok(self.acls.lock().get(key).cloned().unwrap_or_default())
+    }
+
+    async fn put_acl(
+        &self,
+        key: &str,
+        version_id: &str,
+        grants: Option<&plan::GrantHeaders>,
+    ) -> Result<(), S3Failure> {
+        self.call(format!("put-acl {key} {version_id} {}", grants.is_some()));
+        Ok(())
     }
 
     async fn tagging(&self, key: &str, _version_id: Option<&str>) -> Result<String, S3Failure> {
@@ -210,6 +270,7 @@ fn inspected(head: &ObjectHead) -> Inspected {
         },
         outcome: Ok(head.clone()),
         findings: RuleSet::all().check(head, None),
+        taken: Some(std::time::Instant::now()),
     }
 }
 
@@ -290,7 +351,15 @@ async fn a_finding_is_planned_journalled_copied_with_its_grants_and_verified() {
     let stub = &repairer.store;
     assert_eq!(
         stub.calls(),
-        ["acl a.html", "probe", "copy a.html true", "head a.html"]
+        [
+            "probe",
+            "acl a.html",
+            "copy a.html true",
+            "versions a.html",
+            "head a.html",
+            // The copied version's ACL, for a change made while the copy was in flight.
+            "acl a.html"
+        ]
     );
     let after = stub.object("a.html");
     assert_eq!(
@@ -418,7 +487,128 @@ async fn objects_another_account_owns_are_skipped() {
     let repairer = over(stub);
     let repaired = repairer.repair(inspected(&bad("a.html"))).await;
     assert_eq!(repaired.outcome, Outcome::Skipped(SkipReason::ForeignOwner));
-    assert_eq!(repairer.store.calls(), ["acl a.html"]);
+    // The run's one probe comes first, to keep the ACL read right before the copy.
+    assert_eq!(repairer.store.calls(), ["probe", "acl a.html"]);
+}
+
+/// `head` as a writer leaves it who uploads the same bytes again with other headers: the same
+/// ETag, a new version and Last-Modified.
+fn rewritten_same_bytes(head: &ObjectHead) -> ObjectHead {
+    ObjectHead {
+        version_id: Some("theirs".into()),
+        cache_control: Some("max-age=60".into()),
+        last_modified: Some("2026-12-02T17:00:01Z".into()),
+        ..head.clone()
+    }
+}
+
+#[tokio::test]
+async fn an_old_snapshot_is_read_again_and_a_same_bytes_rewrite_is_caught() {
+    let head = bad("a.html");
+    let stub = Stub::with([rewritten_same_bytes(&head)]);
+    let repairer = over(stub);
+    let old = Inspected {
+        taken: None,
+        ..inspected(&head)
+    };
+    let repaired = repairer.repair(old).await;
+    let Outcome::Fixed {
+        plan,
+        after_conflict: true,
+        ..
+    } = &repaired.outcome
+    else {
+        panic!("{:?}", repaired.outcome)
+    };
+    // The writer's header is kept; the copy is based on what the writer left.
+    assert_eq!(plan.headers.cache_control.as_deref(), Some("max-age=60"));
+    assert!(plan.copy_source.ends_with("versionId=theirs"), "{plan:?}");
+    assert_eq!(repairer.store.calls()[0], "head a.html");
+    let after = repairer.store.object("a.html");
+    assert_eq!(
+        (after.cache_control.as_deref(), after.content_encoding),
+        (Some("max-age=60"), None)
+    );
+}
+
+#[tokio::test]
+async fn a_snapshot_is_read_again_once_older_than_the_bound_and_used_if_unchanged() {
+    let head = bad("a.html");
+    for (age, bound, reread) in [
+        (Duration::ZERO, Duration::from_secs(1), false),
+        (Duration::from_millis(30), Duration::from_millis(10), true),
+        (Duration::ZERO, Duration::ZERO, true),
+    ] {
+        let repairer = Setup {
+            settings: RepairSettings {
+                recheck_after: bound,
+                ..RepairSettings::default()
+            },
+            ..Setup::default()
+        }
+        .repairer(Stub::with([head.clone()]));
+        let inspected = inspected(&head);
+        tokio::time::sleep(age).await;
+        let repaired = repairer.repair(inspected).await;
+        assert!(
+            matches!(
+                repaired.outcome,
+                Outcome::Fixed {
+                    after_conflict: false,
+                    ..
+                }
+            ),
+            "{:?}",
+            repaired.outcome
+        );
+        let calls = repairer.store.calls();
+        assert_eq!(
+            calls[0] == "head a.html",
+            reread,
+            "{age:?} {bound:?}: {calls:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_version_written_between_the_last_read_and_the_copy_is_put_back_on_top() {
+    let head = bad("a.html");
+    let stub = Stub::with([head.clone()]);
+    let writer = rewritten_same_bytes(&head);
+    *stub.before_copy.lock() = Some(Box::new(move |objects| {
+        objects.insert("a.html".into(), writer);
+    }));
+    let repairer = over(stub);
+    let repaired = repairer.repair(inspected(&head)).await;
+    assert!(
+        matches!(&repaired.outcome, Outcome::Conflict(why) if why.contains("version theirs") && why.contains("put back on top")),
+        "{:?}",
+        repaired.outcome
+    );
+    let stub = &repairer.store;
+    let calls = stub.calls();
+    let after_copy = calls.iter().position(|c| c == "versions a.html").unwrap();
+    assert_eq!(
+        calls[after_copy + 1..],
+        ["head a.html theirs", "acl a.html", "copy a.html true"]
+    );
+    // The reinstating copy: the writer's version, everything as it was, nothing repaired, and
+    // landing only on the repair's own copy.
+    let sent = stub.sent.lock();
+    let reinstating = sent.last().unwrap();
+    assert!(reinstating.changes.is_empty());
+    assert!(reinstating.copy_source.ends_with("versionId=theirs"));
+    assert_eq!(
+        reinstating.headers.content_encoding.as_deref(),
+        Some("UTF-8")
+    );
+    assert_eq!(
+        reinstating.headers.cache_control.as_deref(),
+        Some("max-age=60")
+    );
+    let after = stub.object("a.html");
+    assert_eq!(after.cache_control.as_deref(), Some("max-age=60"));
+    assert_eq!(after.content_encoding.as_deref(), Some("UTF-8"));
 }
 
 #[tokio::test]

@@ -65,6 +65,7 @@ impl<S: Store> Repairer<S> {
             Ok(outcome) => outcome,
             Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
             Err(Stop::Fail(f)) => Outcome::Failed(f),
+            Err(Stop::Intruded(why)) => Outcome::Conflict(why),
             Err(Stop::Conflict) => Outcome::Conflict("changed while being restored".into()),
         };
         repaired(Some(current), findings, outcome)

@@ -20,6 +20,17 @@ pub async fn head_object(
     )
 }
 
+/// HEADs one version of `key`.
+pub async fn head_version(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+) -> Result<ObjectHead, S3Failure> {
+    let request = client.head_object().bucket(bucket).key(key);
+    outcome(key, request.version_id(version_id).send().await)
+}
+
 /// [`head_object`] with the operation customized (an interceptor, a config override).
 pub(super) async fn head_object_with(
     client: &aws_sdk_s3::Client,

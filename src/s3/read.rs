@@ -1,9 +1,57 @@
 //! Reading an object's first bytes (the sniff): one ranged GetObject, of which at most the
-//! asked-for bytes are read even from a server that ignores the range.
+//! asked-for bytes are read even from a server that ignores the range; and the newest versions of
+//! one key, to check what a versioned repair landed on.
 
 use aws_sdk_s3::Client;
 
-use crate::model::S3Failure;
+use crate::model::{ObjectVersion, S3Failure};
+
+/// How many versions of a key [`newest_versions`] asks for: the repair's own, the one it copied,
+/// and room for a few written in between.
+const NEWEST: i32 = 20;
+
+/// The newest versions (and delete markers) of exactly `key`, newest first: one
+/// ListObjectVersions page of at most [`NEWEST`] entries under the prefix `key`, the other keys
+/// it starts left out.
+pub async fn newest_versions(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<ObjectVersion>, S3Failure> {
+    let out = client
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(key)
+        .max_keys(NEWEST)
+        .send()
+        .await
+        .map_err(|e| S3Failure::from_sdk(&e))?;
+    let versions = out.versions().iter().filter(|v| v.key() == Some(key));
+    let versions = versions.map(|v| {
+        let at = v.last_modified().map(|d| (d.secs(), d.subsec_nanos()));
+        let entry = ObjectVersion {
+            version_id: v.version_id().unwrap_or("null").to_owned(),
+            etag: v.e_tag().map(str::to_owned),
+            delete_marker: false,
+        };
+        (at, v.is_latest(), entry)
+    });
+    let markers = out.delete_markers().iter().filter(|m| m.key() == Some(key));
+    let markers = markers.map(|m| {
+        let at = m.last_modified().map(|d| (d.secs(), d.subsec_nanos()));
+        let entry = ObjectVersion {
+            version_id: m.version_id().unwrap_or("null").to_owned(),
+            etag: None,
+            delete_marker: true,
+        };
+        (at, m.is_latest(), entry)
+    });
+    // S3 lists versions and delete markers in two lists: merged newest first, the latest on
+    // top, and a stable sort keeps S3's own order between entries of the same instant.
+    let mut all: Vec<_> = versions.chain(markers).collect();
+    all.sort_by(|a, b| (b.1 == Some(true), b.0).cmp(&(a.1 == Some(true), a.0)));
+    Ok(all.into_iter().map(|(_, _, entry)| entry).collect())
+}
 
 /// The first `n` bytes of a version of `key` (the current one if `None`); fewer if the object is
 /// shorter, none if it is empty (S3 answers a range on an empty object 416 InvalidRange).

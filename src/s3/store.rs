@@ -6,8 +6,8 @@ use std::future::Future;
 use aws_sdk_s3::Client;
 
 use super::{head, read, write};
-use crate::model::{ObjectAcl, ObjectHead, Rewritten, S3Failure};
-use crate::plan::Plan;
+use crate::model::{ObjectAcl, ObjectHead, ObjectVersion, Rewritten, S3Failure};
+use crate::plan::{GrantHeaders, Plan};
 
 /// How a multipart rewrite cuts an object: `size` bytes in parts of `part_size`, with the tags
 /// to re-send (a multipart upload has no tagging directive).
@@ -35,6 +35,28 @@ pub trait Store: Send + Sync {
         self.head(key)
     }
 
+    /// HEADs one version of `key`.
+    fn head_version(
+        &self,
+        key: &str,
+        version_id: &str,
+    ) -> impl Future<Output = Result<ObjectHead, S3Failure>> + Send;
+
+    /// The newest versions and delete markers of `key`, newest first (see
+    /// [`read::newest_versions`]).
+    fn versions(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Vec<ObjectVersion>, S3Failure>> + Send;
+
+    /// Deletes the current version of `key` (a delete marker goes on top), only while its ETag
+    /// is `if_match` where given.
+    fn delete_current(
+        &self,
+        key: &str,
+        if_match: Option<&str>,
+    ) -> impl Future<Output = Result<(), S3Failure>> + Send;
+
     /// The first `n` bytes of a version's body (fewer if it is shorter), to sniff its coding.
     fn body_start(
         &self,
@@ -49,6 +71,14 @@ pub trait Store: Send + Sync {
         key: &str,
         version_id: Option<&str>,
     ) -> impl Future<Output = Result<ObjectAcl, S3Failure>> + Send;
+
+    /// PutObjectAcl on one version: these grants, or private if `None`.
+    fn put_acl(
+        &self,
+        key: &str,
+        version_id: &str,
+        grants: Option<&GrantHeaders>,
+    ) -> impl Future<Output = Result<(), S3Failure>> + Send;
 
     /// The tags of a version, as the `x-amz-tagging` header wants them.
     fn tagging(
@@ -128,6 +158,18 @@ impl Store for S3Store {
         head::head_object(&self.settling, &self.bucket, key).await
     }
 
+    async fn head_version(&self, key: &str, version_id: &str) -> Result<ObjectHead, S3Failure> {
+        head::head_version(&self.settling, &self.bucket, key, version_id).await
+    }
+
+    async fn versions(&self, key: &str) -> Result<Vec<ObjectVersion>, S3Failure> {
+        read::newest_versions(&self.settling, &self.bucket, key).await
+    }
+
+    async fn delete_current(&self, key: &str, if_match: Option<&str>) -> Result<(), S3Failure> {
+        write::delete_current(&self.settling, &self.bucket, key, if_match).await
+    }
+
     async fn body_start(
         &self,
         key: &str,
@@ -139,6 +181,15 @@ impl Store for S3Store {
 
     async fn acl(&self, key: &str, version_id: Option<&str>) -> Result<ObjectAcl, S3Failure> {
         write::object_acl(&self.client, &self.bucket, key, version_id).await
+    }
+
+    async fn put_acl(
+        &self,
+        key: &str,
+        version_id: &str,
+        grants: Option<&GrantHeaders>,
+    ) -> Result<(), S3Failure> {
+        write::put_acl(&self.settling, &self.bucket, key, version_id, grants).await
     }
 
     async fn tagging(&self, key: &str, version_id: Option<&str>) -> Result<String, S3Failure> {

@@ -3,8 +3,8 @@
 //! What to send is decided by the planner; this file only translates a [`Plan`] into requests.
 
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, MetadataDirective, ObjectLockLegalHoldStatus,
-    ObjectLockMode, ServerSideEncryption, StorageClass, Type,
+    CompletedMultipartUpload, CompletedPart, MetadataDirective, ObjectCannedAcl,
+    ObjectLockLegalHoldStatus, ObjectLockMode, ServerSideEncryption, StorageClass, Type,
 };
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use super::store::Parts;
 use crate::model::{Grant, ObjectAcl, Rewritten, S3Failure};
-use crate::plan::Plan;
+use crate::plan::{GrantHeaders, Plan};
 
 /// A planned date as the SDK sends it.
 fn sdk_date(at: time::OffsetDateTime) -> aws_smithy_types::DateTime {
@@ -94,7 +94,8 @@ macro_rules! with_plan_headers {
 }
 
 /// Rewrites the object with a REPLACE copy onto itself, conditional on the ETag seen at HEAD
-/// (source) and, where the server supports it, on the destination's ETag too.
+/// (source) and, where the server supports it, on the destination's ETag too
+/// ([`Plan::destination_etag`]).
 pub async fn copy_in_place(
     client: &Client,
     bucket: &str,
@@ -107,7 +108,7 @@ pub async fn copy_in_place(
         .key(&plan.key)
         .copy_source(&plan.copy_source)
         .copy_source_if_match(&plan.if_match)
-        .set_if_match(destination_if_match.then(|| plan.if_match.clone()))
+        .set_if_match(destination_if_match.then(|| plan.destination_etag.clone()))
         .metadata_directive(MetadataDirective::Replace);
     let out = with_plan_headers!(request, plan)
         .customize()
@@ -122,6 +123,25 @@ pub async fn copy_in_place(
             .and_then(|r| r.e_tag())
             .map(str::to_owned),
     })
+}
+
+/// Deletes the current version of `key` (a versioned bucket puts a delete marker on top), only
+/// while its ETag is `if_match` where given (a conditional delete, which S3 has since 2025).
+pub async fn delete_current(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    if_match: Option<&str>,
+) -> Result<(), S3Failure> {
+    client
+        .delete_object()
+        .bucket(bucket)
+        .key(key)
+        .set_if_match(if_match.map(str::to_owned))
+        .send()
+        .await
+        .map_err(|e| S3Failure::from_sdk(&e))?;
+    Ok(())
 }
 
 /// Whether the server enforces `x-amz-copy-source-if-match`, the condition that keeps a repair
@@ -266,7 +286,7 @@ async fn copy_parts(
         .bucket(bucket)
         .key(&plan.key)
         .upload_id(upload_id)
-        .set_if_match(destination_if_match.then(|| plan.if_match.clone()))
+        .set_if_match(destination_if_match.then(|| plan.destination_etag.clone()))
         .multipart_upload(
             CompletedMultipartUpload::builder()
                 .set_parts(Some(parts))
@@ -329,6 +349,31 @@ pub async fn object_acl(
         owner_id: out.owner().and_then(|o| o.id()).map(str::to_owned),
         grants,
     })
+}
+
+/// Sets one version's ACL: `grants`, or private if `None`.
+pub async fn put_acl(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: &str,
+    grants: Option<&GrantHeaders>,
+) -> Result<(), S3Failure> {
+    let request = client
+        .put_object_acl()
+        .bucket(bucket)
+        .key(key)
+        .version_id(version_id);
+    let request = match grants {
+        None => request.acl(ObjectCannedAcl::Private),
+        Some(g) => request
+            .set_grant_full_control(g.full_control.clone())
+            .set_grant_read(g.read.clone())
+            .set_grant_read_acp(g.read_acp.clone())
+            .set_grant_write_acp(g.write_acp.clone()),
+    };
+    request.send().await.map_err(|e| S3Failure::from_sdk(&e))?;
+    Ok(())
 }
 
 /// The object's tags as the `x-amz-tagging` header wants them (`k=v&k2=v2`, URL-encoded).

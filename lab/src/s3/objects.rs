@@ -137,6 +137,10 @@ pub(super) async fn delete_object(
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let input = &req.input;
     let removed = lab.store.write(&input.bucket, |b| {
+        // A conditional delete (S3, since 2025) is evaluated on the current version only.
+        if input.version_id.is_none() {
+            check_write_conditions(b.live(&input.key), input.if_match.as_ref(), None)?;
+        }
         Ok(b.delete(&input.key, input.version_id.as_deref()))
     })?;
     Ok(S3Response::new(DeleteObjectOutput {

@@ -1,0 +1,223 @@
+//! What a versioned repair checks once its copy has landed: that no version came in between
+//! the one it copied and its own, and that the ACL it carried is still the copied version's.
+//!
+//! In a versioned bucket the copy reads a pinned version, so its source condition holds even when
+//! a new version went on top meanwhile; a same-bytes rewrite also keeps the ETag the destination
+//! condition checks. The copy would then bury that version as noncurrent. So after each such
+//! copy the newest versions of the key are listed: the one under the repair's own must be the one
+//! it copied. If another sits in between, it is put back on top as it was: a copy of it (or, for
+//! a delete marker, a delete), conditional on the repair's copy still being current.
+//!
+//! An ACL change (PutObjectAcl) makes no new version and no new ETag. The copied version, now
+//! noncurrent, still carries any change made between the repair's ACL read and its copy; if its
+//! grants differ from those the copy carried, they are put on the repair's version, by version
+//! id (`docs/s3-behaviour.md` §13).
+
+use super::{Repairer, Stop};
+use crate::model::{ObjectAcl, ObjectHead, ObjectVersion, Rewritten};
+use crate::outcome::Failure;
+use crate::plan;
+use crate::s3::Store;
+
+/// What the versions under a repair's copy say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Landed {
+    /// Right under the copy is the version it copied: nothing came in between.
+    OnTheCopied,
+    /// `version` came in between and the copy buried it; `ours_on_top` says whether the copy is
+    /// still the current version (else someone wrote again since, and that write stays).
+    Intruder {
+        version: ObjectVersion,
+        ours_on_top: bool,
+    },
+    /// The listing does not show the copy, or not what is under it (more versions than one page
+    /// holds): nothing can be said.
+    Unknown,
+}
+
+/// Where the repair's copy `ours` landed among `versions` (newest first) of a key whose version
+/// `copied` it copied.
+pub fn landed(versions: &[ObjectVersion], copied: &str, ours: &str) -> Landed {
+    let Some(at) = versions.iter().position(|v| v.version_id == ours) else {
+        return Landed::Unknown;
+    };
+    match versions.get(at + 1) {
+        None => Landed::Unknown,
+        Some(under) if under.version_id == copied => Landed::OnTheCopied,
+        Some(under) => Landed::Intruder {
+            version: under.clone(),
+            ours_on_top: at == 0,
+        },
+    }
+}
+
+impl<S: Store> Repairer<S> {
+    /// After a versioned copy: `Err(Stop::Intruded)` if a version came in between (put back on
+    /// top if the copy is still current), else `Ok`. A listing that fails or says nothing is
+    /// noted once and the repair stands.
+    pub(super) async fn check_landing(
+        &self,
+        head: &ObjectHead,
+        new: &Rewritten,
+    ) -> Result<(), Stop> {
+        let (Some(copied), Some(ours)) = (&head.version_id, &new.version_id) else {
+            return Ok(());
+        };
+        let versions = match self.store.versions(&head.key).await {
+            Ok(versions) => versions,
+            Err(failure) => {
+                self.capabilities.versions_unchecked(&failure.to_string());
+                return Ok(());
+            }
+        };
+        match landed(&versions, copied, ours) {
+            Landed::OnTheCopied => Ok(()),
+            Landed::Unknown => {
+                self.capabilities
+                    .versions_unchecked("a listing did not show the repair's version and the one under it");
+                Ok(())
+            }
+            Landed::Intruder {
+                version,
+                ours_on_top: false,
+            } => Err(Stop::Intruded(format!(
+                "version {} was written between the inspection and the copy, and the object was written again since: the repair's version is noncurrent, nothing was put back",
+                version.version_id
+            ))),
+            Landed::Intruder {
+                version,
+                ours_on_top: true,
+            } => self.reinstate(&head.key, &version, new).await,
+        }
+    }
+
+    /// After a versioned copy that carried the grants of `sent`: any ACL change made to the
+    /// copied version since it was read is carried over to the repair's version.
+    pub(super) async fn keep_acl_changes(
+        &self,
+        head: &ObjectHead,
+        sent: &ObjectAcl,
+        new: &Rewritten,
+    ) -> Result<(), Stop> {
+        let (Some(copied), Some(ours)) = (&head.version_id, &new.version_id) else {
+            return Ok(());
+        };
+        let now = self.store.acl(&head.key, Some(copied)).await?;
+        let grants = plan::grant_headers(&now);
+        if grants == plan::grant_headers(sent) {
+            return Ok(());
+        }
+        self.store.put_acl(&head.key, ours, grants.as_ref()).await?;
+        tracing::warn!(key = %head.key, "the ACL changed while the copy was in flight: the change was carried over to the repaired version");
+        Ok(())
+    }
+
+    /// Puts `version` back on top, conditional on the repair's copy still being current.
+    async fn reinstate(
+        &self,
+        key: &str,
+        version: &ObjectVersion,
+        ours: &Rewritten,
+    ) -> Result<(), Stop> {
+        let failed = |failure| {
+            Stop::Fail(Failure::Reinstate {
+                version: version.version_id.clone(),
+                failure,
+            })
+        };
+        let condition = self.capabilities.destination_conditions();
+        let our_etag = ours.etag.clone().unwrap_or_default();
+        if version.delete_marker {
+            let if_match = condition.then_some(our_etag.as_str());
+            self.store
+                .delete_current(key, if_match)
+                .await
+                .map_err(failed)?;
+            return Err(Stop::Intruded(
+                "deleted between the inspection and the copy: the copy brought it back, so it was deleted again".into(),
+            ));
+        }
+        let head = self
+            .store
+            .head_version(key, &version.version_id)
+            .await
+            .map_err(failed)?;
+        let mut plan =
+            plan::reinstate(self.store.bucket(), &head, &our_etag).map_err(|reason| {
+                failed(crate::model::S3Failure {
+                    code: "CannotReinstate".into(),
+                    message: format!(
+                        "the version cannot be copied as it is ({})",
+                        reason.as_str()
+                    ),
+                    http_status: None,
+                })
+            })?;
+        let acl = self.object_acl(&head).await.map_err(|stop| match stop {
+            Stop::Fail(Failure::S3(f)) => failed(f),
+            other => other,
+        })?;
+        plan.grants = acl.as_ref().and_then(plan::grant_headers);
+        self.send(&head, &plan, condition).await.map_err(failed)?;
+        Err(Stop::Intruded(format!(
+            "version {} was written between the inspection and the copy: it was put back on top, unrepaired (the next run repairs it)",
+            version.version_id
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(id: &str) -> ObjectVersion {
+        ObjectVersion {
+            version_id: id.into(),
+            etag: Some(format!("\"{id}\"")),
+            delete_marker: false,
+        }
+    }
+
+    fn marker(id: &str) -> ObjectVersion {
+        ObjectVersion {
+            etag: None,
+            delete_marker: true,
+            ..v(id)
+        }
+    }
+
+    #[test]
+    fn the_version_under_the_copy_decides() {
+        let cases = [
+            (vec![v("ours"), v("old"), v("older")], Landed::OnTheCopied),
+            (
+                vec![v("ours"), v("theirs"), v("old")],
+                Landed::Intruder {
+                    version: v("theirs"),
+                    ours_on_top: true,
+                },
+            ),
+            (
+                vec![v("ours"), marker("gone"), v("old")],
+                Landed::Intruder {
+                    version: marker("gone"),
+                    ours_on_top: true,
+                },
+            ),
+            (
+                vec![v("later"), v("ours"), v("theirs"), v("old")],
+                Landed::Intruder {
+                    version: v("theirs"),
+                    ours_on_top: false,
+                },
+            ),
+            (vec![v("later"), v("ours"), v("old")], Landed::OnTheCopied),
+            (vec![v("old")], Landed::Unknown),
+            (vec![v("ours")], Landed::Unknown),
+            (Vec::new(), Landed::Unknown),
+        ];
+        for (versions, expected) in cases {
+            assert_eq!(landed(&versions, "old", "ours"), expected, "{versions:?}");
+        }
+    }
+}
