@@ -49,7 +49,7 @@ pub async fn newest_versions(
     // S3 lists versions and delete markers in two lists: merged newest first, the latest on
     // top, and a stable sort keeps S3's own order between entries of the same instant.
     let mut all: Vec<_> = versions.chain(markers).collect();
-    all.sort_by(|a, b| (b.1 == Some(true), b.0).cmp(&(a.1 == Some(true), a.0)));
+    all.sort_by_key(|&(at, latest, _)| std::cmp::Reverse((latest == Some(true), at)));
     Ok(all.into_iter().map(|(_, _, entry)| entry).collect())
 }
 
