@@ -308,3 +308,103 @@ async fn a_bucket_check_that_never_answers_is_bounded_as_a_whole() {
         "{took:?}: {run:?}"
     );
 }
+
+/// A damaged listing ends the run as incomplete (exit 2, `complete: false`, the state not
+/// finished) with a one-line reason, whatever the damage: XML cut off (with an honest length,
+/// a connection closed early, or no length at all), truncated without a token, a token handed
+/// back, a cycle of tokens (with keys, or empty pages), KeyCount disagreeing, a key listed
+/// twice. None lists for ever.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_damaged_listing_is_never_reported_complete() {
+    use s3mend_lab::{Framing, ListingDamage};
+    let damages = [
+        (ListingDamage::Cut { at: 600, framing: Framing::Honest }, 5),
+        (ListingDamage::Cut { at: 600, framing: Framing::Close }, 5),
+        (ListingDamage::Cut { at: 600, framing: Framing::UntilClose }, 5),
+        (ListingDamage::TruncatedWithoutToken, 5),
+        (ListingDamage::RepeatedToken, 5),
+        (ListingDamage::TokenCycle, 1001),
+        (ListingDamage::EmptyTokenCycle, 5),
+        (ListingDamage::WrongKeyCount, 5),
+        (ListingDamage::DuplicateKey, 1001),
+    ];
+    for (damage, objects) in damages {
+        let env = TestEnv::new().await;
+        for i in 0..objects {
+            env.put(&format!("k{i:05}.html"), "text/html", None);
+        }
+        env.lab.damage_listings(damage, 1000);
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let run = tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            env.s3mend(&[
+                "scan",
+                "s3://test-bucket/",
+                "--format",
+                "json",
+                "--state",
+                state.to_str().unwrap(),
+                "--attempt-timeout",
+                "2s",
+                // A cut connection is retried as any transient failure; every attempt is cut.
+                "--max-attempts",
+                "2",
+            ]),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{damage:?}: lists for ever"));
+        assert_eq!(run.code, 2, "{damage:?}: {run:?}");
+        let summary = &run.json()["summary"];
+        assert_eq!(summary["complete"], false, "{damage:?}: {summary}");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert!(
+            lines.iter().any(|l| l.starts_with("s3mend: ") && l.contains("listing")),
+            "{damage:?}: {}",
+            run.stderr
+        );
+        assert!(
+            env.lab.stats().fault_count("ListObjectsV2", damage.name()) > 0,
+            "{damage:?}: the damage was served"
+        );
+        let saved = std::fs::read_to_string(&state).unwrap();
+        assert!(!saved.contains("\"finished\":true"), "{damage:?}: {saved}");
+    }
+}
+
+/// A copy that was made but whose answer was lost (the connection reset after the write) is
+/// looked at, not reported and journalled as an error: fixed, in a bucket with or without
+/// versions, and a retry that copied again is not taken for someone else's write.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_whose_answer_was_lost_is_reported_as_it_ended() {
+    for versioned in [false, true] {
+        let env = TestEnv::new().await;
+        env.lab.set_versioning(BUCKET, versioned);
+        env.put("a.html", "text/html", Some("UTF-8"));
+        env.put("b.html", "text/html", Some("UTF-8"));
+        env.lab.lose_next_copy_response(BUCKET, "a.html");
+        // b.html's answer is lost on every attempt.
+        for _ in 0..3 {
+            env.lab.lose_next_copy_response(BUCKET, "b.html");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.jsonl");
+        let run = crate::harness::fix(&env, &journal, &["--max-attempts", "3"]).await;
+        assert_eq!(run.code, 0, "versioned {versioned}: {run:?}");
+        let report = run.json();
+        for key in ["a.html", "b.html"] {
+            let row = crate::harness::row(&report, key);
+            assert_eq!(row["status"], "fixed", "versioned {versioned}: {row}");
+            let object = env.lab.object(BUCKET, key).unwrap();
+            assert_eq!(object.content_encoding, None);
+        }
+        assert_eq!(
+            env.lab.stats().fault_count("CopyObject", "LostResponse"),
+            4,
+            "versioned {versioned}"
+        );
+        let journal = std::fs::read_to_string(&journal).unwrap();
+        assert_eq!(journal.matches("\"status\":\"fixed\"").count(), 2, "{journal}");
+        assert!(!journal.contains("\"status\":\"error\""), "{journal}");
+    }
+}

@@ -18,20 +18,21 @@ use crate::model::{ObjectAcl, ObjectHead, ObjectVersion, Rewritten};
 use crate::outcome::Failure;
 use crate::plan;
 use crate::s3::Store;
+use crate::verify;
 
 /// What the versions under a repair's copy say.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Landed {
-    /// Right under the copy is the version it copied: nothing came in between.
-    OnTheCopied,
-    /// `version` came in between and the copy buried it; `ours_on_top` says whether the copy is
+    /// These versions lie between the copy and the version it copied, newest first (none: the
+    /// copy sits right on it). Each is the repair's own earlier attempt (a copy whose answer was
+    /// lost and was sent again) or someone else's write. `ours_on_top` says whether the copy is
     /// still the current version (else someone wrote again since, and that write stays).
-    Intruder {
-        version: ObjectVersion,
+    Between {
+        versions: Vec<ObjectVersion>,
         ours_on_top: bool,
     },
-    /// The listing does not show the copy, or not what is under it (more versions than one page
-    /// holds): nothing can be said.
+    /// The listing does not show the copy, or not the copied version under it (more versions
+    /// than one page holds): nothing can be said.
     Unknown,
 }
 
@@ -41,23 +42,24 @@ pub fn landed(versions: &[ObjectVersion], copied: &str, ours: &str) -> Landed {
     let Some(at) = versions.iter().position(|v| v.version_id == ours) else {
         return Landed::Unknown;
     };
-    match versions.get(at + 1) {
-        None => Landed::Unknown,
-        Some(under) if under.version_id == copied => Landed::OnTheCopied,
-        Some(under) => Landed::Intruder {
-            version: under.clone(),
+    let under = &versions[at + 1..];
+    match under.iter().position(|v| v.version_id == copied) {
+        Some(end) => Landed::Between {
+            versions: under[..end].to_vec(),
             ours_on_top: at == 0,
         },
+        None => Landed::Unknown,
     }
 }
 
 impl<S: Store> Repairer<S> {
-    /// After a versioned copy: `Err(Stop::Intruded)` if a version came in between (put back on
-    /// top if the copy is still current), else `Ok`. A listing that fails or says nothing is
-    /// noted once and the repair stands.
+    /// After a versioned copy that should have left `expected`: `Err(Stop::Intruded)` if
+    /// someone else's version came in between (put back on top if the copy is still current),
+    /// else `Ok`. A listing that fails or says nothing is noted once and the repair stands.
     pub(super) async fn check_landing(
         &self,
         head: &ObjectHead,
+        expected: &ObjectHead,
         new: &Rewritten,
     ) -> Result<(), Stop> {
         let (Some(copied), Some(ours)) = (&head.version_id, &new.version_id) else {
@@ -70,25 +72,51 @@ impl<S: Store> Repairer<S> {
                 return Ok(());
             }
         };
-        match landed(&versions, copied, ours) {
-            Landed::OnTheCopied => Ok(()),
+        let (between, ours_on_top) = match landed(&versions, copied, ours) {
+            Landed::Between {
+                versions,
+                ours_on_top,
+            } => (versions, ours_on_top),
             Landed::Unknown => {
-                self.capabilities
-                    .versions_unchecked("a listing did not show the repair's version and the one under it");
-                Ok(())
+                self.capabilities.versions_unchecked(
+                    "a listing did not show the repair's version over the one it copied",
+                );
+                return Ok(());
             }
-            Landed::Intruder {
-                version,
-                ours_on_top: false,
-            } => Err(Stop::Intruded(format!(
-                "version {} was written between the inspection and the copy, and the object was written again since: the repair's version is noncurrent, nothing was put back",
-                version.version_id
-            ))),
-            Landed::Intruder {
-                version,
-                ours_on_top: true,
-            } => self.reinstate(&head.key, &version, new).await,
+        };
+        let Some(theirs) = self.newest_not_ours(&head.key, &between, expected).await? else {
+            return Ok(());
+        };
+        if !ours_on_top {
+            return Err(Stop::Intruded(format!(
+                "{} between the inspection and the copy, and the object was written again since: the repair's version is noncurrent, nothing was put back",
+                theirs.what()
+            )));
         }
+        self.reinstate(&head.key, theirs, new).await
+    }
+
+    /// The newest of `between` that is not a copy of the repair's own (an attempt whose answer
+    /// was lost): a delete marker, or a version that differs from `expected`.
+    async fn newest_not_ours(
+        &self,
+        key: &str,
+        between: &[ObjectVersion],
+        expected: &ObjectHead,
+    ) -> Result<Option<Theirs>, Stop> {
+        for version in between {
+            if version.delete_marker {
+                return Ok(Some(Theirs::Deleted));
+            }
+            let head = self.store.head_version(key, &version.version_id).await?;
+            let mut expected = expected.clone();
+            // A multipart attempt has an ETag of its own.
+            expected.etag.clone_from(&head.etag);
+            if !verify::differences(&expected, &head).is_empty() {
+                return Ok(Some(Theirs::Written(Box::new(head))));
+            }
+        }
+        Ok(None)
     }
 
     /// After a versioned copy that carried the grants of `sent`: any ACL change made to the
@@ -112,36 +140,29 @@ impl<S: Store> Repairer<S> {
         Ok(())
     }
 
-    /// Puts `version` back on top, conditional on the repair's copy still being current.
-    async fn reinstate(
-        &self,
-        key: &str,
-        version: &ObjectVersion,
-        ours: &Rewritten,
-    ) -> Result<(), Stop> {
+    /// Puts `theirs` back on top, conditional on the repair's copy still being current.
+    async fn reinstate(&self, key: &str, theirs: Theirs, ours: &Rewritten) -> Result<(), Stop> {
         let failed = |failure| {
             Stop::Fail(Failure::Reinstate {
-                version: version.version_id.clone(),
+                version: theirs.what(),
                 failure,
             })
         };
         let condition = self.capabilities.destination_conditions();
         let our_etag = ours.etag.clone().unwrap_or_default();
-        if version.delete_marker {
-            let if_match = condition.then_some(our_etag.as_str());
-            self.store
-                .delete_current(key, if_match)
-                .await
-                .map_err(failed)?;
-            return Err(Stop::Intruded(
-                "deleted between the inspection and the copy: the copy brought it back, so it was deleted again".into(),
-            ));
-        }
-        let head = self
-            .store
-            .head_version(key, &version.version_id)
-            .await
-            .map_err(failed)?;
+        let head = match &theirs {
+            Theirs::Deleted => {
+                let if_match = condition.then_some(our_etag.as_str());
+                self.store
+                    .delete_current(key, if_match)
+                    .await
+                    .map_err(failed)?;
+                return Err(Stop::Intruded(
+                    "deleted between the inspection and the copy: the copy brought it back, so it was deleted again".into(),
+                ));
+            }
+            Theirs::Written(head) => head,
+        };
         let mut plan =
             plan::reinstate(self.store.bucket(), &head, &our_etag).map_err(|reason| {
                 failed(crate::model::S3Failure {
@@ -153,16 +174,37 @@ impl<S: Store> Repairer<S> {
                     http_status: None,
                 })
             })?;
-        let acl = self.object_acl(&head).await.map_err(|stop| match stop {
+        let acl = self.object_acl(head).await.map_err(|stop| match stop {
             Stop::Fail(Failure::S3(f)) => failed(f),
             other => other,
         })?;
         plan.grants = acl.as_ref().and_then(plan::grant_headers);
-        self.send(&head, &plan, condition).await.map_err(failed)?;
+        self.send(head, &plan, condition).await.map_err(failed)?;
         Err(Stop::Intruded(format!(
-            "version {} was written between the inspection and the copy: it was put back on top, unrepaired (the next run repairs it)",
-            version.version_id
+            "{} between the inspection and the copy: it was put back on top, unrepaired (the next run repairs it)",
+            theirs.what()
         )))
+    }
+}
+
+/// Someone else's write found under a repair's copy.
+enum Theirs {
+    /// A delete marker: the object was deleted.
+    Deleted,
+    /// A version, as HEAD shows it.
+    Written(Box<ObjectHead>),
+}
+
+impl Theirs {
+    /// What happened, for messages: "version V was written", "a delete was made".
+    fn what(&self) -> String {
+        match self {
+            Theirs::Deleted => "a delete was made".into(),
+            Theirs::Written(head) => format!(
+                "version {} was written",
+                head.version_id.as_deref().unwrap_or("null")
+            ),
+        }
     }
 }
 
@@ -187,33 +229,33 @@ mod tests {
     }
 
     #[test]
-    fn the_version_under_the_copy_decides() {
+    fn the_versions_between_the_copy_and_the_copied_are_listed() {
+        let between = |versions: &[ObjectVersion], on_top| Landed::Between {
+            versions: versions.to_vec(),
+            ours_on_top: on_top,
+        };
         let cases = [
-            (vec![v("ours"), v("old"), v("older")], Landed::OnTheCopied),
+            (vec![v("ours"), v("old"), v("older")], between(&[], true)),
             (
                 vec![v("ours"), v("theirs"), v("old")],
-                Landed::Intruder {
-                    version: v("theirs"),
-                    ours_on_top: true,
-                },
+                between(&[v("theirs")], true),
             ),
             (
                 vec![v("ours"), marker("gone"), v("old")],
-                Landed::Intruder {
-                    version: marker("gone"),
-                    ours_on_top: true,
-                },
+                between(&[marker("gone")], true),
+            ),
+            (
+                vec![v("ours"), v("retry"), v("theirs"), v("old")],
+                between(&[v("retry"), v("theirs")], true),
             ),
             (
                 vec![v("later"), v("ours"), v("theirs"), v("old")],
-                Landed::Intruder {
-                    version: v("theirs"),
-                    ours_on_top: false,
-                },
+                between(&[v("theirs")], false),
             ),
-            (vec![v("later"), v("ours"), v("old")], Landed::OnTheCopied),
+            (vec![v("later"), v("ours"), v("old")], between(&[], false)),
             (vec![v("old")], Landed::Unknown),
             (vec![v("ours")], Landed::Unknown),
+            (vec![v("ours"), v("theirs")], Landed::Unknown),
             (Vec::new(), Landed::Unknown),
         ];
         for (versions, expected) in cases {

@@ -290,7 +290,7 @@ impl<S: Store> Repairer<S> {
         self.record_plan(head, acl, expected, &plan).await?;
         // A copy whose verification failed was still written: its record keeps the new ETag.
         let verified = match self.rewrite(head, &mut plan).await {
-            Ok(new) => match self.check_landing(head, &new).await {
+            Ok(new) => match self.check_landing(head, expected, &new).await {
                 Ok(()) => match self
                     .verify(&head.key, &self.expect_etag(head, expected, &new))
                     .await
@@ -303,7 +303,10 @@ impl<S: Store> Repairer<S> {
             // No answer: the copy may have been applied all the same. The object says which.
             Err(Stop::Fail(Failure::S3(f))) if unanswered(&f) => {
                 match self.look_again(head, expected, f).await {
-                    Ok(new) => Ok(new),
+                    Ok(new) => match self.check_landing(head, expected, &new).await {
+                        Ok(()) => Ok(new),
+                        Err(stop) => Err((stop, Some(new))),
+                    },
                     Err(stop) => Err((stop, None)),
                 }
             }

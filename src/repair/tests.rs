@@ -54,6 +54,7 @@ impl Stub {
     fn with(objects: impl IntoIterator<Item = ObjectHead>) -> Self {
         let stub = Stub::default();
         for head in objects {
+            stub.remember(&head);
             stub.objects.lock().insert(head.key.clone(), head);
         }
         stub
