@@ -391,6 +391,7 @@ async fn a_copy_whose_answer_was_lost_is_reported_as_it_ended() {
         let journal = dir.path().join("j.jsonl");
         let run = crate::harness::fix(&env, &journal, &["--max-attempts", "3"]).await;
         assert_eq!(run.code, 0, "versioned {versioned}: {run:?}");
+        only_s3mend_speaks(&run.stderr);
         let report = run.json();
         for key in ["a.html", "b.html"] {
             let row = crate::harness::row(&report, key);
@@ -406,5 +407,94 @@ async fn a_copy_whose_answer_was_lost_is_reported_as_it_ended() {
         let journal = std::fs::read_to_string(&journal).unwrap();
         assert_eq!(journal.matches("\"status\":\"fixed\"").count(), 2, "{journal}");
         assert!(!journal.contains("\"status\":\"error\""), "{journal}");
+    }
+}
+
+/// A listing whose body trickles in slower than --attempt-timeout allows fails each attempt on
+/// time, and the report counts every one of them as a failed attempt.
+#[tokio::test(flavor = "multi_thread")]
+async fn timed_out_listing_attempts_are_counted() {
+    let env = TestEnv::new().await;
+    for i in 0..20 {
+        env.put(&format!("k{i:02}.html"), "text/html", None);
+    }
+    env.lab
+        .trickle_listings(std::time::Duration::from_millis(50), 100);
+    let started = std::time::Instant::now();
+    let run = env
+        .s3mend(&[
+            "scan",
+            "s3://test-bucket/",
+            "--format",
+            "json",
+            "--attempt-timeout",
+            "200ms",
+            "--max-attempts",
+            "3",
+        ])
+        .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    only_s3mend_speaks(&run.stderr);
+    let summary = &run.json()["summary"];
+    assert_eq!(summary["complete"], false, "{summary}");
+    assert_eq!(summary["requests"]["failed_attempts"], 3, "{summary}");
+    assert_eq!(env.lab.stats().fault_count("ListObjectsV2", "Trickle"), 3);
+    // Three attempts of 200 ms and the backoffs between them: seconds, not minutes.
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+/// A report that cannot be written (a full disk) stops the run with a one-line error naming
+/// the file; the summary, which the report would have ended with, goes to stderr instead, and
+/// the state does not claim what was never reported.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_that_cannot_be_written_stops_the_run_and_keeps_the_summary() {
+    let env = TestEnv::new().await;
+    for i in 0..50 {
+        env.put(&format!("k{i:02}.html"), "text/html", Some("UTF-8"));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for (command, format) in [("scan", "json"), ("scan", "table"), ("fix", "csv")] {
+        let state = dir.path().join(format!("{command}-{format}.state"));
+        let journal = dir.path().join(format!("{command}-{format}.jsonl"));
+        let mut args = vec![
+            command,
+            "s3://test-bucket/",
+            "--format",
+            format,
+            "--output",
+            "/dev/full",
+            "--state",
+            state.to_str().unwrap(),
+        ];
+        if command == "fix" {
+            args.extend(["--yes", "--journal", journal.to_str().unwrap()]);
+        }
+        let run = env.s3mend(&args).await;
+        assert_eq!(run.code, 2, "{run:?}");
+        let lines: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(lines.len(), 2, "{run:?}");
+        let summary = lines[0]
+            .strip_prefix("s3mend: the report could not be written; its summary: ")
+            .unwrap_or_else(|| panic!("{run:?}"));
+        let summary: serde_json::Value = serde_json::from_str(summary).unwrap();
+        assert_eq!(summary["complete"], false, "{summary}");
+        assert!(summary["listed"].as_u64().unwrap() > 0, "{summary}");
+        assert_eq!(
+            lines[1],
+            "s3mend: error: cannot write the report to /dev/full: No space left on device (os error 28)"
+        );
+        let saved = std::fs::read_to_string(&state).unwrap();
+        assert!(!saved.contains("\"finished\":true"), "{saved}");
+    }
+}
+
+/// Without `-v`, stderr carries s3mend's own lines only: its messages and its own warnings,
+/// never the SDK's or hyper's (which retried attempts produce in numbers).
+fn only_s3mend_speaks(stderr: &str) {
+    for line in stderr.lines() {
+        assert!(
+            line.starts_with("s3mend: ") || line.contains(" s3mend::"),
+            "a line that is not s3mend's: {line:?}"
+        );
     }
 }

@@ -142,6 +142,11 @@ pub(crate) struct Run {
     /// conditional.
     fatal: Option<Failure>,
     requests: Arc<RequestStats>,
+    /// Where the report goes, for messages: the `--output` file, or stdout.
+    destination: String,
+    /// The report could not be written (a full disk): the run stops, and its summary goes to
+    /// stderr instead.
+    report_failed: Option<std::io::Error>,
 }
 
 impl Run {
@@ -181,6 +186,11 @@ impl Run {
             listing_failed: None,
             fatal: None,
             requests,
+            destination: output
+                .path
+                .as_ref()
+                .map_or("stdout".to_owned(), |p| p.display().to_string()),
+            report_failed: None,
         }
     }
 
@@ -192,12 +202,29 @@ impl Run {
     }
 
     /// A scanned object.
-    pub(crate) fn inspected(&mut self, inspected: &Inspected) -> anyhow::Result<()> {
+    pub(crate) fn inspected(
+        &mut self,
+        inspected: &Inspected,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<()> {
         self.summary.record(inspected);
         if let Some(row) = ObjectRow::from_inspected(inspected) {
-            self.writer.object(&row).context("writing the report")?;
+            self.write_row(&row, cancel);
         }
         self.done(&inspected.listed.key)
+    }
+
+    /// Writes one object's row; the first failure stops the run (see `report_failed`) and the
+    /// rows after it are counted but not written. A scan stopped this way is reported
+    /// incomplete, so `--state` lets it resume.
+    fn write_row(&mut self, row: &ObjectRow, cancel: &CancellationToken) {
+        if self.report_failed.is_some() {
+            return;
+        }
+        if let Err(e) = self.writer.object(row) {
+            self.report_failed = Some(e);
+            cancel.cancel();
+        }
     }
 
     /// A repaired (or restored) object. A failure that stops the run cancels it.
@@ -216,15 +243,17 @@ impl Run {
             }
         }
         if let Some(row) = ObjectRow::from_repaired(repaired) {
-            self.writer.object(&row).context("writing the report")?;
+            self.write_row(&row, cancel);
         }
         self.done(&repaired.listed.key)
     }
 
+    /// `key` is recorded in `--state`, unless its row could not be written: a resumed run must
+    /// report it again.
     fn done(&mut self, key: &str) -> anyhow::Result<()> {
         match &mut self.checkpoints {
-            Some(checkpoints) => checkpoints.done(key),
-            None => Ok(()),
+            Some(checkpoints) if self.report_failed.is_none() => checkpoints.done(key),
+            _ => Ok(()),
         }
     }
 
@@ -257,9 +286,12 @@ impl Run {
 
     /// Writes the summary and the last checkpoint; the run's exit code, or its one-line error.
     pub(crate) fn finish(mut self, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
-        let interrupted =
-            cancel.is_cancelled() && self.listing_failed.is_none() && self.fatal.is_none();
+        let interrupted = cancel.is_cancelled()
+            && self.listing_failed.is_none()
+            && self.fatal.is_none()
+            && self.report_failed.is_none();
         self.info.stopped = match (&self.fatal, &self.listing_failed) {
+            _ if self.report_failed.is_some() => Some("the report could not be written".into()),
             (Some(f), _) => Some(format!("stopped: {}", f.reported().message)),
             (None, Some(f)) => Some(format!("listing failed ({f})")),
             (None, None) if interrupted => Some("interrupted".to_owned()),
@@ -267,12 +299,24 @@ impl Run {
         };
         self.summary.complete = self.info.stopped.is_none();
         self.summary.requests = Some(self.requests.snapshot());
+        let written = match self.report_failed.take() {
+            Some(e) => Err(e),
+            None => self.writer.finish(&self.summary, &self.info),
+        };
+        if let Err(e) = written {
+            // Not reported is not done: the state stays unfinished, and the summary, which the
+            // report would have ended with, goes to stderr.
+            self.summary.complete = false;
+            if let Some(checkpoints) = &mut self.checkpoints {
+                checkpoints.finish(false)?;
+            }
+            let summary = serde_json::to_string(&self.summary).unwrap_or_default();
+            eprintln!("s3mend: the report could not be written; its summary: {summary}");
+            anyhow::bail!("cannot write the report to {}: {e}", self.destination);
+        }
         if let Some(checkpoints) = &mut self.checkpoints {
             checkpoints.finish(self.summary.complete)?;
         }
-        self.writer
-            .finish(&self.summary, &self.info)
-            .context("writing the report")?;
         if let Some(f) = self.fatal {
             anyhow::bail!("{}: {f}", self.info.target);
         }

@@ -52,7 +52,7 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
     ));
     while let Some(item) = results.next().await {
         match item {
-            Ok(inspected) => run.inspected(&inspected)?,
+            Ok(inspected) => run.inspected(&inspected, &cancel)?,
             Err(failed) => run.listing_failed(failed.0, &cancel),
         }
     }
