@@ -43,6 +43,19 @@ pub struct Inject {
     any_random: AtomicBool,
     /// Damaged and lost answers, for requests that met none of the faults above.
     pub damages: Damages,
+    /// Every request's arrival, while recorded (see [`Inject::record_arrivals`]).
+    arrivals: Mutex<Option<Vec<Arrival>>>,
+    /// As `any_fault`, for `arrivals`.
+    recording: AtomicBool,
+}
+
+/// One request as it reached the lab's access check: the operation, its key (if about an
+/// object) and when. What a benchmark measures a client's timing with, on the server's side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    pub operation: String,
+    pub key: Option<String>,
+    pub at: std::time::Instant,
 }
 
 impl std::fmt::Debug for Inject {
@@ -51,11 +64,27 @@ impl std::fmt::Debug for Inject {
             .field("faults", &*self.faults.lock())
             .field("random", &*self.random.lock())
             .field("damages", &self.damages)
+            .field("recording", &self.recording)
             .finish()
     }
 }
 
 impl Inject {
+    /// Starts (afresh) or stops recording every request's arrival.
+    pub fn record_arrivals(&self, on: bool) {
+        *self.arrivals.lock() = on.then(Vec::new);
+        self.recording.store(on, Ordering::Relaxed);
+    }
+
+    /// The arrivals recorded so far, in order; recording goes on.
+    pub fn take_arrivals(&self) -> Vec<Arrival> {
+        self.arrivals
+            .lock()
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Arms `count` faults (replacing any still pending for the same operation and key).
     pub fn add_fault(&self, operation: &str, key: &str, count: u32, armed: Armed) {
         let mut faults = self.faults.lock();
@@ -126,6 +155,15 @@ impl Inject {
             S3Path::Bucket { bucket } => (&**bucket, None),
             S3Path::Root => ("", None),
         };
+        if self.recording.load(Ordering::Relaxed) {
+            if let Some(log) = self.arrivals.lock().as_mut() {
+                log.push(Arrival {
+                    operation: op.to_owned(),
+                    key: key.map(str::to_owned),
+                    at: std::time::Instant::now(),
+                });
+            }
+        }
         match self.next_fault(op, key) {
             Some((kind, fault)) => {
                 count(op, kind);

@@ -105,6 +105,8 @@ pub use damage::{Framing, ListingDamage};
 #[cfg(feature = "testing")]
 pub use faults::{FaultRates, Faults};
 #[cfg(feature = "testing")]
+pub use inject::Arrival;
+#[cfg(feature = "testing")]
 pub use testing::{client, client_with_keys};
 
 use access::LabAccess;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::damage::ListingDamage;
 use super::faults::Faults;
 use super::hooks::HookPoint;
-use super::inject::Armed;
+use super::inject::{Armed, Arrival};
 use super::{Lab, LabHandle};
 
 impl LabHandle {
@@ -118,7 +118,31 @@ impl LabHandle {
     }
 }
 
+impl LabHandle {
+    /// Records every request's arrival (operation, key, instant) from now on, dropping what was
+    /// recorded before; `false` stops. For benchmarks that measure a client's timing on the
+    /// server's side, e.g. how long after its last read of an object a client's copy arrives.
+    pub fn record_arrivals(&self, on: bool) {
+        self.inject.record_arrivals(on);
+    }
+
+    /// The arrivals recorded since the last call, in order.
+    pub fn take_arrivals(&self) -> Vec<Arrival> {
+        self.inject.take_arrivals()
+    }
+}
+
 impl Lab {
+    /// See [`LabHandle::record_arrivals`].
+    pub fn record_arrivals(&self, on: bool) {
+        self.shared.handle.record_arrivals(on);
+    }
+
+    /// See [`LabHandle::take_arrivals`].
+    pub fn take_arrivals(&self) -> Vec<Arrival> {
+        self.shared.handle.take_arrivals()
+    }
+
     /// See [`LabHandle::set_faults`]: seeded random faults per operation, from now on.
     pub fn set_faults(&self, faults: Faults) {
         self.shared.handle.set_faults(faults);
