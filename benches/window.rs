@@ -95,7 +95,14 @@ fn main() {
     lab.record_arrivals(true);
     let measured = run_measured(
         Command::new(env!("CARGO_BIN_EXE_s3mend"))
-            .args(["fix", "s3://bench/", "--yes", "--no-progress", "--format", "jsonl"])
+            .args([
+                "fix",
+                "s3://bench/",
+                "--yes",
+                "--no-progress",
+                "--format",
+                "jsonl",
+            ])
             .args(["--journal", journal.to_str().unwrap()])
             .args(["--concurrency", &args.concurrency.to_string()])
             .args(["--recheck-after", &args.recheck_after])
@@ -146,6 +153,9 @@ fn main() {
         if args.public { ", public objects" } else { "" },
         measured.wall.as_secs_f64()
     );
-    println!("last HEAD -> copy arrives: {}", quantiles(&mut head_to_copy));
+    println!(
+        "last HEAD -> copy arrives: {}",
+        quantiles(&mut head_to_copy)
+    );
     println!("ACL read  -> copy arrives: {}", quantiles(&mut acl_to_copy));
 }

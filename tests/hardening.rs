@@ -318,9 +318,27 @@ async fn a_bucket_check_that_never_answers_is_bounded_as_a_whole() {
 async fn a_damaged_listing_is_never_reported_complete() {
     use s3mend_lab::{Framing, ListingDamage};
     let damages = [
-        (ListingDamage::Cut { at: 600, framing: Framing::Honest }, 5),
-        (ListingDamage::Cut { at: 600, framing: Framing::Close }, 5),
-        (ListingDamage::Cut { at: 600, framing: Framing::UntilClose }, 5),
+        (
+            ListingDamage::Cut {
+                at: 600,
+                framing: Framing::Honest,
+            },
+            5,
+        ),
+        (
+            ListingDamage::Cut {
+                at: 600,
+                framing: Framing::Close,
+            },
+            5,
+        ),
+        (
+            ListingDamage::Cut {
+                at: 600,
+                framing: Framing::UntilClose,
+            },
+            5,
+        ),
         (ListingDamage::TruncatedWithoutToken, 5),
         (ListingDamage::RepeatedToken, 5),
         (ListingDamage::TokenCycle, 1001),
@@ -359,7 +377,9 @@ async fn a_damaged_listing_is_never_reported_complete() {
         assert_eq!(summary["complete"], false, "{damage:?}: {summary}");
         let lines: Vec<&str> = run.stderr.lines().collect();
         assert!(
-            lines.iter().any(|l| l.starts_with("s3mend: ") && l.contains("listing")),
+            lines
+                .iter()
+                .any(|l| l.starts_with("s3mend: ") && l.contains("listing")),
             "{damage:?}: {}",
             run.stderr
         );
@@ -405,7 +425,11 @@ async fn a_copy_whose_answer_was_lost_is_reported_as_it_ended() {
             "versioned {versioned}"
         );
         let journal = std::fs::read_to_string(&journal).unwrap();
-        assert_eq!(journal.matches("\"status\":\"fixed\"").count(), 2, "{journal}");
+        assert_eq!(
+            journal.matches("\"status\":\"fixed\"").count(),
+            2,
+            "{journal}"
+        );
         assert!(!journal.contains("\"status\":\"error\""), "{journal}");
     }
 }
@@ -497,4 +521,74 @@ fn only_s3mend_speaks(stderr: &str) {
             "a line that is not s3mend's: {line:?}"
         );
     }
+}
+
+/// A dead server holds a fix no longer than its attempts: a copy attempt waits
+/// `--attempt-timeout` plus its size at 25 MiB/s (not 15 minutes), and one Ctrl-C forbids every
+/// retry still to come, so a run whose copies keep failing stops at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dead_server_holds_a_fix_no_longer_than_its_attempts() {
+    let env = TestEnv::new().await;
+    env.put("stalled.html", "text/html", Some("UTF-8"));
+    env.lab.stall_next(
+        "CopyObject",
+        "stalled.html",
+        10,
+        std::time::Duration::from_secs(600),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let run = crate::harness::fix(
+        &env,
+        &dir.path().join("j.jsonl"),
+        &["--attempt-timeout", "1s", "--max-attempts", "2"],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        crate::harness::row(&run.json(), "stalled.html")["status"],
+        "error"
+    );
+    // Two attempts of about a second, a backoff, the probe and the settling HEAD.
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+
+    // Every copy fails; ten attempts would back off for about a minute and a half.
+    env.put("failing.html", "text/html", Some("UTF-8"));
+    env.lab.fail_next("CopyObject", "failing.html", 1000);
+    let child = env.spawn(
+        &[
+            "fix",
+            "s3://test-bucket/failing.html",
+            "--yes",
+            "--format",
+            "json",
+            "--journal",
+            dir.path().join("j2.jsonl").to_str().unwrap(),
+        ],
+        &[],
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while env.lab.stats().fault_count("CopyObject", "FailNext") < 2 {
+        assert!(std::time::Instant::now() < deadline, "never retried");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let interrupted = std::time::Instant::now();
+    let pid = child.id().unwrap().to_string();
+    let signal = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status();
+    assert!(signal.unwrap().success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("one Ctrl-C stops the retries")
+        .unwrap();
+    let stopped_in = interrupted.elapsed();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(
+        stopped_in < std::time::Duration::from_secs(5),
+        "{stopped_in:?}"
+    );
+    let attempts = env.lab.stats().fault_count("CopyObject", "FailNext");
+    assert!(attempts < 10, "no retry after the Ctrl-C: {attempts}");
 }

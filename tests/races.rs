@@ -119,7 +119,10 @@ async fn writes_made_while_the_question_waits_are_kept() {
     // probed the copy-source condition once).
     let after = env.lab.stats();
     assert!(after.count("HeadObject") - before.count("HeadObject") >= 3);
-    assert_eq!(after.count("CopyObject") - before.count("CopyObject"), 1 + 2);
+    assert_eq!(
+        after.count("CopyObject") - before.count("CopyObject"),
+        1 + 2
+    );
 }
 
 /// With a snapshot older than `--recheck-after`, the same holds without a question: a
@@ -148,7 +151,11 @@ async fn an_old_snapshot_is_looked_at_again_before_its_copy() {
         (a.cache_control.as_deref(), a.content_encoding),
         (Some("max-age=60"), None)
     );
-    assert_eq!(env.lab.stats().count("CopyObject"), 1 + 1, "the probe, one copy");
+    assert_eq!(
+        env.lab.stats().count("CopyObject"),
+        1 + 1,
+        "the probe, one copy"
+    );
 }
 
 /// In a versioned bucket nothing a writer does between s3mend's last read and its copy is lost:
@@ -168,7 +175,12 @@ async fn in_a_versioned_bucket_writes_just_before_the_copy_are_put_back() {
 
 async fn writes_just_before_the_copy_are_put_back(env: &TestEnv, destination_if_match: bool) {
     let case = format!("destination If-Match: {destination_if_match}");
-    for key in ["rewritten.html", "deleted.html", "revoked.html", "quiet.html"] {
+    for key in [
+        "rewritten.html",
+        "deleted.html",
+        "revoked.html",
+        "quiet.html",
+    ] {
         env.lab.put_object(BUCKET, key, page(key));
     }
     env.lab.before_next_copy(BUCKET, "rewritten.html", |lab| {
@@ -195,7 +207,11 @@ async fn writes_just_before_the_copy_are_put_back(env: &TestEnv, destination_if_
         "{case}: {rewritten}"
     );
     let versions = env.lab.versions(BUCKET, "rewritten.html");
-    assert_eq!(versions.len(), 4, "{case}: first, theirs, the repair's, theirs again");
+    assert_eq!(
+        versions.len(),
+        4,
+        "{case}: first, theirs, the repair's, theirs again"
+    );
     let (top, theirs) = (&versions[0], &versions[2]);
     assert_eq!(top.cache_control.as_deref(), Some("max-age=60"), "{case}");
     assert_eq!(top.content_encoding.as_deref(), Some("UTF-8"), "{case}");
@@ -210,12 +226,19 @@ async fn writes_just_before_the_copy_are_put_back(env: &TestEnv, destination_if_
     assert!(env.lab.object(BUCKET, "deleted.html").is_none(), "{case}");
     let markers = env.lab.versions(BUCKET, "deleted.html");
     assert!(markers[0].delete_marker, "{case}");
-    assert_eq!(markers.len(), if destination_if_match { 2 } else { 4 }, "{case}");
+    assert_eq!(
+        markers.len(),
+        if destination_if_match { 2 } else { 4 },
+        "{case}"
+    );
 
     assert_eq!(row(&report, "revoked.html")["status"], "fixed", "{case}");
     let revoked = env.lab.object(BUCKET, "revoked.html").unwrap();
     assert_eq!(revoked.content_encoding, None, "{case}");
-    assert!(!is_public(&revoked), "{case}: the revocation is carried over");
+    assert!(
+        !is_public(&revoked),
+        "{case}: the revocation is carried over"
+    );
 
     let quiet = env.lab.object(BUCKET, "quiet.html").unwrap();
     assert_eq!(row(&report, "quiet.html")["status"], "fixed", "{case}");
