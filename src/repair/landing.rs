@@ -167,7 +167,7 @@ impl<S: Store> Repairer<S> {
             Theirs::Written(head) => head,
         };
         let mut plan =
-            plan::reinstate(self.store.bucket(), &head, &our_etag).map_err(|reason| {
+            plan::reinstate(self.store.bucket(), head, &our_etag).map_err(|reason| {
                 failed(crate::model::S3Failure {
                     code: "CannotReinstate".into(),
                     message: format!(
