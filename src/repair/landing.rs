@@ -166,17 +166,16 @@ impl<S: Store> Repairer<S> {
             }
             Theirs::Written(head) => head,
         };
-        let mut plan =
-            plan::reinstate(self.store.bucket(), head, &our_etag).map_err(|reason| {
-                failed(crate::model::S3Failure {
-                    code: "CannotReinstate".into(),
-                    message: format!(
-                        "the version cannot be copied as it is ({})",
-                        reason.as_str()
-                    ),
-                    http_status: None,
-                })
-            })?;
+        let mut plan = plan::reinstate(self.store.bucket(), head, &our_etag).map_err(|reason| {
+            failed(crate::model::S3Failure {
+                code: "CannotReinstate".into(),
+                message: format!(
+                    "the version cannot be copied as it is ({})",
+                    reason.as_str()
+                ),
+                http_status: None,
+            })
+        })?;
         let acl = self.object_acl(head).await.map_err(|stop| match stop {
             Stop::Fail(Failure::S3(f)) => failed(f),
             other => other,
