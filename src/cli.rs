@@ -135,6 +135,15 @@ pub struct ScanArgs {
     #[arg(long, requires = "state")]
     pub resume: bool,
 
+    /// Keep a catalog of every object in this file (gzip-compressed JSON Lines): the next run
+    /// with it HEADs only the objects the listing shows changed. Replaced only by a complete run.
+    #[arg(long, value_name = "PATH", env = "S3MEND_CATALOG")]
+    pub catalog: Option<PathBuf>,
+
+    /// Start the --catalog over: HEAD every object, and replace what the file holds.
+    #[arg(long, requires = "catalog")]
+    pub catalog_reset: bool,
+
     #[command(flatten)]
     pub output: OutputArgs,
 }

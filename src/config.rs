@@ -5,6 +5,7 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::catalog;
 use crate::cli::{ConnectArgs, FixArgs, OutputArgs, RetryModeArg, ScanArgs, UndoArgs, WriteArgs};
 use crate::model::S3Uri;
 use crate::pipeline::{KeyFilter, ScanJob};
@@ -22,6 +23,16 @@ pub struct ScanConfig {
     pub job: ScanJob,
     pub output: OutputConfig,
     pub state: Option<StateConfig>,
+    pub catalog: Option<CatalogConfig>,
+}
+
+/// `--catalog PATH [--catalog-reset]`, with the listing it describes.
+#[derive(Clone, Debug)]
+pub struct CatalogConfig {
+    pub path: PathBuf,
+    /// Ignore what the file holds, and replace it.
+    pub reset: bool,
+    pub scope: catalog::Scope,
 }
 
 /// `--state PATH [--resume]`, with what the run covers (a resume must cover the same).
@@ -157,6 +168,15 @@ impl ScanConfig {
                     exclude: args.exclude.clone(),
                     rules: rules.ids().iter().map(|r| r.as_str().to_owned()).collect(),
                     policy: args.policy.as_ref().map(|p| p.display().to_string()),
+                },
+            }),
+            catalog: args.catalog.clone().map(|path| CatalogConfig {
+                path,
+                reset: args.catalog_reset,
+                scope: catalog::Scope {
+                    endpoint: args.connect.endpoint_url.clone().filter(|e| !e.is_empty()),
+                    bucket: target.bucket.clone(),
+                    prefix: target.prefix.clone(),
                 },
             }),
             target,

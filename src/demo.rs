@@ -181,6 +181,7 @@ async fn tell_the_story(
         connect: lab_connection(lab),
         output,
         state: None,
+        catalog: None,
     };
     let shown = "js/analytics.js";
     let before = lab.object(&manifest.bucket, shown);

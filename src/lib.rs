@@ -10,7 +10,8 @@
 //!   file), [`plan`] (the complete request a lossless copy sends), [`verify`] (HEAD after a copy
 //!   against what it must be), [`outcome`] (what happened to one object), [`journal`] (the
 //!   write-ahead record undo reads), [`state`] (`--resume` checkpoints), [`report`] (every output
-//!   format).
+//!   format). [`catalog`] is the `--catalog` file format and its merge with a listing (its
+//!   reader and writer touch only that local file).
 //! - [`pipeline`] streams a bucket: walk → inspect → detect → repair, one file per stage.
 //! - [`repair`] repairs one object (plan, ACL, journal, conditional copy, verify), settles a
 //!   stopped run's copies and undoes repairs, over the [`s3::Store`] trait.
@@ -22,6 +23,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod demo;

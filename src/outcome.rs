@@ -17,6 +17,12 @@ pub struct Inspected {
     /// When the HEAD snapshot was taken; `None` when its age is unknown or it must be read
     /// again before any copy (after the confirmation question, say).
     pub taken: Option<std::time::Instant>,
+    /// The body's first bytes, when the rules read them (or the catalog had them): kept for the
+    /// catalog, so an unchanged object is not read again.
+    pub body_start: Option<Vec<u8>>,
+    /// Served from `--catalog`: the listing showed it unchanged, so it was not HEADed; a fix
+    /// HEADs it again before any copy.
+    pub from_catalog: bool,
 }
 
 impl Inspected {
@@ -91,6 +97,10 @@ pub struct Repaired {
     pub head: Option<ObjectHead>,
     pub findings: Vec<Finding>,
     pub outcome: Outcome,
+    /// As [`Inspected::body_start`].
+    pub body_start: Option<Vec<u8>>,
+    /// As [`Inspected::from_catalog`].
+    pub from_catalog: bool,
 }
 
 impl Repaired {
@@ -101,6 +111,8 @@ impl Repaired {
             head: inspected.outcome.ok(),
             findings: inspected.findings,
             outcome: Outcome::Skipped(reason),
+            body_start: inspected.body_start,
+            from_catalog: inspected.from_catalog,
         }
     }
 }

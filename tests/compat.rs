@@ -908,7 +908,10 @@ async fn conflicts(target: &Target, caps: &Capabilities) {
                     key: key.into(),
                     size: 3,
                     etag: stale.etag.clone(),
+                    last_modified: None,
                 },
+                body_start: None,
+                from_catalog: false,
                 outcome: Ok(stale),
                 findings,
                 // Fresh as far as the repairer knows: the copy itself must meet the write.

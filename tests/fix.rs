@@ -571,9 +571,12 @@ async fn an_object_deleted_after_listing_is_gone_behind_a_delete_marker() {
                 key: "gone.html".into(),
                 size: 10,
                 etag: None,
+                last_modified: None,
             },
             outcome: Err(failure),
             findings: Vec::new(),
+            body_start: None,
+            from_catalog: false,
             taken: Some(std::time::Instant::now()),
         })
         .await;

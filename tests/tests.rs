@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod catalog;
 mod compat;
 mod connect;
 mod demo;

@@ -264,6 +264,11 @@ impl Lab {
         self.shared.handle.put_object_acl(bucket, key, canned);
     }
 
+    /// See [`LabHandle::delete_object`]: as DeleteObject without a version id.
+    pub fn delete_object(&self, bucket: &str, key: &str) {
+        self.shared.handle.delete_object(bucket, key);
+    }
+
     /// Every version and delete marker of a key, newest first.
     pub fn versions(&self, bucket: &str, key: &str) -> Vec<StoredObject> {
         self.shared.handle.versions(bucket, key)

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::ask::{confirm, consent, Consent, REFUSED};
+use super::catalog_file::open_catalog;
 use super::files;
 use super::journal_file::{discard_if_empty, open_journal};
 use super::run::{open_output, Checkpoints, Run, Start};
@@ -42,6 +43,10 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         ("--journal", cfg.write.journal.as_deref()),
         ("--state", cfg.scan.state.as_ref().map(|s| s.path.as_path())),
         ("--output", cfg.scan.output.path.as_deref()),
+        (
+            "--catalog",
+            cfg.scan.catalog.as_ref().map(|c| c.path.as_path()),
+        ),
     ])?;
     if let (Some(previous), false) = (&resumed_journal, cfg.write.dry_run) {
         repair_journal(previous)?;
@@ -51,12 +56,17 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     let journal = open_journal(&cfg.write)?;
     cfg.scan.job.start_after = start.checkpoint().and_then(|c| c.done_through.clone());
     let counters = Arc::new(Counters::default());
+    let (catalog, next_catalog) = open_catalog(
+        cfg.scan.catalog.as_ref(),
+        cfg.scan.job.start_after.as_deref(),
+    )?;
     let checkpoints = Checkpoints::start(
         cfg.scan.state.as_ref(),
         counters.clone(),
         cfg.scan.job.start_after.clone(),
         cfg.write.journal.clone(),
-    )?;
+    )?
+    .cataloguing(next_catalog);
     let connection = s3::connect_until(&cfg.scan.connect, &cfg.scan.target.bucket, &cancel)
         .await
         .inspect_err(|_| {
@@ -89,7 +99,13 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         run.info.notes.extend(settled);
     }
     let concurrency = cfg.scan.job.concurrency;
-    let scan = pipeline::scan(&connection, cfg.scan.job, counters.clone(), cancel.clone());
+    let scan = pipeline::scan(
+        &connection,
+        cfg.scan.job,
+        counters.clone(),
+        cancel.clone(),
+        catalog,
+    );
     let to_repair: BoxStream<'_, ScanItem> = if consent == Consent::Ask {
         let progress = Progress::start(counters.clone(), cfg.scan.output.progress);
         let pending = scan_then_hold_findings(scan, &repairer, &mut run, &cancel).await?;

@@ -9,10 +9,15 @@
 //! - `ask.rs`: whether a run may write, and the question on the terminal.
 //! - `files.rs`: the files a run writes are different files.
 //! - `journal_file.rs`: a writing run's journal file.
-//! - `run.rs`: one run's report, summary, checkpoints and exit code.
+//! - `run.rs`: one run's report, summary and exit code; `checkpoints.rs`: its `--state` and
+//!   `--catalog` files, moved forward as results are recorded.
+//! - `catalog_file.rs`: the `--catalog` to read and the one to write, opened before the first
+//!   request.
 //! - `policy.rs`: `policy check` and `policy explain`, which send nothing.
 
 mod ask;
+mod catalog_file;
+mod checkpoints;
 mod files;
 mod fix;
 mod journal_file;

@@ -2,23 +2,24 @@
 //! the `--state` checkpoints, why the run stopped early, and the exit code all of that calls for.
 
 use std::io::{self, BufWriter, IsTerminal, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::catalog;
 use crate::config::{OutputConfig, StateConfig};
 use crate::exit_codes::ExitCode;
 use crate::journal::Journal;
 use crate::model::ListingFailure;
 use crate::outcome::{Failure, Inspected, Outcome, Repaired};
-use crate::pipeline::Counters;
 use crate::repair::Capabilities;
 use crate::report::{self, ObjectRow, RunInfo, Summary};
 use crate::rules::RuleSet;
 use crate::s3::RequestStats;
-use crate::state::{Checkpoint, Checkpointer};
+use crate::state::Checkpoint;
+
+pub(crate) use super::checkpoints::Checkpoints;
 
 /// Where a run starts.
 pub(crate) enum Start {
@@ -52,80 +53,6 @@ impl Start {
         match self {
             Start::Resume(checkpoint) => Some(checkpoint),
             Start::Fresh | Start::Finished => None,
-        }
-    }
-}
-
-/// The run's `--state` file, fed from the pipeline's watermark as results are recorded.
-pub(crate) struct Checkpoints {
-    file: Option<Checkpointer>,
-    counters: Arc<Counters>,
-    resumed_after: Option<String>,
-}
-
-impl Checkpoints {
-    /// Writes the first checkpoint (so an unwritable `--state` fails before any request).
-    pub(crate) fn start(
-        state: Option<&StateConfig>,
-        counters: Arc<Counters>,
-        done_through: Option<String>,
-        journal: Option<PathBuf>,
-    ) -> anyhow::Result<Self> {
-        // Absolute: a resume from another directory must find the same journal.
-        let journal = journal.map(|j| std::path::absolute(&j).unwrap_or(j));
-        let file = match state {
-            Some(state) => {
-                let mut checkpoint = Checkpoint::new(state.scope.clone(), journal);
-                checkpoint.done_through = done_through.clone();
-                Some(Checkpointer::start(state.path.clone(), checkpoint)?)
-            }
-            None => None,
-        };
-        let resumed_after = state.filter(|s| s.resume).and(done_through);
-        Ok(Checkpoints {
-            file,
-            counters,
-            resumed_after,
-        })
-    }
-
-    /// What the report should say about the state.
-    fn notes(&self) -> Vec<String> {
-        let Some(file) = &self.file else {
-            return Vec::new();
-        };
-        let mut notes = vec![format!("state: {}", file.path().display())];
-        if let Some(after) = &self.resumed_after {
-            notes.push(format!(
-                "resumed: only keys after {after:?} were listed; the counts cover this run"
-            ));
-        }
-        notes
-    }
-
-    /// `key`'s result is recorded.
-    fn done(&mut self, key: &str) -> anyhow::Result<()> {
-        let done_through = {
-            let mut watermark = self.counters.watermark.lock();
-            watermark.done(key);
-            watermark.done_through().map(str::to_owned)
-        };
-        match &mut self.file {
-            Some(file) => file.progress(done_through.as_deref()),
-            None => Ok(()),
-        }
-    }
-
-    fn finish(&mut self, complete: bool) -> anyhow::Result<()> {
-        let done_through = self
-            .counters
-            .watermark
-            .lock()
-            .done_through()
-            .map(str::to_owned);
-        match &mut self.file {
-            Some(file) => file.finish(done_through.as_deref(), complete),
-            None => Ok(()),
         }
     }
 }
@@ -197,6 +124,9 @@ impl Run {
     /// Keeps `--state` as results are recorded, and says so in the report.
     pub(crate) fn checkpointed(mut self, checkpoints: Checkpoints) -> Self {
         self.info.notes.extend(checkpoints.notes());
+        if checkpoints.catalogues() {
+            self.summary.from_catalog = Some(0);
+        }
         self.checkpoints = Some(checkpoints);
         self
     }
@@ -211,7 +141,9 @@ impl Run {
         if let Some(row) = ObjectRow::from_inspected(inspected) {
             self.write_row(&row, cancel);
         }
-        self.done(&inspected.listed.key)
+        self.done(&inspected.listed.key, || {
+            catalog::Entry::of_inspected(inspected)
+        })
     }
 
     /// Writes one object's row; the first failure stops the run (see `report_failed`) and the
@@ -245,14 +177,20 @@ impl Run {
         if let Some(row) = ObjectRow::from_repaired(repaired) {
             self.write_row(&row, cancel);
         }
-        self.done(&repaired.listed.key)
+        self.done(&repaired.listed.key, || {
+            catalog::Entry::of_repaired(repaired)
+        })
     }
 
-    /// `key` is recorded in `--state`, unless its row could not be written: a resumed run must
-    /// report it again.
-    fn done(&mut self, key: &str) -> anyhow::Result<()> {
+    /// `key` is recorded in `--state` (and the catalog, with `entry`), unless its row could not
+    /// be written: a resumed run must report it again.
+    fn done(
+        &mut self,
+        key: &str,
+        entry: impl FnOnce() -> Option<catalog::Entry>,
+    ) -> anyhow::Result<()> {
         match &mut self.checkpoints {
-            Some(checkpoints) if self.report_failed.is_none() => checkpoints.done(key),
+            Some(checkpoints) if self.report_failed.is_none() => checkpoints.done(key, entry),
             _ => Ok(()),
         }
     }
@@ -299,6 +237,18 @@ impl Run {
         };
         self.summary.complete = self.info.stopped.is_none();
         self.summary.requests = Some(self.requests.snapshot());
+        // The catalog first, so the report can say what became of it.
+        let mut catalog_failed = None;
+        if let Some(checkpoints) = &mut self.checkpoints {
+            let complete = self.summary.complete && self.report_failed.is_none();
+            match checkpoints.finish_catalog(complete) {
+                Ok(note) => self.info.notes.extend(note),
+                Err(why) => {
+                    self.info.notes.push(why.clone());
+                    catalog_failed = Some(why);
+                }
+            }
+        }
         let written = match self.report_failed.take() {
             Some(e) => Err(e),
             None => self.writer.finish(&self.summary, &self.info),
@@ -308,14 +258,17 @@ impl Run {
             // report would have ended with, goes to stderr.
             self.summary.complete = false;
             if let Some(checkpoints) = &mut self.checkpoints {
-                checkpoints.finish(false)?;
+                checkpoints.finish_state(false)?;
             }
             let summary = serde_json::to_string(&self.summary).unwrap_or_default();
             eprintln!("s3mend: the report could not be written; its summary: {summary}");
             anyhow::bail!("cannot write the report to {}: {e}", self.destination);
         }
         if let Some(checkpoints) = &mut self.checkpoints {
-            checkpoints.finish(self.summary.complete)?;
+            checkpoints.finish_state(self.summary.complete)?;
+        }
+        if let Some(why) = catalog_failed {
+            anyhow::bail!("{why}");
         }
         if let Some(f) = self.fatal {
             anyhow::bail!("{}: {f}", self.info.target);

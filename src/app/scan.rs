@@ -5,6 +5,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use super::catalog_file::open_catalog;
 use super::files;
 use super::run::{open_output, Checkpoints, Run, Start};
 use crate::config::ScanConfig;
@@ -18,6 +19,7 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
     files::distinct(&[
         ("--state", cfg.state.as_ref().map(|s| s.path.as_path())),
         ("--output", cfg.output.path.as_deref()),
+        ("--catalog", cfg.catalog.as_ref().map(|c| c.path.as_path())),
     ])?;
     // The report and state files must be writable before the first request is sent.
     let out = open_output(&cfg.output)?;
@@ -27,12 +29,15 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
     }
     cfg.job.start_after = start.checkpoint().and_then(|c| c.done_through.clone());
     let counters = Arc::new(Counters::default());
+    let (catalog, next_catalog) =
+        open_catalog(cfg.catalog.as_ref(), cfg.job.start_after.as_deref())?;
     let checkpoints = Checkpoints::start(
         cfg.state.as_ref(),
         counters.clone(),
         cfg.job.start_after.clone(),
         None,
-    )?;
+    )?
+    .cataloguing(next_catalog);
     let connection = s3::connect_until(&cfg.connect, &cfg.target.bucket, &cancel).await?;
     let mut run = Run::new(
         "scan",
@@ -48,7 +53,8 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
         &connection,
         cfg.job,
         counters,
-        cancel.clone()
+        cancel.clone(),
+        catalog,
     ));
     while let Some(item) = results.next().await {
         match item {

@@ -5,11 +5,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// One entry of a bucket listing.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ListedObject {
     pub key: String,
     pub size: i64,
     pub etag: Option<String>,
+    /// As the listing gives it (to the millisecond on S3), when it does.
+    pub last_modified: Option<String>,
 }
 
 /// Everything HeadObject returns that matters for detecting and repairing metadata. The

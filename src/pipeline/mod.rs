@@ -19,9 +19,11 @@ use parking_lot::Mutex;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
+use detect::Source;
 pub use repair::repair;
 pub use walk::KeyFilter;
 
+use crate::catalog;
 use crate::model::ListingFailure;
 use crate::outcome::{Inspected, Unread};
 use crate::rules::RuleSet;
@@ -47,6 +49,8 @@ pub struct Counters {
     pub inspected: AtomicU64,
     pub with_findings: AtomicU64,
     pub errors: AtomicU64,
+    /// Served from the catalog, without a HEAD.
+    pub from_catalog: AtomicU64,
     /// Keys in listing order; the run marks each done once its result is recorded.
     pub watermark: Mutex<Watermark>,
 }
@@ -65,12 +69,14 @@ pub type ScanItem = Result<Inspected, ListingFailed>;
 pub struct ListingFailed(pub ListingFailure);
 
 /// Streams every listed object of the job through HEAD and the rules. Results arrive in completion
-/// order. Ends when the listing ends, fails, or `cancel` fires.
+/// order. Ends when the listing ends, fails, or `cancel` fires. With a `catalog`, objects the
+/// listing shows unchanged are not HEADed: their rules run on the catalog's snapshot.
 pub fn scan(
     connection: &Connection,
     job: ScanJob,
     counters: Arc<Counters>,
     cancel: CancellationToken,
+    mut catalog: Option<catalog::Reader>,
 ) -> impl Stream<Item = ScanItem> {
     // One page of prefetch: enough to keep HEADs busy while the next page is fetched, small
     // enough that memory does not depend on the bucket.
@@ -95,9 +101,12 @@ pub fn scan(
     ReceiverStream::new(rx)
         .take_until(cancel.cancelled_owned())
         .map(move |listed| {
-            // Called in listing order, before the HEAD: the watermark sees keys sorted.
+            // Called in listing order, before the HEAD: the watermark and the catalog see keys
+            // sorted.
+            let mut cached = None;
             if let Ok(listed) = &listed {
                 counters.watermark.lock().listed(&listed.key);
+                cached = catalog.as_mut().and_then(|c| c.unchanged(listed));
             }
             let heads = heads.clone();
             let store = store.clone();
@@ -106,8 +115,18 @@ pub fn scan(
             async move {
                 let listed = listed.map_err(ListingFailed)?;
                 counters.listed.fetch_add(1, Ordering::Relaxed);
-                let result = inspect::head(&heads, store.bucket(), listed).await;
-                let inspected = detect::detect(result, &rules, &*store).await;
+                let (result, source) = match cached.map(|entry| (entry.head(), entry)) {
+                    Some((Ok(head), entry)) => {
+                        counters.from_catalog.fetch_add(1, Ordering::Relaxed);
+                        let body_start = entry.body_start();
+                        ((listed, Ok(head)), Source::Catalog { body_start })
+                    }
+                    _ => (
+                        inspect::head(&heads, store.bucket(), listed).await,
+                        Source::Head,
+                    ),
+                };
+                let inspected = detect::detect(result, source, &rules, &*store).await;
                 match inspected.unread() {
                     Some(Unread::Failed) => counters.errors.fetch_add(1, Ordering::Relaxed),
                     // Gone, or unreadable without a customer key: done with, not an error.

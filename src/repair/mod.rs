@@ -152,6 +152,8 @@ impl<S: Store> Repairer<S> {
             outcome,
             findings,
             taken,
+            body_start,
+            from_catalog,
         } = inspected;
         let head = match outcome {
             Ok(head) => head,
@@ -166,6 +168,8 @@ impl<S: Store> Repairer<S> {
                     head: None,
                     findings,
                     outcome,
+                    body_start,
+                    from_catalog,
                 };
             }
         };
@@ -183,6 +187,8 @@ impl<S: Store> Repairer<S> {
             head: Some(head),
             findings,
             outcome,
+            body_start,
+            from_catalog,
         }
     }
 

@@ -268,10 +268,13 @@ fn inspected(head: &ObjectHead) -> Inspected {
             key: head.key.clone(),
             size: head.content_length.unwrap_or(0),
             etag: head.etag.clone(),
+            last_modified: None,
         },
         outcome: Ok(head.clone()),
         findings: RuleSet::all().check(head, None),
         taken: Some(std::time::Instant::now()),
+        body_start: None,
+        from_catalog: false,
     }
 }
 

@@ -17,12 +17,15 @@ impl<S: Store> Repairer<S> {
             key: entry.key.clone(),
             size: entry.old.content_length.unwrap_or(0),
             etag: entry.new.etag.clone(),
+            last_modified: None,
         };
         let repaired = |head, findings, outcome| Repaired {
             listed: listed.clone(),
             head,
             findings,
             outcome,
+            body_start: None,
+            from_catalog: false,
         };
         let current = match self.store.head(&entry.key).await {
             Ok(head) => head,

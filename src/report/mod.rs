@@ -218,8 +218,12 @@ impl ObjectRow {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub listed: u64,
-    /// HEAD returned the object's metadata.
+    /// HEAD returned the object's metadata (or the catalog had it).
     pub inspected: u64,
+    /// With `--catalog`: objects the listing showed unchanged, whose rules ran on the catalog's
+    /// snapshot instead of a HEAD (counted in `inspected` too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_catalog: Option<u64>,
     /// No finding, including objects gone by the time of their HEAD.
     pub clean: u64,
     pub with_findings: u64,
@@ -267,6 +271,9 @@ enum Tally {
 
 impl Summary {
     pub fn record(&mut self, inspected: &Inspected) {
+        if inspected.from_catalog {
+            *self.from_catalog.get_or_insert(0) += 1;
+        }
         self.count(match inspected.unread() {
             None if inspected.findings.is_empty() => Tally::Clean,
             None => Tally::Findings,
@@ -298,6 +305,9 @@ impl Summary {
 
     /// Counts a fix's object: `with_findings = fixed + would_fix + skipped + conflicts + failed`.
     pub fn record_repaired(&mut self, repaired: &Repaired) {
+        if repaired.from_catalog {
+            *self.from_catalog.get_or_insert(0) += 1;
+        }
         let tally = match &repaired.outcome {
             Outcome::Clean => Tally::Clean,
             Outcome::Gone(_) => Tally::Gone,

@@ -195,6 +195,12 @@ impl ReportWriter for TableWriter {
                 green.apply_to(summary.errors)
             },
         )?;
+        if let Some(served) = summary.from_catalog {
+            writeln!(
+                self.out,
+                "  from the catalog {served} (unchanged since the last run: not HEADed)"
+            )?;
+        }
         if summary.gone + summary.unreadable > 0 {
             writeln!(
                 self.out,

@@ -279,16 +279,31 @@ impl RuleSet {
     where
         Fut: std::future::Future<Output = Result<Vec<u8>, E>>,
     {
+        let (findings, _) = self.check_sniffing(head, None, read).await?;
+        Ok(findings)
+    }
+
+    /// [`RuleSet::check_reading`] with the first bytes perhaps `known` already (from the
+    /// catalog), and handing back the bytes the findings depended on, if any.
+    pub async fn check_sniffing<E, Fut>(
+        &self,
+        head: &ObjectHead,
+        known: Option<Vec<u8>>,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<(Vec<Finding>, Option<Vec<u8>>), E>
+    where
+        Fut: std::future::Future<Output = Result<Vec<u8>, E>>,
+    {
         let findings = self.check(head, None);
         if !self.wants_body(head, &findings) {
-            return Ok(findings);
+            return Ok((findings, None));
         }
-        let body = if head.content_length == Some(0) {
-            Vec::new()
-        } else {
-            read().await?
+        let body = match known {
+            _ if head.content_length == Some(0) => Vec::new(),
+            Some(known) => known,
+            None => read().await?,
         };
-        Ok(self.check(head, Some(&body)))
+        Ok((self.check(head, Some(&body)), Some(body)))
     }
 }
 

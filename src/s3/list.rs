@@ -112,6 +112,7 @@ impl Pages {
                     key: object.key()?.to_owned(),
                     size: object.size().unwrap_or(0),
                     etag: object.e_tag().map(str::to_owned),
+                    last_modified: object.last_modified().map(|d| d.to_string()),
                 })
             })
             .collect();
