@@ -208,7 +208,8 @@ impl From<&OutputArgs> for OutputConfig {
     fn from(args: &OutputArgs) -> Self {
         OutputConfig {
             format: args.format,
-            path: args.output.clone(),
+            // `--output -` is stdout.
+            path: args.output.clone().filter(|p| p.as_os_str() != "-"),
             quiet: args.quiet,
             progress: !args.quiet && !args.no_progress,
         }

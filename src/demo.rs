@@ -161,7 +161,8 @@ async fn tell_the_story(
     let output = OutputConfig {
         format,
         path: None,
-        quiet: true,
+        // Every report is shown, the clean last one too.
+        quiet: false,
         progress: false,
     };
     let target = S3Uri {

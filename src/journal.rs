@@ -26,6 +26,22 @@ use crate::plan::{GrantHeaders, HeaderSet};
 pub struct Journal {
     path: PathBuf,
     lines: mpsc::Sender<Pending>,
+    /// Where the run wrote, recorded in every plan so that undo finds the same server.
+    origin: std::sync::OnceLock<Origin>,
+}
+
+/// Where a run wrote: what undo needs to reach the same objects without being told again. Never
+/// credentials.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    /// The endpoint URL; `None` for AWS's own.
+    pub endpoint: Option<String>,
+    /// The region the run signed for.
+    pub region: Option<String>,
+    /// `auto`, `path` or `virtual`.
+    pub addressing: String,
+    /// The named profile, if one was given.
+    pub profile: Option<String>,
 }
 
 struct Pending {
@@ -79,10 +95,19 @@ pub struct Outcome<'a> {
     pub error: Option<String>,
 }
 
+/// A plan as written: with where the run wrote.
+#[derive(Serialize)]
+struct PlannedLine<'a> {
+    #[serde(flatten)]
+    entry: &'a Planned<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at: Option<&'a Origin>,
+}
+
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 enum Line<'a> {
-    Planned(&'a Planned<'a>),
+    Planned(&'a PlannedLine<'a>),
     Outcome(&'a Outcome<'a>),
 }
 
@@ -102,7 +127,14 @@ impl Journal {
         Ok(Journal {
             path: path.to_owned(),
             lines: tx,
+            origin: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Records `origin` in every plan from now on (set once, when the run has connected and
+    /// knows the region it signs for).
+    pub fn set_origin(&self, origin: Origin) {
+        let _ = self.origin.set(origin);
     }
 
     pub fn path(&self) -> &Path {
@@ -110,7 +142,11 @@ impl Journal {
     }
 
     pub async fn planned(&self, entry: &Planned<'_>) -> io::Result<()> {
-        self.append(&Line::Planned(entry)).await
+        let line = PlannedLine {
+            entry,
+            at: self.origin.get(),
+        };
+        self.append(&Line::Planned(&line)).await
     }
 
     pub async fn outcome(&self, entry: &Outcome<'_>) -> io::Result<()> {
@@ -161,6 +197,8 @@ pub struct Recorded {
     pub new: ObjectHead,
     /// The outcome's status; `None` when the run stopped between the copy and its record.
     pub status: Option<Status>,
+    /// Where the run wrote (journals before s3mend 0.2 do not say).
+    pub at: Option<Origin>,
 }
 
 #[derive(Deserialize)]
@@ -172,6 +210,8 @@ enum ReadLine {
         old: Box<ObjectHead>,
         old_acl: Option<ObjectAcl>,
         new: Box<ObjectHead>,
+        #[serde(default)]
+        at: Option<Origin>,
     },
     Outcome {
         bucket: String,
@@ -231,6 +271,7 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Recorded>> {
                 old,
                 old_acl,
                 new,
+                at,
             } => recorded.push(Recorded {
                 bucket,
                 key,
@@ -238,6 +279,7 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Recorded>> {
                 old_acl,
                 new: *new,
                 status: None,
+                at,
             }),
             ReadLine::Outcome {
                 bucket,

@@ -397,7 +397,7 @@ async fn undo_restores_the_exact_original_and_refuses_changed_objects() {
     assert_eq!(run.code, 1, "a conflict is left: {run:?}");
     let report = run.json();
     let status = |key: &str| row(&report, key)["status"].clone();
-    assert_eq!(status("a.html"), "fixed");
+    assert_eq!(status("a.html"), "restored");
     assert_eq!(status("b.html"), "conflict");
     assert_eq!(comparable(object(&env, "a.html")), comparable(a0));
     assert_eq!(comparable(object(&env, "b.html")), comparable(b1.clone()));

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 use super::ask::{confirm, consent, Consent, REFUSED};
 use super::catalog_file::open_catalog;
 use super::files;
-use super::journal_file::{discard_if_empty, open_journal};
-use super::run::{open_output, Checkpoints, Run, Start};
+use super::journal_file::{discard_if_empty, open_journal, origin};
+use super::run::{log_start, open_output, Checkpoints, Run, Start};
 use crate::config::{FixConfig, WriteConfig};
 use crate::exit_codes::ExitCode;
 use crate::journal;
@@ -72,6 +72,17 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         .inspect_err(|_| {
             discard_if_empty(journal.as_deref());
         })?;
+    if let Some(journal) = &journal {
+        journal.set_origin(origin(&cfg.scan.connect, &connection));
+    }
+    log_start(
+        "fix",
+        &cfg.scan.target.to_string(),
+        &cfg.scan.connect,
+        &connection,
+        &cfg.scan.job.rules,
+        cfg.scan.job.concurrency,
+    );
     let store = connection.store(&cfg.scan.target.bucket);
     let capabilities = Arc::new(Capabilities::new(store.caller_id().await));
     let repairer = Repairer::new(
@@ -153,6 +164,8 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         }
     }
     progress.finish();
+    // Nothing repaired: no journal is left behind, and no undo is offered.
+    let journal = journal.filter(|j| !discard_if_empty(Some(j)));
     run.finish_writing(&cancel, &capabilities, journal.as_deref())
 }
 

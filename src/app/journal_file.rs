@@ -6,7 +6,8 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::config::WriteConfig;
-use crate::journal::Journal;
+use crate::journal::{Journal, Origin};
+use crate::s3::{ConnectOptions, Connection};
 
 pub(super) fn open_journal(write: &WriteConfig) -> anyhow::Result<Option<Arc<Journal>>> {
     match (&write.journal, write.dry_run) {
@@ -24,4 +25,19 @@ pub(super) fn discard_if_empty(journal: Option<&Journal>) -> bool {
         std::fs::metadata(journal.path()).is_ok_and(|m| m.len() == 0)
             && std::fs::remove_file(journal.path()).is_ok()
     })
+}
+
+/// Where a run that connected with `opts` writes, for its journal: what undo needs to reach the
+/// same objects.
+pub(super) fn origin(opts: &ConnectOptions, connection: &Connection) -> Origin {
+    use clap::ValueEnum;
+    Origin {
+        endpoint: opts.endpoint_url.clone(),
+        region: connection.region().or_else(|| opts.region.clone()),
+        addressing: opts
+            .addressing
+            .to_possible_value()
+            .map_or_else(|| "auto".to_owned(), |v| v.get_name().to_owned()),
+        profile: opts.profile.clone(),
+    }
 }

@@ -16,7 +16,7 @@ use crate::outcome::{Failure, Inspected, Outcome, Repaired};
 use crate::repair::Capabilities;
 use crate::report::{self, ObjectRow, RunInfo, Summary};
 use crate::rules::RuleSet;
-use crate::s3::RequestStats;
+use crate::s3::{ConnectOptions, Connection, RequestStats};
 use crate::state::Checkpoint;
 
 pub(crate) use super::checkpoints::Checkpoints;
@@ -74,6 +74,39 @@ pub(crate) struct Run {
     /// The report could not be written (a full disk): the run stops, and its summary goes to
     /// stderr instead.
     report_failed: Option<std::io::Error>,
+    /// With `-q` on stdout: lets the report through once there is something to report.
+    release: Option<report::Release>,
+    started: std::time::Instant,
+}
+
+/// The one line `-v` logs as a run starts: what, where, with which rules, how hard.
+pub(crate) fn log_start(
+    command: &str,
+    target: &str,
+    opts: &ConnectOptions,
+    connection: &Connection,
+    rules: &RuleSet,
+    concurrency: usize,
+) {
+    let rules: Vec<&str> = rules.ids().iter().map(|r| r.as_str()).collect();
+    tracing::info!(
+        command,
+        target,
+        endpoint = opts.endpoint_url.as_deref().unwrap_or("AWS"),
+        region = connection.region().as_deref().unwrap_or("-"),
+        rules = rules.join(","),
+        concurrency,
+        "start"
+    );
+}
+
+/// Where a run's report goes, opened before the first request.
+pub struct Output {
+    pub out: Box<dyn Write + Send>,
+    /// Colours for a terminal.
+    pub color: bool,
+    /// Set when the report is held back until there is something in it (`-q` on stdout).
+    pub release: Option<report::Release>,
 }
 
 impl Run {
@@ -83,7 +116,7 @@ impl Run {
         target: String,
         rules: RuleSet,
         output: &OutputConfig,
-        (out, color): (Box<dyn Write + Send>, bool),
+        out: Output,
         requests: Arc<RequestStats>,
     ) -> Self {
         let mut notes = Vec::new();
@@ -97,7 +130,9 @@ impl Run {
             );
         }
         Run {
-            writer: report::writer(output.format, out, color),
+            writer: report::writer(output.format, out.out, out.color),
+            release: out.release,
+            started: std::time::Instant::now(),
             summary: Summary {
                 fix: (command != "scan").then(Default::default),
                 ..Summary::default()
@@ -153,6 +188,9 @@ impl Run {
         if self.report_failed.is_some() {
             return;
         }
+        if let Some(release) = &self.release {
+            release.release();
+        }
         if let Err(e) = self.writer.object(row) {
             self.report_failed = Some(e);
             cancel.cancel();
@@ -174,7 +212,10 @@ impl Run {
                 cancel.cancel();
             }
         }
-        if let Some(row) = ObjectRow::from_repaired(repaired) {
+        if let Some(mut row) = ObjectRow::from_repaired(repaired) {
+            if self.info.command == "undo" {
+                row.status = row.status.in_undo();
+            }
             self.write_row(&row, cancel);
         }
         self.done(&repaired.listed.key, || {
@@ -249,6 +290,14 @@ impl Run {
                 }
             }
         }
+        let code = exit_code(&self.summary, interrupted);
+        self.log_end(code);
+        if let (Some(release), false) = (
+            &self.release,
+            code == ExitCode::Clean && self.summary.complete,
+        ) {
+            release.release();
+        }
         let written = match self.report_failed.take() {
             Some(e) => Err(e),
             None => self.writer.finish(&self.summary, &self.info),
@@ -276,7 +325,36 @@ impl Run {
         if let Some(f) = self.listing_failed {
             anyhow::bail!("listing {} failed: {f}", self.info.target);
         }
-        Ok(exit_code(&self.summary, interrupted))
+        Ok(code)
+    }
+}
+
+impl Run {
+    /// The one line `-v` logs as a run ends: its counts, how long it took, what it sent.
+    fn log_end(&self, code: ExitCode) {
+        let s = &self.summary;
+        let fix = s.fix.clone().unwrap_or_default();
+        let requests = s.requests.clone().unwrap_or_default();
+        tracing::info!(
+            command = self.info.command,
+            listed = s.listed,
+            inspected = s.inspected,
+            from_catalog = s.from_catalog,
+            clean = s.clean,
+            with_findings = s.with_findings,
+            errors = s.errors,
+            fixed = fix.fixed,
+            skipped = fix.skipped,
+            conflicts = fix.conflicts,
+            failed = fix.failed,
+            complete = s.complete,
+            seconds = self.started.elapsed().as_secs_f64(),
+            requests = requests.calls,
+            attempts = requests.attempts,
+            throttled = requests.throttled,
+            exit_code = code as i32,
+            "end"
+        );
     }
 }
 
@@ -300,7 +378,7 @@ pub fn exit_code(summary: &Summary, interrupted: bool) -> ExitCode {
 
 /// The report's destination, and whether the table may use colour (a terminal, and NO_COLOR
 /// unset).
-pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<(Box<dyn Write + Send>, bool)> {
+pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<Output> {
     match &cfg.path {
         Some(path) => {
             // Reports name private objects: readable by the owner only.
@@ -314,12 +392,29 @@ pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<(Box<dyn Write + Send>,
                 options.open(path)
             }
             .with_context(|| format!("cannot write --output {}", path.display()))?;
-            Ok((Box::new(BufWriter::new(file)), false))
+            Ok(Output {
+                out: Box::new(BufWriter::new(file)),
+                color: false,
+                release: None,
+            })
         }
         None => {
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let color = io::stdout().is_terminal() && !no_color;
-            Ok((Box::new(BufWriter::new(io::stdout())), color))
+            let stdout: Box<dyn Write + Send> = Box::new(BufWriter::new(io::stdout()));
+            if !cfg.quiet {
+                return Ok(Output {
+                    out: stdout,
+                    color,
+                    release: None,
+                });
+            }
+            let (held, release) = report::Held::new(stdout);
+            Ok(Output {
+                out: Box::new(held),
+                color,
+                release: Some(release),
+            })
         }
     }
 }

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::catalog_file::open_catalog;
 use super::files;
-use super::run::{open_output, Checkpoints, Run, Start};
+use super::run::{log_start, open_output, Checkpoints, Run, Start};
 use crate::config::ScanConfig;
 use crate::exit_codes::ExitCode;
 use crate::pipeline::{self, Counters};
@@ -39,6 +39,14 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
     )?
     .cataloguing(next_catalog);
     let connection = s3::connect_until(&cfg.connect, &cfg.target.bucket, &cancel).await?;
+    log_start(
+        "scan",
+        &cfg.target.to_string(),
+        &cfg.connect,
+        &connection,
+        &cfg.job.rules,
+        cfg.job.concurrency,
+    );
     let mut run = Run::new(
         "scan",
         cfg.target.to_string(),

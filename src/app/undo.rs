@@ -12,23 +12,29 @@ use tokio_util::sync::CancellationToken;
 
 use super::ask::{confirm, consent, Consent, REFUSED};
 use super::files;
-use super::journal_file::{discard_if_empty, open_journal};
-use super::run::{open_output, Run};
+use super::journal_file::{discard_if_empty, open_journal, origin};
+use super::run::{log_start, open_output, Run};
 use crate::config::UndoConfig;
 use crate::exit_codes::ExitCode;
-use crate::journal::{self, Recorded, Status};
+use crate::journal::{self, Origin, Recorded, Status};
 use crate::repair::{Capabilities, RepairSettings, Repairer};
 use crate::report;
 use crate::rules::RuleSet;
-use crate::s3;
+use crate::s3::{self, Addressing, ConnectOptions};
+use clap::ValueEnum;
 
-pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
+pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     files::distinct(&[
         ("JOURNAL", Some(cfg.from.as_path())),
         ("--journal", cfg.write.journal.as_deref()),
         ("--output", cfg.output.path.as_deref()),
     ])?;
-    let (bucket, latest) = repairs_to_undo(&cfg)?;
+    let (bucket, latest, at) = repairs_to_undo(&cfg)?;
+    let (connect, warnings) = where_to_undo(cfg.connect.clone(), at.as_ref())?;
+    for warning in warnings {
+        eprintln!("s3mend: warning: {warning}");
+    }
+    cfg.connect = connect;
     let consent = consent(&cfg.write, io::stdin().is_terminal());
     if consent == Consent::Refused {
         anyhow::bail!(REFUSED);
@@ -60,6 +66,17 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
             discard_if_empty(journal.as_deref());
         })
         .with_context(|| format!("journal {} is for s3://{bucket}/", cfg.from.display()))?;
+    if let Some(journal) = &journal {
+        journal.set_origin(origin(&cfg.connect, &connection));
+    }
+    log_start(
+        "undo",
+        &format!("s3://{bucket}/"),
+        &cfg.connect,
+        &connection,
+        &RuleSet::all(),
+        cfg.concurrency,
+    );
     let settings = RepairSettings {
         dry_run: cfg.write.dry_run,
         allow_unconditional: cfg.write.allow_unconditional,
@@ -89,13 +106,20 @@ pub async fn undo(cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<
     while let Some(repaired) = results.next().await {
         run.repaired(&repaired, &cancel)?;
     }
+    // Nothing restored: no journal is left behind, and no undo of the undo is offered.
+    let journal = journal.filter(|j| !discard_if_empty(Some(j)));
     run.finish_writing(&cancel, &capabilities, journal.as_deref())
 }
 
-/// The journal's bucket, and the last written repair of each key: the one to undo. Planned-only
-/// entries may have been written before the run stopped, so they are checked like the others.
-fn repairs_to_undo(cfg: &UndoConfig) -> anyhow::Result<(String, BTreeMap<String, Recorded>)> {
+/// What undo needs from a journal.
+type ToUndo = (String, BTreeMap<String, Recorded>, Option<Origin>);
+
+/// The journal's bucket, the last written repair of each key (the one to undo) and where the
+/// fix wrote. Planned-only entries may have been written before the run stopped, so they are
+/// checked like the others.
+fn repairs_to_undo(cfg: &UndoConfig) -> anyhow::Result<ToUndo> {
     let entries = journal::read(&cfg.from)?;
+    let at = entries.iter().find_map(|e| e.at.clone());
     let Some(bucket) = entries.first().map(|e| e.bucket.clone()) else {
         anyhow::bail!(
             "journal {} records no repair: nothing to undo",
@@ -115,5 +139,51 @@ fn repairs_to_undo(cfg: &UndoConfig) -> anyhow::Result<(String, BTreeMap<String,
             latest.insert(entry.key.clone(), entry);
         }
     }
-    Ok((bucket, latest))
+    Ok((bucket, latest, at))
+}
+
+/// Where undo connects: where the journal says the fix wrote, except for what the command line
+/// (or the environment) says, which wins; each contradiction is a warning.
+fn where_to_undo(
+    mut opts: ConnectOptions,
+    at: Option<&Origin>,
+) -> anyhow::Result<(ConnectOptions, Vec<String>)> {
+    let Some(at) = at else {
+        return Ok((opts, Vec::new()));
+    };
+    let mut warnings = Vec::new();
+    let mut merge = |flag: &str, given: &mut Option<String>, recorded: &Option<String>| match (
+        given.as_deref(),
+        recorded,
+    ) {
+        (None, _) => given.clone_from(recorded),
+        (Some(g), Some(r)) if g != r => warnings.push(format!(
+            "{flag} {g} is not what the journal records ({r}): using {g}"
+        )),
+        _ => {}
+    };
+    merge("--endpoint-url", &mut opts.endpoint_url, &at.endpoint);
+    merge("--region", &mut opts.region, &at.region);
+    merge("--profile", &mut opts.profile, &at.profile);
+    if let Some(region) = &opts.region {
+        s3::check_region(region).map_err(|e| anyhow::anyhow!("the journal's region: {e}"))?;
+    }
+    let recorded = Addressing::from_str(&at.addressing, true).unwrap_or_default();
+    match opts.addressing {
+        Addressing::Auto => opts.addressing = recorded,
+        given if given != recorded => warnings.push(format!(
+            "--addressing-style {} is not what the journal records ({}): using {}",
+            name(given),
+            at.addressing,
+            name(given)
+        )),
+        _ => {}
+    }
+    Ok((opts, warnings))
+}
+
+fn name(addressing: Addressing) -> String {
+    addressing
+        .to_possible_value()
+        .map_or_else(String::new, |v| v.get_name().to_owned())
 }

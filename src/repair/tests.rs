@@ -861,6 +861,7 @@ fn recorded(old: &ObjectHead, new: &ObjectHead) -> journal::Recorded {
         old_acl: None,
         new: new.clone(),
         status: None,
+        at: None,
     }
 }
 

@@ -6,8 +6,11 @@
 
 mod csv;
 mod escape;
+mod held;
 mod json;
 mod table;
+
+pub use held::{Held, Release};
 
 use std::io::{self, Write};
 
@@ -51,6 +54,10 @@ pub enum Status {
     Conflict,
     /// Deleted between LIST and HEAD: nothing left to repair (counted as clean).
     Gone,
+    /// Undo: the journalled state is back, verified (a fix's `fixed`).
+    Restored,
+    /// Undo with --dry-run: the plan that would put it back (a fix's `would-fix`).
+    WouldRestore,
 }
 
 impl Status {
@@ -63,6 +70,17 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Conflict => "conflict",
             Status::Gone => "gone",
+            Status::Restored => "restored",
+            Status::WouldRestore => "would-restore",
+        }
+    }
+
+    /// The word undo uses for this status.
+    pub fn in_undo(self) -> Status {
+        match self {
+            Status::Fixed => Status::Restored,
+            Status::WouldFix => Status::WouldRestore,
+            other => other,
         }
     }
 }

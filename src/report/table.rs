@@ -145,7 +145,12 @@ impl ReportWriter for TableWriter {
                 self.gone.add(key, || (String::new(), None));
                 return Ok(());
             }
-            Status::Finding | Status::Error | Status::Fixed | Status::WouldFix => {}
+            Status::Finding
+            | Status::Error
+            | Status::Fixed
+            | Status::WouldFix
+            | Status::Restored
+            | Status::WouldRestore => {}
         }
         for finding in &row.findings {
             self.by_rule
@@ -179,9 +184,16 @@ impl ReportWriter for TableWriter {
             escape::for_terminal(&info.target),
             rules.join(", ")
         )?;
+        let undo = info.command == "undo";
+        // Undo counts journal entries: "clean" ones were already as they were.
+        let (listed, clean, findings) = if undo {
+            ("journalled", "already as before", "to restore")
+        } else {
+            ("listed", "clean", "with findings")
+        };
         writeln!(
             self.out,
-            "  listed {}  clean {}  with findings {}  errors {}",
+            "  {listed} {}  {clean} {}  {findings} {}  errors {}",
             summary.listed,
             summary.clean,
             if summary.with_findings > 0 {
@@ -208,10 +220,15 @@ impl ReportWriter for TableWriter {
                 summary.gone, summary.unreadable
             )?;
         }
+        let (fixed, would_fix) = if undo {
+            ("restored", "would restore")
+        } else {
+            ("fixed", "would fix")
+        };
         if let Some(fix) = &summary.fix {
             writeln!(
                 self.out,
-                "  fixed {}  would fix {}  skipped {}  conflicts {}  failed {}  noncurrent versions left {}",
+                "  {fixed} {}  {would_fix} {}  skipped {}  conflicts {}  failed {}  noncurrent versions left {}",
                 green.apply_to(fix.fixed),
                 fix.would_fix,
                 fix.skipped,
@@ -292,10 +309,15 @@ impl ReportWriter for TableWriter {
             )?;
         } else if let Some(fix) = &summary.fix {
             let left = fix.would_fix + fix.skipped + fix.conflicts + fix.failed;
+            let (repaired, every, still) = if undo {
+                ("restored", "Every repair undone", "were not restored")
+            } else {
+                ("repaired", "Every finding repaired", "still have findings")
+            };
             if fix.would_fix > 0 {
                 writeln!(
                     self.out,
-                    "Dry run: {} objects would be repaired; nothing was written.",
+                    "Dry run: {} objects would be {repaired}; nothing was written.",
                     yellow.apply_to(fix.would_fix)
                 )?;
             } else if left == 0 && fix.fixed == 0 {
@@ -304,14 +326,10 @@ impl ReportWriter for TableWriter {
                 writeln!(
                     self.out,
                     "{}",
-                    green.apply_to(format!("Every finding repaired ({} objects).", fix.fixed))
+                    green.apply_to(format!("{every} ({} objects).", fix.fixed))
                 )?;
             } else {
-                writeln!(
-                    self.out,
-                    "{} objects still have findings.",
-                    yellow.apply_to(left)
-                )?;
+                writeln!(self.out, "{} objects {still}.", yellow.apply_to(left))?;
             }
         } else if summary.with_findings == 0 && summary.errors == 0 {
             writeln!(self.out, "{}", green.apply_to("No findings."))?;

@@ -118,6 +118,11 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// The region requests are signed for (the one the bucket check settled on).
+    pub fn region(&self) -> Option<String> {
+        self.client.config().region().map(|r| r.to_string())
+    }
+
     /// The listing of `bucket` under `prefix`, after `start_after`, page by page.
     pub fn list(
         &self,
