@@ -288,3 +288,55 @@ async fn a_fix_heads_again_what_the_catalog_serves_before_writing() {
     assert_eq!(run.json()["summary"]["from_catalog"], 10);
     assert_eq!(env.lab.stats().count("HeadObject"), 0);
 }
+
+/// With a catalog the listing is fetched in key ranges cut at the catalog's keys, several at
+/// once: every key is listed exactly once even when the cut keys themselves are deleted and new
+/// keys appear on both sides of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn ranges_cut_at_the_catalogs_keys_list_every_key_once() {
+    let env = TestEnv::new().await;
+    let mut expected = std::collections::BTreeSet::new();
+    for i in 0..4500 {
+        seed(&env, i, Some("UTF-8"));
+        expected.insert(key(i));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("c.jsonl.gz");
+    assert_eq!(scan(&env, &catalog, &[]).await.code, 1);
+    // The catalog's every 1,000th key cuts the ranges: delete those, and their neighbours,
+    // and add keys around them.
+    for i in [998, 999, 1000, 1999, 2999, 3000, 3999] {
+        env.lab.delete_object(BUCKET, &key(i));
+        expected.remove(&key(i));
+    }
+    for i in [999, 1999, 2999, 3999, 4499] {
+        for suffix in ["", "a", "~"] {
+            let k = format!("site/page-{i:05}{suffix}.html{suffix}");
+            env.put(&k, "text/html", Some("UTF-8"));
+            expected.insert(k);
+        }
+    }
+    let run = scan(&env, &catalog, &[]).await;
+    assert_eq!(
+        run.code,
+        1,
+        "{} {:?}",
+        run.stderr,
+        run.stdout
+            .lines()
+            .filter(|l| !l.contains("\"finding\""))
+            .collect::<Vec<_>>()
+    );
+    let report = run.json();
+    let listed: Vec<String> = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["key"].as_str().unwrap().to_owned())
+        .collect();
+    let unique: std::collections::BTreeSet<String> = listed.iter().cloned().collect();
+    assert_eq!(unique.len(), listed.len(), "no key listed twice");
+    assert_eq!(unique, expected);
+    assert_eq!(report["summary"]["listed"], expected.len());
+    assert_eq!(report["summary"]["complete"], true);
+}

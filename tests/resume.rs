@@ -379,3 +379,68 @@ async fn bad_state_is_a_one_line_error_before_any_request() {
     }
     assert_eq!(env.lab.stats().total(), 0, "no request for bad state");
 }
+
+/// A SIGTERM stops a fix gracefully: objects it had not started are reported as skipped
+/// (`interrupted`) and are not done, so `--resume` repairs every one of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fix_stopped_by_sigterm_then_resumed_repairs_every_finding() {
+    let (env, _) = seeded(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state_path = dir.path().join("state.json");
+    let args = |resume: bool| {
+        let mut args = vec![
+            "fix".to_owned(),
+            "s3://test-bucket/site/".into(),
+            "--yes".into(),
+            "--concurrency".into(),
+            "4".into(),
+            "--state".into(),
+            state_path.to_str().unwrap().into(),
+            "--format".into(),
+            "json".into(),
+        ];
+        if resume {
+            args.push("--resume".into());
+        } else {
+            args.extend([
+                "--journal".into(),
+                dir.path().join("j.jsonl").to_str().unwrap().into(),
+            ]);
+        }
+        args
+    };
+    let first: Vec<String> = args(false);
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let child = env.spawn(&first, &[]);
+    wait_for("some repairs", || env.lab.stats().count("CopyObject") >= 50).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(143));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["summary"]["skipped"].as_u64().unwrap() > 0,
+        "{}",
+        report["summary"]
+    );
+
+    let second: Vec<String> = args(true);
+    let second: Vec<&str> = second.iter().map(String::as_str).collect();
+    let run = env.s3mend(&second).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let left: Vec<String> = (0..OBJECTS)
+        .map(key)
+        .filter(|k| {
+            env.lab
+                .object(BUCKET, k)
+                .unwrap()
+                .content_encoding
+                .is_some()
+        })
+        .collect();
+    assert!(left.is_empty(), "still bad after the resume: {left:?}");
+}

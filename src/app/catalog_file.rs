@@ -23,7 +23,7 @@ pub(crate) fn open_catalog(
     let mut writer = Writer::create(&cfg.path, &cfg.scope)
         .map_err(|e| anyhow::anyhow!("cannot write --catalog {}: {e}", cfg.path.display()))?;
     if let (Some(reader), Some(after)) = (&mut reader, start_after) {
-        reader.through(after, |entry| writer.write(&entry));
+        reader.through(after, |entry| writer.write(entry));
     }
     Ok((reader, Some(writer)))
 }

@@ -12,6 +12,7 @@ use crate::config::{OutputConfig, StateConfig};
 use crate::exit_codes::ExitCode;
 use crate::journal::Journal;
 use crate::model::ListingFailure;
+use crate::model::SkipReason;
 use crate::outcome::{Failure, Inspected, Outcome, Repaired};
 use crate::repair::Capabilities;
 use crate::report::{self, ObjectRow, RunInfo, Summary};
@@ -217,6 +218,14 @@ impl Run {
                 row.status = row.status.in_undo();
             }
             self.write_row(&row, cancel);
+        }
+        // Left alone because the run stopped (or the question was declined): not done, so a
+        // resumed run lists it again.
+        if matches!(
+            repaired.outcome,
+            Outcome::Skipped(SkipReason::Interrupted | SkipReason::Declined)
+        ) {
+            return Ok(());
         }
         self.done(&repaired.listed.key, || {
             catalog::Entry::of_repaired(repaired)

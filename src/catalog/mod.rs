@@ -86,8 +86,8 @@ pub struct Entry {
     pub etag: Option<String>,
     pub size: i64,
     pub last_modified: Option<String>,
-    /// The HEAD snapshot, without its key and with empty fields left out.
-    pub head: serde_json::Map<String, serde_json::Value>,
+    /// The HEAD snapshot (absent fields left out).
+    pub head: ObjectHead,
     /// The first bytes of the body, hex, when the rules read them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_start: Option<String>,
@@ -106,24 +106,15 @@ impl Entry {
         head: &ObjectHead,
         findings: &[Finding],
         body_start: Option<&[u8]>,
-    ) -> Option<Entry> {
-        let serde_json::Value::Object(mut fields) = serde_json::to_value(head).ok()? else {
-            return None;
-        };
-        fields.remove("key");
-        fields.retain(|_, value| match value {
-            serde_json::Value::Null => false,
-            serde_json::Value::Object(map) => !map.is_empty(),
-            _ => true,
-        });
+    ) -> Entry {
         let mut rules: Vec<String> = findings.iter().map(|f| f.rule.as_str().into()).collect();
         rules.dedup();
-        Some(Entry {
+        Entry {
             key: listed.key.clone(),
             etag: listed.etag.clone(),
             size: listed.size,
             last_modified: listed.last_modified.clone(),
-            head: fields,
+            head: head.clone(),
             body_start: body_start.map(hex::encode),
             verdict: if findings.is_empty() {
                 "clean"
@@ -132,14 +123,19 @@ impl Entry {
             }
             .to_owned(),
             rules,
-        })
+        }
     }
 
     /// The entry for an inspected object (a scan).
     pub fn of_inspected(inspected: &Inspected) -> Option<Entry> {
         let head = inspected.outcome.as_ref().ok()?;
         let body_start = inspected.body_start.as_deref();
-        Entry::of(&inspected.listed, head, &inspected.findings, body_start)
+        Some(Entry::of(
+            &inspected.listed,
+            head,
+            &inspected.findings,
+            body_start,
+        ))
     }
 
     /// The entry for an object after the repair stage: none for an object the run rewrote (its
@@ -150,7 +146,12 @@ impl Entry {
         }
         let head = repaired.head.as_ref()?;
         let body_start = repaired.body_start.as_deref();
-        Entry::of(&repaired.listed, head, &repaired.findings, body_start)
+        Some(Entry::of(
+            &repaired.listed,
+            head,
+            &repaired.findings,
+            body_start,
+        ))
     }
 
     /// Whether `listed` shows the object as this entry recorded it: the same ETag, size and
@@ -162,14 +163,6 @@ impl Entry {
             && self.size == listed.size
             && self.last_modified.is_some()
             && self.last_modified == listed.last_modified
-    }
-
-    /// The HEAD snapshot the entry keeps.
-    pub fn head(&self) -> Result<ObjectHead, serde_json::Error> {
-        let mut head: ObjectHead =
-            serde_json::from_value(serde_json::Value::Object(self.head.clone()))?;
-        head.key.clone_from(&self.key);
-        Ok(head)
     }
 
     /// The first bytes the entry keeps, if any (and if they are hex).

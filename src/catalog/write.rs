@@ -1,29 +1,38 @@
-//! Writing the next catalog as the run goes: entries arrive in completion order and are written
-//! in key order once every key before them is done (the run's watermark says when), so memory
-//! holds only the objects in flight. The file replaces the old catalog only at the end of a
-//! complete run: temp file, fsync, rename, fsync of the directory.
+//! Writing the next catalog as the run goes: entries arrive in completion order and are handed,
+//! in key order, to a thread of its own (which serialises and compresses them, off the run's
+//! thread) once every key before them is done (the run's watermark says when), so memory holds
+//! only the objects in flight. The file replaces the old catalog only at the end of a complete
+//! run: temp file, fsync, rename, fsync of the directory.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
 use super::{Entry, Header, Scope};
 
+/// Batches queued for the writing thread: a batch at a time keeps the threads from waking each
+/// other for every entry.
+const QUEUE: usize = 8;
+const BATCH: usize = 512;
+
 /// The catalog being written.
 pub struct Writer {
     path: PathBuf,
     temp: PathBuf,
-    out: Option<GzEncoder<BufWriter<File>>>,
     /// Keys done out of order, with their entry (`None`: nothing to keep, e.g. a failed HEAD).
     pending: BTreeMap<String, Option<Entry>>,
-    /// The first write that failed: the catalog is then not replaced.
-    failed: Option<io::Error>,
-    written: u64,
+    queue: Option<SyncSender<Vec<Entry>>>,
+    /// Entries not yet handed to the thread.
+    outgoing: Vec<Entry>,
+    /// The writing thread: the file once every entry is in it, and how many there are.
+    thread: Option<JoinHandle<io::Result<(File, u64)>>>,
 }
 
 impl Writer {
@@ -45,13 +54,36 @@ impl Writer {
         let mut out = GzEncoder::new(BufWriter::new(file), Compression::fast());
         let header = serde_json::to_string(&Header::new(scope)).map_err(io::Error::other)?;
         writeln!(out, "{header}")?;
+        let (queue, batches) = sync_channel::<Vec<Entry>>(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("s3mend-catalog-write".into())
+            .spawn(move || {
+                let mut written = 0;
+                let mut failed = None;
+                // Every entry is taken, also after a failure, so the run never blocks on it.
+                for entry in batches.into_iter().flatten() {
+                    if failed.is_some() {
+                        continue;
+                    }
+                    let line = serde_json::to_string(&entry).map_err(io::Error::other);
+                    match line.and_then(|line| writeln!(out, "{line}")) {
+                        Ok(()) => written += 1,
+                        Err(e) => failed = Some(e),
+                    }
+                }
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                let file = out.finish()?.into_inner().map_err(|e| e.into_error())?;
+                Ok((file, written))
+            })?;
         Ok(Writer {
             path: path.to_owned(),
             temp,
-            out: Some(out),
             pending: BTreeMap::new(),
-            failed: None,
-            written: 0,
+            queue: Some(queue),
+            outgoing: Vec::new(),
+            thread: Some(thread),
         })
     }
 
@@ -68,27 +100,34 @@ impl Writer {
     /// Writes, in order, every pending entry up to and including `done_through`: every key up to
     /// there is done.
     pub fn flush_through(&mut self, done_through: &str) {
+        let mut ready = Vec::new();
         while let Some(first) = self.pending.first_entry() {
             if first.key().as_str() > done_through {
                 break;
             }
-            if let Some(entry) = first.remove() {
-                self.write(&entry);
-            }
+            ready.extend(first.remove());
         }
+        self.send(ready);
     }
 
     /// Writes `entry` now: it comes before every key still to be recorded.
-    pub fn write(&mut self, entry: &Entry) {
-        if self.failed.is_some() {
-            return;
+    pub fn write(&mut self, entry: Entry) {
+        self.send(vec![entry]);
+    }
+
+    /// Queues `entries` for the thread, a batch at a time.
+    fn send(&mut self, entries: Vec<Entry>) {
+        self.outgoing.extend(entries);
+        if self.outgoing.len() >= BATCH {
+            self.send_batch();
         }
-        let Some(out) = &mut self.out else { return };
-        let line = serde_json::to_string(entry).map_err(io::Error::other);
-        if let Err(e) = line.and_then(|line| writeln!(out, "{line}")) {
-            self.failed = Some(e);
-        } else {
-            self.written += 1;
+    }
+
+    fn send_batch(&mut self) {
+        let batch = std::mem::take(&mut self.outgoing);
+        if let (Some(queue), false) = (&self.queue, batch.is_empty()) {
+            // The thread takes every batch until the queue closes.
+            let _ = queue.send(batch);
         }
     }
 
@@ -96,32 +135,39 @@ impl Writer {
     /// old catalog (`Ok(Some(entries))`); otherwise it is removed and the old one stays
     /// (`Ok(None)`).
     pub fn finish(mut self, complete: bool) -> io::Result<Option<u64>> {
+        if complete {
+            let rest: Vec<Entry> = std::mem::take(&mut self.pending)
+                .into_values()
+                .flatten()
+                .collect();
+            self.send(rest);
+            self.send_batch();
+        }
+        let written = self.stop();
         if !complete {
-            drop(self.out.take());
             let _ = std::fs::remove_file(&self.temp);
             return Ok(None);
         }
-        let rest: Vec<Entry> = std::mem::take(&mut self.pending)
-            .into_values()
-            .flatten()
-            .collect();
-        for entry in &rest {
-            self.write(entry);
-        }
-        let result = self.commit();
+        let result = written.and_then(|(file, count)| self.commit(file).map(|()| count));
         if result.is_err() {
             let _ = std::fs::remove_file(&self.temp);
         }
-        result.map(|()| Some(self.written))
+        result.map(Some)
     }
 
-    fn commit(&mut self) -> io::Result<()> {
-        if let Some(e) = self.failed.take() {
-            return Err(e);
+    /// Closes the queue and waits for the thread: the file with every entry, or why not.
+    fn stop(&mut self) -> io::Result<(File, u64)> {
+        drop(self.queue.take());
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the catalog writer stopped")),
+            None => Err(io::Error::other("the catalog was finished already")),
         }
-        let out = self.out.take().expect("finished once");
-        let file = out.finish()?.into_inner().map_err(|e| e.into_error())?;
+    }
+
+    fn commit(&self, file: File) -> io::Result<()> {
         file.sync_all()?;
+        drop(file);
         std::fs::rename(&self.temp, &self.path)?;
         let dir = match self.path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -134,8 +180,8 @@ impl Writer {
 impl Drop for Writer {
     /// A run that ends without finishing (an error) leaves no temporary file behind.
     fn drop(&mut self) {
-        if self.out.is_some() {
-            drop(self.out.take());
+        if self.thread.is_some() {
+            let _ = self.stop();
             let _ = std::fs::remove_file(&self.temp);
         }
     }

@@ -15,42 +15,68 @@ pub struct ListedObject {
 }
 
 /// Everything HeadObject returns that matters for detecting and repairing metadata. The
-/// single-valued fields are listed, with their headers, in [`Attr`](super::Attr); journals store
-/// this struct as JSON, so its field names are a file format.
+/// single-valued fields are listed, with their headers, in [`Attr`](super::Attr); journals and
+/// catalogs store this struct as JSON, so its field names are a file format. Absent fields are
+/// left out of the JSON (and read back as absent).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ObjectHead {
     pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub etag: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_length: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_disposition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_language: Option<String>,
     /// The raw Expires header: it may not parse as a date, and must survive a repair anyway.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
     /// Number of user metadata entries S3 could not return in headers.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub missing_meta: Option<i32>,
     /// `None` means STANDARD: S3 omits the header for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub archive_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub website_redirect_location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server_side_encryption: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ssekms_key_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_key_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub sse_customer_algorithm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub object_lock_mode: Option<String>,
     /// RFC 3339 (`2030-01-02T03:04:05Z`), as [`date::rfc3339`](super::date::rfc3339) writes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub object_lock_retain_until_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub object_lock_legal_hold_status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tag_count: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub parts_count: Option<i32>,
     /// When this version was written, RFC 3339 (the header is an HTTP date): a rewrite of the
     /// same bytes keeps the ETag but not this.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
 }
 

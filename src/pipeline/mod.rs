@@ -8,6 +8,7 @@
 
 mod detect;
 mod inspect;
+mod ranges;
 mod repair;
 mod walk;
 
@@ -82,11 +83,12 @@ pub fn scan(
     // enough that memory does not depend on the bucket.
     *counters.watermark.lock() = Watermark::after(job.start_after.clone());
     let (tx, rx) = tokio::sync::mpsc::channel(walk::PAGE_SIZE as usize);
-    let pages = connection.list(
+    let pages = ranges::pages(
+        connection,
         &job.bucket,
         &job.prefix,
         job.start_after.clone(),
-        walk::PAGE_SIZE,
+        catalog.as_ref(),
     );
     tokio::spawn(walk::list(
         pages,
@@ -115,13 +117,13 @@ pub fn scan(
             async move {
                 let listed = listed.map_err(ListingFailed)?;
                 counters.listed.fetch_add(1, Ordering::Relaxed);
-                let (result, source) = match cached.map(|entry| (entry.head(), entry)) {
-                    Some((Ok(head), entry)) => {
+                let (result, source) = match cached {
+                    Some(entry) => {
                         counters.from_catalog.fetch_add(1, Ordering::Relaxed);
                         let body_start = entry.body_start();
-                        ((listed, Ok(head)), Source::Catalog { body_start })
+                        ((listed, Ok(entry.head)), Source::Catalog { body_start })
                     }
-                    _ => (
+                    None => (
                         inspect::head(&heads, store.bucket(), listed).await,
                         Source::Head,
                     ),

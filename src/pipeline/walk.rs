@@ -1,13 +1,17 @@
-//! The walker: a bucket's listing, keys decoded and filtered by include/exclude globs, into a
-//! bounded channel so listing runs at most one page ahead of inspection.
+//! The walker: a bucket's listing (its pages in key order, from `ranges.rs`), keys decoded and
+//! filtered by include/exclude globs, into a bounded channel so listing runs at most a page (or,
+//! by ranges, a few ranges) ahead of inspection.
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use percent_encoding::percent_decode_str;
 use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
+use futures::stream::BoxStream;
+use futures::StreamExt;
+
+use super::ranges::RangedPage;
 use crate::model::{ListedObject, ListingFailure};
-use crate::s3::Pages;
 
 /// S3's maximum page size.
 pub const PAGE_SIZE: i32 = 1000;
@@ -55,7 +59,7 @@ fn build_set<S: AsRef<str>>(patterns: &[S]) -> Result<Option<GlobSet>, String> {
 /// strictly ascending order, as S3 lists them: a key that does not (a duplicate, or a listing
 /// that went back) ends the listing as damaged.
 pub async fn list(
-    mut pages: Pages,
+    mut pages: BoxStream<'static, Result<RangedPage, ListingFailure>>,
     start_after: Option<String>,
     filter: KeyFilter,
     tx: Sender<Result<ListedObject, ListingFailure>>,
@@ -68,7 +72,7 @@ pub async fn list(
             _ = cancel.cancelled() => return,
             page = pages.next() => page,
         };
-        let page = match page {
+        let (page, end) = match page {
             None => return,
             Some(Ok(page)) => page,
             Some(Err(failure)) => {
@@ -86,6 +90,13 @@ pub async fn list(
         for mut listed in page.objects {
             if encoded {
                 listed.key = decode_key(&listed.key);
+            }
+            // Past its range's end: the next range lists it.
+            if end
+                .as_ref()
+                .is_some_and(|end| listed.key.as_str() > end.as_str())
+            {
+                continue;
             }
             if let Err(why) = order.next(&listed.key) {
                 let _ = tx.send(Err(ListingFailure::Damaged(why))).await;
