@@ -81,10 +81,9 @@ impl Reader {
         std::thread::Builder::new()
             .name("s3mend-catalog-read".into())
             .spawn(move || {
-                let mut line_number = 1;
                 let mut batch = Vec::with_capacity(BATCH);
-                for line in lines {
-                    line_number += 1;
+                // Line 1 is the header.
+                for (line_number, line) in (2..).zip(lines) {
                     let entry = line
                         .map_err(|e| format!("is damaged after line {}: {e}", line_number - 1))
                         .and_then(|line| parse(&line, line_number));
@@ -210,7 +209,7 @@ fn check(lines: &mut impl Iterator<Item = std::io::Result<String>>) -> Result<Ve
             return Err(format!("line {number} is out of key order ({key:?})"));
         }
         count += 1;
-        if count % PAGE == 0 {
+        if count.is_multiple_of(PAGE) {
             every_page.push(key.to_string());
         }
         previous = Some(key.into_owned());
