@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use s3mend_lab::{ListingDamage, ObjectSeed};
 use serde_json::Value;
 
-use crate::harness::{fix, TestEnv, BUCKET};
+use crate::harness::{fix, Run, TestEnv, BUCKET};
 use crate::scan_errors::one_line_error;
 
 /// One DogStatsD line: `name:value|type|#key:value,...`.
@@ -462,6 +462,23 @@ async fn the_metrics_file_says_what_the_report_says() {
     assert_eq!(names, ["s3mend.prom"]);
 }
 
+/// `s3mend scan s3://test-bucket/ --format json` with both sinks, then `extra`.
+async fn scan_into(env: &TestEnv, file: &Path, agent: &Agent, extra: &[&str]) -> Run {
+    let addr = agent.addr();
+    let mut args = vec![
+        "scan",
+        "s3://test-bucket/",
+        "--format",
+        "json",
+        "--metrics-file",
+        file.to_str().unwrap(),
+        "--statsd",
+        &addr,
+    ];
+    args.extend_from_slice(extra);
+    env.s3mend(&args).await
+}
+
 /// The file's last success, rewritten to a time long past, so that keeping it cannot be mistaken
 /// for writing a new one.
 fn age_last_success(file: &Path, bucket: &str) {
@@ -485,27 +502,15 @@ async fn a_failed_run_keeps_the_last_success_of_the_run_before() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s3mend.prom");
     let agent = Agent::new();
-    let addr = agent.addr();
-    let args = [
-        "scan",
-        "s3://test-bucket/",
-        "--format",
-        "json",
-        "--max-attempts",
-        "1",
-        "--metrics-file",
-        file.to_str().unwrap(),
-        "--statsd",
-        &addr,
-    ];
-    let run = env.s3mend(&args).await;
+    let scan = || scan_into(&env, &file, &agent, &["--max-attempts", "1"]);
+    let run = scan().await;
     assert_eq!(run.code, 1, "{run:?}");
     agent.received();
     age_last_success(&file, BUCKET);
 
     // An object that cannot be inspected: the run is complete but exits 2.
     env.lab.fail_next("HeadObject", "b.html", 1);
-    let run = env.s3mend(&args).await;
+    let run = scan().await;
     assert_eq!(run.code, 2, "{run:?}");
     let summary = &run.json()["summary"];
     assert_eq!(summary["complete"], true, "{summary}");
@@ -531,7 +536,7 @@ async fn a_failed_run_keeps_the_last_success_of_the_run_before() {
     // A file of another job (another bucket) has nothing to keep.
     age_last_success(&file, "other-bucket");
     env.lab.fail_next("HeadObject", "b.html", 1);
-    let run = env.s3mend(&args).await;
+    let run = scan().await;
     assert_eq!(run.code, 2, "{run:?}");
     let metrics = Exposition::read(&file);
     assert_eq!(metrics.get("s3mend_errors_total"), 1.0);
@@ -544,7 +549,7 @@ async fn a_failed_run_keeps_the_last_success_of_the_run_before() {
     age_last_success(&file, BUCKET);
     env.lab
         .damage_listings(ListingDamage::TruncatedWithoutToken, 1);
-    let run = env.s3mend(&args).await;
+    let run = scan().await;
     assert_eq!(run.code, 2, "{run:?}");
     let metrics = Exposition::read(&file);
     assert_eq!(metrics.get("s3mend_complete"), 0.0);
@@ -555,7 +560,7 @@ async fn a_failed_run_keeps_the_last_success_of_the_run_before() {
 
     // The next run that succeeds moves it on.
     let before = unix_now();
-    let run = env.s3mend(&args).await;
+    let run = scan().await;
     assert_eq!(run.code, 1, "{run:?}");
     let at = Exposition::read(&file).get("s3mend_last_success_timestamp_seconds");
     assert!((before..=unix_now() + 1.0).contains(&at), "{at}");
@@ -674,21 +679,9 @@ async fn objects_checked_on_the_catalog_are_counted_as_such() {
     let catalog = dir.path().join("catalog.jsonl.gz");
     let file = dir.path().join("s3mend.prom");
     let agent = Agent::new();
-    let addr = agent.addr();
-    let args = [
-        "scan",
-        "s3://test-bucket/",
-        "--format",
-        "json",
-        "--catalog",
-        catalog.to_str().unwrap(),
-        "--metrics-file",
-        file.to_str().unwrap(),
-        "--statsd",
-        &addr,
-    ];
     for from_catalog in [0.0, 2.0] {
-        let run = env.s3mend(&args).await;
+        let catalog = ["--catalog", catalog.to_str().unwrap()];
+        let run = scan_into(&env, &file, &agent, &catalog).await;
         assert_eq!(run.code, 1, "{run:?}");
         let summary = &run.json()["summary"];
         assert_eq!(field(summary, &["from_catalog"]), from_catalog, "{summary}");
