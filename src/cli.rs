@@ -146,6 +146,9 @@ pub struct ScanArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -205,6 +208,9 @@ pub struct UndoArgs {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
 }
 
 fn parse_region(text: &str) -> Result<String, String> {
@@ -334,6 +340,20 @@ pub struct OutputArgs {
     /// No progress bar (it is also hidden when stderr is not a terminal).
     #[arg(long)]
     pub no_progress: bool,
+}
+
+/// Metrics of the run, for alerting (README "Metrics").
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// At the end of the run, send its metrics to this DogStatsD (or StatsD) server over UDP,
+    /// e.g. 127.0.0.1:8125. A send that fails is a warning, never the run's failure.
+    #[arg(long, value_name = "HOST:PORT", env = "S3MEND_STATSD")]
+    pub statsd: Option<String>,
+
+    /// At the end of the run, replace this file atomically with its metrics in the Prometheus
+    /// text format (for node_exporter's textfile collector). Checked before the first request.
+    #[arg(long, value_name = "PATH", env = "S3MEND_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

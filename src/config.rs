@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::catalog;
-use crate::cli::{ConnectArgs, FixArgs, OutputArgs, RetryModeArg, ScanArgs, UndoArgs, WriteArgs};
+use crate::cli::{
+    ConnectArgs, FixArgs, MetricsArgs, OutputArgs, RetryModeArg, ScanArgs, UndoArgs, WriteArgs,
+};
 use crate::model::S3Uri;
 use crate::pipeline::{KeyFilter, ScanJob};
 use crate::repair::{RepairSettings, MIN_PART_SIZE};
@@ -24,6 +26,7 @@ pub struct ScanConfig {
     pub output: OutputConfig,
     pub state: Option<StateConfig>,
     pub catalog: Option<CatalogConfig>,
+    pub metrics: MetricsConfig,
 }
 
 /// `--catalog PATH [--catalog-reset]`, with the listing it describes.
@@ -50,6 +53,84 @@ pub struct OutputConfig {
     pub path: Option<PathBuf>,
     pub quiet: bool,
     pub progress: bool,
+}
+
+/// Where the run's metrics go at its end: `--statsd`, `--metrics-file`, either or neither.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    pub statsd: Option<StatsdAddr>,
+    pub file: Option<PathBuf>,
+}
+
+/// `--statsd HOST:PORT`, checked for its form only: the name is resolved when the metrics are
+/// sent, and a name that does not resolve then is a warning like any failed send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatsdAddr {
+    /// A name, an IPv4 address, or an IPv6 address (written in brackets).
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::str::FromStr for StatsdAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = |why: &str| {
+            format!(
+                "--statsd '{}' is not HOST:PORT ({why}), e.g. 127.0.0.1:8125",
+                text.escape_debug()
+            )
+        };
+        let (host, port_text) = text.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+        let port = match port_text.parse::<u16>() {
+            Ok(port) if port > 0 && port.to_string() == port_text => port,
+            _ => return Err(bad("the port is a number from 1 to 65535")),
+        };
+        let host = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            v6.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| bad("not an IPv6 address in the brackets"))?;
+            v6
+        } else if host.parse::<std::net::Ipv6Addr>().is_ok() {
+            return Err(bad("an IPv6 address goes in brackets"));
+        } else if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        {
+            return Err(bad("not a host name or address"));
+        } else {
+            host
+        };
+        Ok(StatsdAddr {
+            host: host.to_owned(),
+            port,
+        })
+    }
+}
+
+impl std::fmt::Display for StatsdAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl MetricsConfig {
+    pub fn from_args(args: &MetricsArgs) -> Result<Self, String> {
+        Ok(MetricsConfig {
+            statsd: match args.statsd.as_deref().filter(|s| !s.is_empty()) {
+                Some(text) => Some(text.parse()?),
+                None => None,
+            },
+            file: args
+                .metrics_file
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty()),
+        })
+    }
 }
 
 /// Settings of a run that writes.
@@ -79,6 +160,7 @@ pub struct UndoConfig {
     pub write: WriteConfig,
     pub concurrency: usize,
     pub output: OutputConfig,
+    pub metrics: MetricsConfig,
 }
 
 impl WriteConfig {
@@ -128,14 +210,15 @@ impl FixConfig {
 }
 
 impl UndoConfig {
-    pub fn from_args(args: &UndoArgs) -> Self {
-        UndoConfig {
+    pub fn from_args(args: &UndoArgs) -> Result<Self, String> {
+        Ok(UndoConfig {
             from: args.from.clone(),
             connect: connect_options(&args.connect, args.concurrency),
             write: WriteConfig::from_args(&args.write),
             concurrency: usize::from(args.concurrency),
             output: OutputConfig::from(&args.output),
-        }
+            metrics: MetricsConfig::from_args(&args.metrics)?,
+        })
     }
 }
 
@@ -182,6 +265,7 @@ impl ScanConfig {
             target,
             connect: connect_options(&args.connect, args.concurrency),
             output: OutputConfig::from(&args.output),
+            metrics: MetricsConfig::from_args(&args.metrics)?,
         })
     }
 }
@@ -299,7 +383,7 @@ mod tests {
         let Command::Undo(undo) = cli.command else {
             panic!("not an undo")
         };
-        let cfg = UndoConfig::from_args(&undo);
+        let cfg = UndoConfig::from_args(&undo).unwrap();
         assert_eq!(cfg.connect.max_in_flight, 5);
         assert_eq!(cfg.connect.max_rps, NonZeroU32::new(9));
     }
@@ -321,6 +405,78 @@ mod tests {
             arg.get_env(),
             Some(std::ffi::OsStr::new("S3MEND_NO_FAST_HEAD"))
         );
+    }
+
+    #[test]
+    fn statsd_takes_host_colon_port() {
+        for (text, host, port) in [
+            ("127.0.0.1:8125", "127.0.0.1", 8125),
+            ("localhost:1", "localhost", 1),
+            (
+                "statsd.internal-net_1.example:65535",
+                "statsd.internal-net_1.example",
+                65535,
+            ),
+            ("[::1]:8125", "::1", 8125),
+            ("[fe80::1:2]:9", "fe80::1:2", 9),
+        ] {
+            let addr: StatsdAddr = text.parse().unwrap();
+            assert_eq!((addr.host.as_str(), addr.port), (host, port), "{text}");
+        }
+        for (text, why) in [
+            ("", "no port"),
+            ("localhost", "no port"),
+            ("localhost:", "from 1 to 65535"),
+            ("localhost:0", "from 1 to 65535"),
+            ("localhost:65536", "from 1 to 65535"),
+            ("localhost:+80", "from 1 to 65535"),
+            ("localhost:http", "from 1 to 65535"),
+            (":8125", "not a host name or address"),
+            ("host name:8125", "not a host name or address"),
+            ("udp://host:8125", "not a host name or address"),
+            ("::1:8125", "an IPv6 address goes in brackets"),
+            ("[::g]:8125", "not an IPv6 address"),
+            ("[127.0.0.1]:8125", "not an IPv6 address"),
+            ("a\nb:1", "not a host name or address"),
+        ] {
+            let err = text.parse::<StatsdAddr>().unwrap_err();
+            assert!(err.starts_with("--statsd '"), "{text}: {err}");
+            assert!(err.contains(why), "{text}: {err}");
+            assert!(!err.contains('\n'), "one line: {err:?}");
+        }
+    }
+
+    #[test]
+    fn metrics_flags_come_from_the_environment_too() {
+        let cfg = parse(&["s3mend", "scan", "s3://bucket"]).unwrap();
+        assert_eq!(cfg.metrics, MetricsConfig::default());
+        let cfg = parse(&[
+            "s3mend",
+            "scan",
+            "s3://bucket",
+            "--statsd",
+            "127.0.0.1:8125",
+            "--metrics-file",
+            "m.prom",
+        ])
+        .unwrap();
+        assert_eq!(cfg.metrics.statsd.unwrap().port, 8125);
+        assert_eq!(cfg.metrics.file, Some(PathBuf::from("m.prom")));
+        let err = parse(&["s3mend", "scan", "s3://bucket", "--statsd", "nope"]).unwrap_err();
+        assert!(err.contains("--statsd 'nope' is not HOST:PORT"), "{err}");
+        use clap::CommandFactory;
+        let command = Cli::command();
+        for sub in ["scan", "fix", "undo"] {
+            let sub = command.find_subcommand(sub).unwrap();
+            let env = |id: &str| {
+                sub.get_arguments()
+                    .find(|a| a.get_id() == id)
+                    .and_then(|a| a.get_env())
+                    .map(|e| e.to_str().unwrap().to_owned())
+            };
+            assert_eq!(env("statsd").as_deref(), Some("S3MEND_STATSD"));
+            assert_eq!(env("metrics_file").as_deref(), Some("S3MEND_METRICS_FILE"));
+        }
     }
 
     #[test]

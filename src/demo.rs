@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app;
 use crate::cli::DemoArgs;
-use crate::config::{FixConfig, OutputConfig, ScanConfig, WriteConfig};
+use crate::config::{FixConfig, MetricsConfig, OutputConfig, ScanConfig, WriteConfig};
 use crate::exit_codes::ExitCode;
 use crate::model::S3Uri;
 use crate::pipeline::{KeyFilter, ScanJob};
@@ -183,6 +183,7 @@ async fn tell_the_story(
         output,
         state: None,
         catalog: None,
+        metrics: MetricsConfig::default(),
     };
     let shown = "js/analytics.js";
     let before = lab.object(&manifest.bucket, shown);

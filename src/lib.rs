@@ -18,11 +18,13 @@
 //! - [`s3`] is the only module that talks to S3 and the only one that sees SDK types: client
 //!   construction and pacing, listing, HEAD (through the SDK and around it), the requests of a
 //!   repair, error classification.
+//! - [`atomic_file`] replaces a file so that a crash leaves the old one or the new one.
 //! - [`progress`] draws the progress bar; [`demo`] seeds the lab (the `s3mend-lab` crate) from
 //!   `fixtures/`.
 #![allow(clippy::result_large_err)]
 
 pub mod app;
+pub mod atomic_file;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -56,7 +56,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let cfg = FixConfig::from_args(&args).map_err(anyhow::Error::msg)?;
                 app::fix(cfg, cancel).await
             }
-            Command::Undo(args) => app::undo(UndoConfig::from_args(&args), cancel).await,
+            Command::Undo(args) => {
+                let cfg = UndoConfig::from_args(&args).map_err(anyhow::Error::msg)?;
+                app::undo(cfg, cancel).await
+            }
             Command::Demo(args) => demo::run(&args, cancel).await,
             Command::Policy(PolicyCommand::Check { file }) => {
                 app::policy::check(&file, &mut io::stdout())

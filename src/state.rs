@@ -11,8 +11,7 @@
 //! a crash is re-inspected first, and a repaired object no longer has a finding.
 
 use std::collections::VecDeque;
-use std::fs::OpenOptions;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -192,26 +191,7 @@ impl Checkpoint {
             .unwrap_or_default();
         let mut text = serde_json::to_vec_pretty(self)?;
         text.push(b'\n');
-        let name = path
-            .file_name()
-            .ok_or_else(|| io::Error::other("not a file name"))?;
-        let mut temp_name = std::ffi::OsString::from(".");
-        temp_name.push(name);
-        temp_name.push(format!(".tmp-{}", std::process::id()));
-        let temp = path.with_file_name(temp_name);
-        let mut options = OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let result = options.open(&temp).and_then(|mut file| {
-            file.write_all(&text)?;
-            file.sync_all()?;
-            std::fs::rename(&temp, path)
-        });
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result
+        crate::atomic_file::replace(path, &text, 0o600)
     }
 }
 

@@ -198,6 +198,8 @@ pub fn s3mend_command() -> tokio::process::Command {
         "S3MEND_LOG",
         "S3MEND_POLICY",
         "S3MEND_NO_FAST_HEAD",
+        "S3MEND_STATSD",
+        "S3MEND_METRICS_FILE",
     ] {
         cmd.env_remove(var);
     }

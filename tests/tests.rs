@@ -11,6 +11,7 @@ mod faults;
 mod fix;
 mod hardening;
 mod heads;
+mod metrics;
 mod nightly;
 mod pace;
 mod policy;

@@ -14,6 +14,7 @@ use super::ask::{confirm, consent, Consent, REFUSED};
 use super::catalog_file::open_catalog;
 use super::files;
 use super::journal_file::{discard_if_empty, open_journal, origin};
+use super::metrics::RunMetrics;
 use super::run::{log_start, open_output, Checkpoints, Run, Start};
 use crate::config::{FixConfig, WriteConfig};
 use crate::exit_codes::ExitCode;
@@ -24,6 +25,7 @@ use crate::plan::SkipReason;
 use crate::progress::Progress;
 use crate::repair::{Capabilities, Repairer, Settled};
 use crate::report;
+use crate::report::metrics::Labels;
 use crate::s3::{self, S3Store};
 
 pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
@@ -47,11 +49,14 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
             "--catalog",
             cfg.scan.catalog.as_ref().map(|c| c.path.as_path()),
         ),
+        ("--metrics-file", cfg.scan.metrics.file.as_deref()),
     ])?;
     if let (Some(previous), false) = (&resumed_journal, cfg.write.dry_run) {
         repair_journal(previous)?;
     }
-    // Every file is opened before the first request.
+    // Every file is opened (the metrics file checked) before the first request.
+    let labels = Labels::of(&cfg.scan.target, "fix");
+    let metrics = RunMetrics::start(&cfg.scan.metrics, labels, &cfg.scan.job.rules)?;
     let out = open_output(&cfg.scan.output)?;
     let journal = open_journal(&cfg.write)?;
     cfg.scan.job.start_after = start.checkpoint().and_then(|c| c.done_through.clone());
@@ -104,7 +109,8 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         out,
         connection.requests.clone(),
     )
-    .checkpointed(checkpoints);
+    .checkpointed(checkpoints)
+    .measured(metrics);
     if let (Some(journal), true) = (&journal, resumed_journal.is_some()) {
         let settled = settle_in_flight(&repairer, journal.path()).await?;
         run.info.notes.extend(settled);

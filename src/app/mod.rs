@@ -9,6 +9,7 @@
 //! - `ask.rs`: whether a run may write, and the question on the terminal.
 //! - `files.rs`: the files a run writes are different files.
 //! - `journal_file.rs`: a writing run's journal file.
+//! - `metrics.rs`: `--statsd` and `--metrics-file`, sent when a run ends.
 //! - `run.rs`: one run's report, summary and exit code; `checkpoints.rs`: its `--state` and
 //!   `--catalog` files, moved forward as results are recorded.
 //! - `catalog_file.rs`: the `--catalog` to read and the one to write, opened before the first
@@ -21,6 +22,7 @@ mod checkpoints;
 mod files;
 mod fix;
 mod journal_file;
+mod metrics;
 pub mod policy;
 mod run;
 mod scan;

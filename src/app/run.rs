@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use super::metrics::RunMetrics;
 use crate::catalog;
 use crate::config::{OutputConfig, StateConfig};
 use crate::exit_codes::ExitCode;
@@ -60,7 +61,8 @@ impl Start {
 
 /// The report side of a run.
 pub(crate) struct Run {
-    writer: Box<dyn report::ReportWriter>,
+    /// Until the report is finished.
+    writer: Option<Box<dyn report::ReportWriter>>,
     summary: Summary,
     pub(crate) info: RunInfo,
     /// `--state` (and the watermark); none for undo.
@@ -78,6 +80,8 @@ pub(crate) struct Run {
     /// With `-q` on stdout: lets the report through once there is something to report.
     release: Option<report::Release>,
     started: std::time::Instant,
+    /// `--statsd` and `--metrics-file`, sent when the run ends.
+    metrics: Option<RunMetrics>,
 }
 
 /// The one line `-v` logs as a run starts: what, where, with which rules, how hard.
@@ -131,7 +135,7 @@ impl Run {
             );
         }
         Run {
-            writer: report::writer(output.format, out.out, out.color),
+            writer: Some(report::writer(output.format, out.out, out.color)),
             release: out.release,
             started: std::time::Instant::now(),
             summary: Summary {
@@ -154,6 +158,7 @@ impl Run {
                 .as_ref()
                 .map_or("stdout".to_owned(), |p| p.display().to_string()),
             report_failed: None,
+            metrics: None,
         }
     }
 
@@ -164,6 +169,12 @@ impl Run {
             self.summary.from_catalog = Some(0);
         }
         self.checkpoints = Some(checkpoints);
+        self
+    }
+
+    /// Sends the run's metrics when it ends.
+    pub(crate) fn measured(mut self, metrics: Option<RunMetrics>) -> Self {
+        self.metrics = metrics;
         self
     }
 
@@ -186,13 +197,20 @@ impl Run {
     /// rows after it are counted but not written. A scan stopped this way is reported
     /// incomplete, so `--state` lets it resume.
     fn write_row(&mut self, row: &ObjectRow, cancel: &CancellationToken) {
-        if self.report_failed.is_some() {
-            return;
+        if let Some(metrics) = &mut self.metrics {
+            metrics.record(row);
         }
+        let Some(writer) = self
+            .writer
+            .as_mut()
+            .filter(|_| self.report_failed.is_none())
+        else {
+            return;
+        };
         if let Some(release) = &self.release {
             release.release();
         }
-        if let Err(e) = self.writer.object(row) {
+        if let Err(e) = writer.object(row) {
             self.report_failed = Some(e);
             cancel.cancel();
         }
@@ -272,8 +290,17 @@ impl Run {
         self.finish(cancel)
     }
 
-    /// Writes the summary and the last checkpoint; the run's exit code, or its one-line error.
+    /// Writes the summary, the last checkpoint and the metrics; the run's exit code, or its
+    /// one-line error.
     pub(crate) fn finish(mut self, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
+        let outcome = self.close(cancel);
+        match self.metrics.take() {
+            Some(metrics) => metrics.finish(&self.summary, outcome),
+            None => outcome,
+        }
+    }
+
+    fn close(&mut self, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
         let interrupted = cancel.is_cancelled()
             && self.listing_failed.is_none()
             && self.fatal.is_none()
@@ -307,9 +334,11 @@ impl Run {
         ) {
             release.release();
         }
-        let written = match self.report_failed.take() {
-            Some(e) => Err(e),
-            None => self.writer.finish(&self.summary, &self.info),
+        let written = match (self.report_failed.take(), self.writer.take()) {
+            (Some(e), _) => Err(e),
+            (None, Some(writer)) => writer.finish(&self.summary, &self.info),
+            // Finished already: `close` runs once, from `finish`.
+            (None, None) => Ok(()),
         };
         if let Err(e) = written {
             // Not reported is not done: the state stays unfinished, and the summary, which the
@@ -328,10 +357,10 @@ impl Run {
         if let Some(why) = catalog_failed {
             anyhow::bail!("{why}");
         }
-        if let Some(f) = self.fatal {
+        if let Some(f) = &self.fatal {
             anyhow::bail!("{}: {f}", self.info.target);
         }
-        if let Some(f) = self.listing_failed {
+        if let Some(f) = &self.listing_failed {
             anyhow::bail!("listing {} failed: {f}", self.info.target);
         }
         Ok(code)

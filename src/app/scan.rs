@@ -7,11 +7,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::catalog_file::open_catalog;
 use super::files;
+use super::metrics::RunMetrics;
 use super::run::{log_start, open_output, Checkpoints, Run, Start};
 use crate::config::ScanConfig;
 use crate::exit_codes::ExitCode;
 use crate::pipeline::{self, Counters};
 use crate::progress::Progress;
+use crate::report::metrics::Labels;
 use crate::s3;
 
 /// Runs a scan to the end, an interruption or a listing failure, and writes its report.
@@ -20,8 +22,11 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
         ("--state", cfg.state.as_ref().map(|s| s.path.as_path())),
         ("--output", cfg.output.path.as_deref()),
         ("--catalog", cfg.catalog.as_ref().map(|c| c.path.as_path())),
+        ("--metrics-file", cfg.metrics.file.as_deref()),
     ])?;
-    // The report and state files must be writable before the first request is sent.
+    // The metrics, report and state files must be writable before the first request is sent.
+    let labels = Labels::of(&cfg.target, "scan");
+    let metrics = RunMetrics::start(&cfg.metrics, labels, &cfg.job.rules)?;
     let out = open_output(&cfg.output)?;
     let start = Start::read(cfg.state.as_ref())?;
     if let Start::Finished = start {
@@ -55,7 +60,8 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
         out,
         connection.requests.clone(),
     )
-    .checkpointed(checkpoints);
+    .checkpointed(checkpoints)
+    .measured(metrics);
     let progress = Progress::start(counters.clone(), cfg.output.progress);
     let mut results = std::pin::pin!(pipeline::scan(
         &connection,

@@ -13,12 +13,14 @@ use tokio_util::sync::CancellationToken;
 use super::ask::{confirm, consent, Consent, REFUSED};
 use super::files;
 use super::journal_file::{discard_if_empty, open_journal, origin};
+use super::metrics::RunMetrics;
 use super::run::{log_start, open_output, Run};
 use crate::config::UndoConfig;
 use crate::exit_codes::ExitCode;
 use crate::journal::{self, Origin, Recorded, Status};
 use crate::repair::{Capabilities, RepairSettings, Repairer};
 use crate::report;
+use crate::report::metrics::Labels;
 use crate::rules::RuleSet;
 use crate::s3::{self, Addressing, ConnectOptions};
 use clap::ValueEnum;
@@ -28,6 +30,7 @@ pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Res
         ("JOURNAL", Some(cfg.from.as_path())),
         ("--journal", cfg.write.journal.as_deref()),
         ("--output", cfg.output.path.as_deref()),
+        ("--metrics-file", cfg.metrics.file.as_deref()),
     ])?;
     let (bucket, latest, at) = repairs_to_undo(&cfg)?;
     let (connect, warnings) = where_to_undo(cfg.connect.clone(), at.as_ref())?;
@@ -39,6 +42,13 @@ pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Res
     if consent == Consent::Refused {
         anyhow::bail!(REFUSED);
     }
+    // The journal names one bucket, and an undo covers what it names: no prefix.
+    let labels = Labels {
+        bucket: bucket.clone(),
+        prefix: String::new(),
+        command: "undo",
+    };
+    let metrics = RunMetrics::start(&cfg.metrics, labels, &RuleSet::all())?;
     let out = open_output(&cfg.output)?;
     let journal = open_journal(&cfg.write)?;
     if consent == Consent::Ask
@@ -95,7 +105,8 @@ pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Res
         &cfg.output,
         out,
         connection.requests.clone(),
-    );
+    )
+    .measured(metrics);
     let mut results = std::pin::pin!(stream::iter(latest.into_values())
         .take_until(cancel.clone().cancelled_owned())
         .map(|entry| {

@@ -8,6 +8,7 @@ mod csv;
 mod escape;
 mod held;
 mod json;
+pub mod metrics;
 mod table;
 
 pub use held::{Held, Release};
