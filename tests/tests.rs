@@ -6,6 +6,7 @@ mod harness;
 mod compat;
 mod connect;
 mod demo;
+mod examples;
 mod faults;
 mod fix;
 mod hardening;
