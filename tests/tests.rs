@@ -7,6 +7,7 @@ mod catalog;
 mod compat;
 mod connect;
 mod demo;
+mod examples;
 mod faults;
 mod fix;
 mod hardening;
