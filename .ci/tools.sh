@@ -4,6 +4,7 @@
 #                        has it; installed here only if it is missing.
 #   kubernetes-validate  PyPI, pinned, in a venv in the CI cache: the CronJob against Kubernetes'
 #                        own JSON schemas, offline (about 10 s, 145 MB).
+#   shellcheck           Debian's: the GitHub Action's scripts (tests/github_action.rs).
 #
 #   .ci/tools.sh install
 #
@@ -28,6 +29,16 @@ install_systemd_analyze() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null
 }
 
+install_shellcheck() {
+    if command -v shellcheck >/dev/null; then
+        say "shellcheck: $(shellcheck --version | sed -n 2p)"
+        return
+    fi
+    say "installing Debian's shellcheck"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends shellcheck >/dev/null
+}
+
 install_kubernetes_validate() {
     if [[ -x $VENV/bin/kubernetes-validate ]] &&
         [[ $("$VENV/bin/kubernetes-validate" --version 2>/dev/null) == *"$KUBERNETES_VALIDATE_VERSION"* ]]; then
@@ -44,6 +55,7 @@ install_kubernetes_validate() {
 case ${1:-} in
 install)
     install_systemd_analyze
+    install_shellcheck
     install_kubernetes_validate
     ;;
 *)

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::report::Format;
+use crate::model::SkipReason;
+use crate::report::{FailOn, Format};
 use crate::s3::Addressing;
 
 /// `--concurrency` unless given: requests kept in flight. On one core the client's CPU caps a
@@ -213,6 +214,26 @@ pub struct UndoArgs {
     pub metrics: MetricsArgs,
 }
 
+/// `FORMAT=PATH` of `--also-format`.
+fn parse_also_format(text: &str) -> Result<(Format, PathBuf), String> {
+    let (format, path) = text
+        .split_once('=')
+        .ok_or_else(|| format!("'{text}' is not FORMAT=PATH, e.g. json=report.json"))?;
+    let format = Format::from_str(format, true).map_err(|_| {
+        let known: Vec<String> = Format::value_variants()
+            .iter()
+            .filter_map(|f| f.to_possible_value().map(|v| v.get_name().to_owned()))
+            .collect();
+        format!("'{format}' is not a report format ({})", known.join(", "))
+    })?;
+    if path.is_empty() {
+        return Err(format!(
+            "'{text}' names no file: use FORMAT=PATH, or FORMAT=- for stdout"
+        ));
+    }
+    Ok((format, PathBuf::from(path)))
+}
+
 fn parse_region(text: &str) -> Result<String, String> {
     crate::s3::check_region(text)
         .map(|()| text.to_owned())
@@ -329,9 +350,24 @@ pub struct OutputArgs {
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 
-    /// Write the report to this file instead of stdout.
+    /// Write the report to this file instead of stdout (`-` is stdout).
     #[arg(long, value_name = "PATH")]
     pub output: Option<PathBuf>,
+
+    /// Also write the report in another format, to PATH (`-` is stdout), e.g. `--format github
+    /// --also-format json=report.json`: annotations and an artifact from one run. Repeatable.
+    #[arg(long, value_name = "FORMAT=PATH", value_parser = parse_also_format)]
+    pub also_format: Vec<(Format, PathBuf)>,
+
+    /// The least severe finding that fails the run (exit 1): `error` lets warnings (content-type,
+    /// charset) pass, `never` reports findings and exits 0. Errors still exit 2.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t)]
+    pub fail_on: FailOn,
+
+    /// Skips that do not fail the run, comma-separated, e.g. `archived` for known GLACIER
+    /// objects a nightly fix can never repair (reasons as in the report).
+    #[arg(long, value_name = "REASONS", value_delimiter = ',')]
+    pub accept_skips: Vec<SkipReason>,
 
     /// No progress bar and no notes on stderr; errors are still printed.
     #[arg(short, long)]

@@ -2,7 +2,7 @@
 //! by `app` before the first request, so that a bad path fails before anything is sent.
 
 use std::num::NonZeroU32;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::catalog;
@@ -12,7 +12,7 @@ use crate::cli::{
 use crate::model::S3Uri;
 use crate::pipeline::{KeyFilter, ScanJob};
 use crate::repair::{RepairSettings, MIN_PART_SIZE};
-use crate::report::Format;
+use crate::report::{Format, Gate};
 use crate::rules::{policy, RuleSet};
 use crate::s3::ConnectOptions;
 use crate::state::Scope;
@@ -50,9 +50,25 @@ pub struct StateConfig {
 #[derive(Clone, Debug)]
 pub struct OutputConfig {
     pub format: Format,
+    /// `None` is stdout.
     pub path: Option<PathBuf>,
+    /// `--also-format`: more reports of the same run (`None` is stdout).
+    pub also: Vec<(Format, Option<PathBuf>)>,
     pub quiet: bool,
     pub progress: bool,
+    /// `--fail-on` and `--accept-skips`.
+    pub gate: Gate,
+}
+
+impl OutputConfig {
+    /// The report files, with the flag that names each, for `files::distinct`.
+    pub fn files(&self) -> impl Iterator<Item = (&'static str, Option<&Path>)> {
+        std::iter::once(("--output", self.path.as_deref())).chain(
+            self.also
+                .iter()
+                .map(|(_, path)| ("--also-format", path.as_deref())),
+        )
+    }
 }
 
 /// Where the run's metrics go at its end: `--statsd`, `--metrics-file`, either or neither.
@@ -216,7 +232,7 @@ impl UndoConfig {
             connect: connect_options(&args.connect, args.concurrency),
             write: WriteConfig::from_args(&args.write),
             concurrency: usize::from(args.concurrency),
-            output: OutputConfig::from(&args.output),
+            output: OutputConfig::try_from(&args.output)?,
             metrics: MetricsConfig::from_args(&args.metrics)?,
         })
     }
@@ -264,7 +280,7 @@ impl ScanConfig {
             }),
             target,
             connect: connect_options(&args.connect, args.concurrency),
-            output: OutputConfig::from(&args.output),
+            output: OutputConfig::try_from(&args.output)?,
             metrics: MetricsConfig::from_args(&args.metrics)?,
         })
     }
@@ -288,15 +304,37 @@ fn connect_options(args: &ConnectArgs, concurrency: u16) -> ConnectOptions {
     }
 }
 
-impl From<&OutputArgs> for OutputConfig {
-    fn from(args: &OutputArgs) -> Self {
-        OutputConfig {
+impl TryFrom<&OutputArgs> for OutputConfig {
+    type Error = String;
+
+    fn try_from(args: &OutputArgs) -> Result<Self, String> {
+        // `-` is stdout.
+        let file = |path: &PathBuf| Some(path.clone()).filter(|p| p.as_os_str() != "-");
+        let path = args.output.as_ref().and_then(file);
+        let also: Vec<(Format, Option<PathBuf>)> = args
+            .also_format
+            .iter()
+            .map(|(format, path)| (*format, file(path)))
+            .collect();
+        let on_stdout =
+            usize::from(path.is_none()) + also.iter().filter(|(_, p)| p.is_none()).count();
+        if on_stdout > 1 {
+            return Err(
+                "two reports on stdout: give --output PATH, or --also-format FORMAT=PATH with a file"
+                    .to_owned(),
+            );
+        }
+        Ok(OutputConfig {
             format: args.format,
-            // `--output -` is stdout.
-            path: args.output.clone().filter(|p| p.as_os_str() != "-"),
+            path,
+            also,
             quiet: args.quiet,
             progress: !args.quiet && !args.no_progress,
-        }
+            gate: Gate {
+                fail_on: args.fail_on,
+                accept_skips: args.accept_skips.clone(),
+            },
+        })
     }
 }
 

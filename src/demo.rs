@@ -15,7 +15,7 @@ use crate::exit_codes::ExitCode;
 use crate::model::S3Uri;
 use crate::pipeline::{KeyFilter, ScanJob};
 use crate::repair::RepairSettings;
-use crate::report::Format;
+use crate::report::{Format, Gate};
 use crate::rules::{policy, RuleSet};
 use crate::s3::{Addressing, ConnectOptions};
 use s3mend_lab::{
@@ -161,9 +161,11 @@ async fn tell_the_story(
     let output = OutputConfig {
         format,
         path: None,
+        also: Vec::new(),
         // Every report is shown, the clean last one too.
         quiet: false,
         progress: false,
+        gate: Gate::default(),
     };
     let target = S3Uri {
         bucket: manifest.bucket.clone(),

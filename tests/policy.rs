@@ -343,7 +343,7 @@ async fn policy_check_and_explain_send_nothing() {
     assert_eq!(explain.code, 0, "{explain:?}");
     assert_eq!(
         explain.stdout,
-        "archive/2012.html: [[match]] block 1 (line 5, keys = [\"archive/*\"])\n  cache-control = \"public, max-age=31536000\"\n  expires = \"Tue, 01 Jan 2030 00:00:00 GMT\"\nfavicon.ico: no [[match]] block applies; the policy sets nothing\n"
+        "archive/2012.html: [[match]] block 1 (line 5, keys = [\"archive/*\"])\n  cache-control = \"public, max-age=31536000\"\n  expires = \"Tue, 01 Jan 2030 00:00:00 GMT\"\n  severity = \"error\"\nfavicon.ico: no [[match]] block applies; the policy sets nothing\n"
     );
     assert_eq!(env.lab.stats().total(), 0);
 }

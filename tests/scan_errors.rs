@@ -194,7 +194,7 @@ async fn an_sse_c_object_is_skipped_not_an_error() {
     assert!(
         csv.stdout.lines().any(|l| l.starts_with("m-secret.bin,")
             && l.contains(",skipped,")
-            && l.ends_with(",sse-c")),
+            && l.ends_with(",sse-c,")),
         "{}",
         csv.stdout
     );

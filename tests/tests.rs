@@ -4,12 +4,15 @@
 mod harness;
 
 mod catalog;
+mod ci_formats;
 mod compat;
 mod connect;
 mod demo;
 mod examples;
 mod faults;
 mod fix;
+mod gate;
+mod github_action;
 mod hardening;
 mod heads;
 mod metrics;

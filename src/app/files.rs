@@ -38,10 +38,12 @@ fn identity(path: &Path) -> Identity {
 }
 
 /// Refuses two of `files` (flag, path) naming one file, with a one-line error naming both flags.
-pub(super) fn distinct(files: &[(&str, Option<&Path>)]) -> anyhow::Result<()> {
+pub(super) fn distinct<'p>(
+    files: impl IntoIterator<Item = (&'static str, Option<&'p Path>)>,
+) -> anyhow::Result<()> {
     let named: Vec<(&str, &Path, Identity)> = files
-        .iter()
-        .filter_map(|(flag, path)| path.map(|p| (*flag, p, identity(p))))
+        .into_iter()
+        .filter_map(|(flag, path)| path.map(|p| (flag, p, identity(p))))
         .collect();
     for (i, (flag, path, id)) in named.iter().enumerate() {
         if let Some((other, other_path, _)) = named[..i].iter().find(|(_, _, o)| o == id) {
@@ -64,7 +66,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let journal = d.join("j.jsonl");
-        let check = |a: &Path, b: &Path| distinct(&[("--journal", Some(a)), ("--state", Some(b))]);
+        let check = |a: &Path, b: &Path| distinct([("--journal", Some(a)), ("--state", Some(b))]);
         assert!(check(&journal, &d.join("state.json")).is_ok());
         // The same path, not yet created, and spelt differently.
         let err = check(&journal, &d.join(".").join("j.jsonl"))
@@ -87,6 +89,6 @@ mod tests {
             check(&link, &journal).is_err(),
             "a link to an existing file"
         );
-        assert!(distinct(&[("--journal", Some(&journal)), ("--state", None)]).is_ok());
+        assert!(distinct([("--journal", Some(journal.as_path())), ("--state", None)]).is_ok());
     }
 }

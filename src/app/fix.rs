@@ -41,16 +41,19 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     if let (Some(previous), false) = (&resumed_journal, cfg.write.dry_run) {
         cfg.write.journal = Some(journal_to_continue(&cfg.write, previous)?);
     }
-    files::distinct(&[
-        ("--journal", cfg.write.journal.as_deref()),
-        ("--state", cfg.scan.state.as_ref().map(|s| s.path.as_path())),
-        ("--output", cfg.scan.output.path.as_deref()),
-        (
-            "--catalog",
-            cfg.scan.catalog.as_ref().map(|c| c.path.as_path()),
-        ),
-        ("--metrics-file", cfg.scan.metrics.file.as_deref()),
-    ])?;
+    files::distinct(
+        [
+            ("--journal", cfg.write.journal.as_deref()),
+            ("--state", cfg.scan.state.as_ref().map(|s| s.path.as_path())),
+            (
+                "--catalog",
+                cfg.scan.catalog.as_ref().map(|c| c.path.as_path()),
+            ),
+            ("--metrics-file", cfg.scan.metrics.file.as_deref()),
+        ]
+        .into_iter()
+        .chain(cfg.scan.output.files()),
+    )?;
     if let (Some(previous), false) = (&resumed_journal, cfg.write.dry_run) {
         repair_journal(previous)?;
     }

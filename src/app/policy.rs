@@ -43,6 +43,7 @@ fn explanation(policy: &Policy, key: &str) -> String {
             want.to_toml()
         ));
     }
+    text.push_str(&format!("  severity = \"{}\"\n", block.severity));
     text
 }
 
@@ -59,7 +60,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             explanation(&policy, "a/index.html"),
-            "a/index.html: [[match]] block 1 (line 1, keys = [\"*.html\", \"*.htm\"])\n  content-encoding = false\n  cache-control = \"no-cache\"\n  metadata.team = \"web\"\n"
+            "a/index.html: [[match]] block 1 (line 1, keys = [\"*.html\", \"*.htm\"])\n  content-encoding = false\n  cache-control = \"no-cache\"\n  metadata.team = \"web\"\n  severity = \"error\"\n"
         );
         assert!(explanation(&policy, "img.png").starts_with("img.png: [[match]] block 2 (line 7"));
         let only_html = policy::parse(

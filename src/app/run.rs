@@ -82,6 +82,10 @@ pub(crate) struct Run {
     started: std::time::Instant,
     /// `--statsd` and `--metrics-file`, sent when the run ends.
     metrics: Option<RunMetrics>,
+    /// `--fail-on` and `--accept-skips`.
+    gate: report::Gate,
+    /// Objects that fail the gate: any makes the run exit 1.
+    failing: u64,
 }
 
 /// The one line `-v` logs as a run starts: what, where, with which rules, how hard.
@@ -112,6 +116,8 @@ pub struct Output {
     pub color: bool,
     /// Set when the report is held back until there is something in it (`-q` on stdout).
     pub release: Option<report::Release>,
+    /// `--also-format`: more reports of the run, each with its format.
+    pub also: Vec<(report::Format, Box<dyn Write + Send>)>,
 }
 
 impl Run {
@@ -134,8 +140,31 @@ impl Run {
                     .to_owned(),
             );
         }
+        let options = report::WriterOptions {
+            color: out.color,
+            gate: output.gate.clone(),
+            step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
+                .filter(|p| !p.is_empty())
+                .map(Into::into),
+        };
+        let main = report::writer(output.format, out.out, &options);
+        let writer = if out.also.is_empty() {
+            main
+        } else {
+            let plain = report::WriterOptions {
+                color: false,
+                ..options
+            };
+            let also = out
+                .also
+                .into_iter()
+                .map(|(format, to)| report::writer(format, to, &plain));
+            report::tee(std::iter::once(main).chain(also).collect())
+        };
         Run {
-            writer: Some(report::writer(output.format, out.out, out.color)),
+            writer: Some(writer),
+            gate: output.gate.clone(),
+            failing: 0,
             release: out.release,
             started: std::time::Instant::now(),
             summary: Summary {
@@ -197,6 +226,7 @@ impl Run {
     /// rows after it are counted but not written. A scan stopped this way is reported
     /// incomplete, so `--state` lets it resume.
     fn write_row(&mut self, row: &ObjectRow, cancel: &CancellationToken) {
+        self.failing += u64::from(self.gate.fails(row));
         if let Some(metrics) = &mut self.metrics {
             metrics.record(row);
         }
@@ -326,7 +356,16 @@ impl Run {
                 }
             }
         }
-        let code = exit_code(&self.summary, interrupted);
+        let code = exit_code(&self.summary, self.failing, interrupted);
+        if self.gate != report::Gate::default() {
+            let (n, verb) = match self.failing {
+                1 => ("1 object".to_owned(), "fails"),
+                n => (format!("{n} objects"), "fail"),
+            };
+            self.info
+                .notes
+                .push(format!("gate: {}: {n} {verb} it", self.gate.describe()));
+        }
         self.log_end(code);
         if let (Some(release), false) = (
             &self.release,
@@ -396,13 +435,14 @@ impl Run {
     }
 }
 
-/// The exit code a summary calls for: 0 nothing left to do (no findings, or every one repaired);
-/// 1 findings left (reported, skipped, in conflict, or a dry run's); 2 errors; 130 interrupted.
-pub fn exit_code(summary: &Summary, interrupted: bool) -> ExitCode {
-    let fixed = summary.fix.as_ref().map_or(0, |fix| fix.fixed);
+/// The exit code a run calls for: 0 nothing left that fails the gate (no findings, every one
+/// repaired, or only what `--fail-on` and `--accept-skips` let pass); 1 `failing` objects (with
+/// findings reported, skipped, in conflict, or a dry run's: `report::Gate`); 2 errors; 130
+/// interrupted.
+pub fn exit_code(summary: &Summary, failing: u64, interrupted: bool) -> ExitCode {
     let failed = summary.fix.as_ref().map_or(0, |fix| fix.failed);
     let mut code = ExitCode::Clean;
-    if summary.with_findings > fixed {
+    if failing > 0 {
         code = code.merge(ExitCode::Findings);
     }
     if summary.errors + failed > 0 {
@@ -417,7 +457,19 @@ pub fn exit_code(summary: &Summary, interrupted: bool) -> ExitCode {
 /// The report's destination, and whether the table may use colour (a terminal, and NO_COLOR
 /// unset).
 pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<Output> {
-    match &cfg.path {
+    let mut output = open_one(cfg.path.as_deref(), cfg.quiet, "--output")?;
+    for (format, path) in &cfg.also {
+        let also = open_one(path.as_deref(), cfg.quiet, "--also-format")?;
+        // At most one report goes to stdout (config checks): its release is the run's.
+        output.release = output.release.or(also.release);
+        output.also.push((*format, also.out));
+    }
+    Ok(output)
+}
+
+/// One report's destination: `path`, or stdout.
+fn open_one(path: Option<&std::path::Path>, quiet: bool, flag: &str) -> anyhow::Result<Output> {
+    match path {
         Some(path) => {
             // Reports name private objects: readable by the owner only.
             let mut options = std::fs::OpenOptions::new();
@@ -429,22 +481,24 @@ pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<Output> {
             } else {
                 options.open(path)
             }
-            .with_context(|| format!("cannot write --output {}", path.display()))?;
+            .with_context(|| format!("cannot write {flag} {}", path.display()))?;
             Ok(Output {
                 out: Box::new(BufWriter::new(file)),
                 color: false,
                 release: None,
+                also: Vec::new(),
             })
         }
         None => {
             let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
             let color = io::stdout().is_terminal() && !no_color;
             let stdout: Box<dyn Write + Send> = Box::new(BufWriter::new(io::stdout()));
-            if !cfg.quiet {
+            if !quiet {
                 return Ok(Output {
                     out: stdout,
                     color,
                     release: None,
+                    also: Vec::new(),
                 });
             }
             let (held, release) = report::Held::new(stdout);
@@ -452,6 +506,7 @@ pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<Output> {
                 out: Box::new(held),
                 color,
                 release: Some(release),
+                also: Vec::new(),
             })
         }
     }
@@ -510,60 +565,37 @@ mod tests {
     use crate::report::FixCounts;
 
     #[test]
-    fn a_scan_exits_by_its_findings_and_errors() {
+    fn a_run_exits_by_what_fails_the_gate_and_its_errors() {
         let clean = Summary {
             listed: 3,
             inspected: 3,
             clean: 3,
             ..Summary::default()
         };
-        assert_eq!(exit_code(&clean, false), ExitCode::Clean);
+        assert_eq!(exit_code(&clean, 0, false), ExitCode::Clean);
+        assert_eq!(exit_code(&Summary::default(), 0, false), ExitCode::Clean);
         let findings = Summary {
-            with_findings: 1,
+            with_findings: 2,
             ..clean.clone()
         };
-        assert_eq!(exit_code(&findings, false), ExitCode::Findings);
+        // Findings that pass the gate (warnings under --fail-on error) exit 0.
+        assert_eq!(exit_code(&findings, 0, false), ExitCode::Clean);
+        assert_eq!(exit_code(&findings, 1, false), ExitCode::Findings);
         let errors = Summary {
             errors: 1,
             ..findings.clone()
         };
-        assert_eq!(exit_code(&errors, false), ExitCode::Error);
-        assert_eq!(exit_code(&errors, true), ExitCode::Interrupted);
-        assert_eq!(exit_code(&Summary::default(), false), ExitCode::Clean);
-    }
-
-    #[test]
-    fn a_fix_exits_by_what_is_left() {
-        // with_findings = fixed + would_fix + skipped + conflicts + failed, as a run counts it.
-        let with = |fix: FixCounts, errors| Summary {
-            errors,
-            with_findings: fix.fixed + fix.would_fix + fix.skipped + fix.conflicts + fix.failed,
-            fix: Some(fix),
-            ..Summary::default()
+        assert_eq!(exit_code(&errors, 0, false), ExitCode::Error);
+        assert_eq!(exit_code(&errors, 1, false), ExitCode::Error);
+        assert_eq!(exit_code(&errors, 1, true), ExitCode::Interrupted);
+        let failed = Summary {
+            fix: Some(FixCounts {
+                failed: 1,
+                ..FixCounts::default()
+            }),
+            ..findings
         };
-        let fixed = FixCounts {
-            fixed: 3,
-            ..FixCounts::default()
-        };
-        assert_eq!(exit_code(&with(fixed.clone(), 0), false), ExitCode::Clean);
-        let left = FixCounts {
-            skipped: 1,
-            ..fixed.clone()
-        };
-        assert_eq!(exit_code(&with(left.clone(), 0), false), ExitCode::Findings);
-        let conflict = FixCounts {
-            conflicts: 1,
-            ..fixed.clone()
-        };
-        assert_eq!(exit_code(&with(conflict, 0), false), ExitCode::Findings);
-        let dry = FixCounts {
-            would_fix: 1,
-            ..FixCounts::default()
-        };
-        assert_eq!(exit_code(&with(dry, 0), false), ExitCode::Findings);
-        let failed = FixCounts { failed: 1, ..left };
-        assert_eq!(exit_code(&with(failed, 0), false), ExitCode::Error);
-        assert_eq!(exit_code(&with(fixed.clone(), 1), false), ExitCode::Error);
-        assert_eq!(exit_code(&with(fixed, 0), true), ExitCode::Interrupted);
+        assert_eq!(exit_code(&failed, 0, false), ExitCode::Error);
+        assert_eq!(exit_code(&clean, 0, true), ExitCode::Interrupted);
     }
 }

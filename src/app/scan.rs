@@ -18,12 +18,15 @@ use crate::s3;
 
 /// Runs a scan to the end, an interruption or a listing failure, and writes its report.
 pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
-    files::distinct(&[
-        ("--state", cfg.state.as_ref().map(|s| s.path.as_path())),
-        ("--output", cfg.output.path.as_deref()),
-        ("--catalog", cfg.catalog.as_ref().map(|c| c.path.as_path())),
-        ("--metrics-file", cfg.metrics.file.as_deref()),
-    ])?;
+    files::distinct(
+        [
+            ("--state", cfg.state.as_ref().map(|s| s.path.as_path())),
+            ("--catalog", cfg.catalog.as_ref().map(|c| c.path.as_path())),
+            ("--metrics-file", cfg.metrics.file.as_deref()),
+        ]
+        .into_iter()
+        .chain(cfg.output.files()),
+    )?;
     // The metrics, report and state files must be writable before the first request is sent.
     let labels = Labels::of(&cfg.target, "scan");
     let metrics = RunMetrics::start(&cfg.metrics, labels, &cfg.job.rules)?;

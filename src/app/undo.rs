@@ -26,12 +26,15 @@ use crate::s3::{self, Addressing, ConnectOptions};
 use clap::ValueEnum;
 
 pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
-    files::distinct(&[
-        ("JOURNAL", Some(cfg.from.as_path())),
-        ("--journal", cfg.write.journal.as_deref()),
-        ("--output", cfg.output.path.as_deref()),
-        ("--metrics-file", cfg.metrics.file.as_deref()),
-    ])?;
+    files::distinct(
+        [
+            ("JOURNAL", Some(cfg.from.as_path())),
+            ("--journal", cfg.write.journal.as_deref()),
+            ("--metrics-file", cfg.metrics.file.as_deref()),
+        ]
+        .into_iter()
+        .chain(cfg.output.files()),
+    )?;
     let (bucket, latest, at) = repairs_to_undo(&cfg)?;
     let (connect, warnings) = where_to_undo(cfg.connect.clone(), at.as_ref())?;
     for warning in warnings {

@@ -32,6 +32,19 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
+    pub const ALL: [SkipReason; 10] = [
+        SkipReason::SseC,
+        SkipReason::Archived,
+        SkipReason::MissingMeta,
+        SkipReason::UnparseableExpires,
+        SkipReason::UnparseableRetainUntil,
+        SkipReason::BodyNotGzip,
+        SkipReason::BodyMismatch,
+        SkipReason::ForeignOwner,
+        SkipReason::Interrupted,
+        SkipReason::Declined,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::SseC => "sse-c",
@@ -48,28 +61,35 @@ impl SkipReason {
     }
 }
 
+impl std::str::FromStr for SkipReason {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SkipReason::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s.trim())
+            .ok_or_else(|| {
+                let known: Vec<&str> = SkipReason::ALL.iter().map(|r| r.as_str()).collect();
+                format!("unknown skip reason '{s}' (known: {})", known.join(", "))
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn skip_reasons_serialize_as_documented() {
-        for reason in [
-            SkipReason::SseC,
-            SkipReason::Archived,
-            SkipReason::MissingMeta,
-            SkipReason::UnparseableExpires,
-            SkipReason::UnparseableRetainUntil,
-            SkipReason::BodyNotGzip,
-            SkipReason::BodyMismatch,
-            SkipReason::ForeignOwner,
-            SkipReason::Interrupted,
-            SkipReason::Declined,
-        ] {
+    fn skip_reasons_serialize_as_documented_and_parse_back() {
+        for reason in SkipReason::ALL {
             assert_eq!(
                 serde_json::to_value(reason).unwrap(),
                 serde_json::json!(reason.as_str())
             );
+            assert_eq!(reason.as_str().parse::<SkipReason>(), Ok(reason));
         }
+        let err = "archive".parse::<SkipReason>().unwrap_err();
+        assert!(err.contains("unknown skip reason 'archive'"), "{err}");
+        assert!(err.contains("archived"), "{err}");
     }
 }

@@ -11,7 +11,7 @@ pub struct CsvWriter {
     header_written: bool,
 }
 
-const HEADER: [&str; 11] = [
+const HEADER: [&str; 12] = [
     "key",
     "version_id",
     "etag",
@@ -23,6 +23,7 @@ const HEADER: [&str; 11] = [
     "error_code",
     "error_message",
     "reason",
+    "severity",
 ];
 
 impl CsvWriter {
@@ -63,13 +64,14 @@ impl ReportWriter for CsvWriter {
             let mut record = base.to_vec();
             record.extend(["", "", "", ""].map(str::to_owned));
             record.extend([error.code.clone(), error.message.clone(), opt(&row.reason)]);
+            record.push(String::new());
             self.write(record)?;
         }
         if row.error.is_none() && row.findings.is_empty() {
             // Gone, or skipped before any rule ran (SSE-C): the status and reason say it all.
             let mut record = base.to_vec();
             record.extend(["", "", "", "", "", ""].map(str::to_owned));
-            record.push(opt(&row.reason));
+            record.extend([opt(&row.reason), String::new()]);
             self.write(record)?;
         }
         for finding in &row.findings {
@@ -82,6 +84,7 @@ impl ReportWriter for CsvWriter {
                 String::new(),
                 String::new(),
                 opt(&row.reason),
+                finding.severity.to_string(),
             ]);
             self.write(record)?;
         }

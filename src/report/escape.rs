@@ -7,6 +7,13 @@
 //!   its kin) are shown as `\u{…}` escapes, visibly.
 //! - For a spreadsheet (CSV): a cell that starts with `=`, `+`, `-`, `@`, a tab or a CR is
 //!   prefixed with `'`, OWASP's rule against formula injection.
+//! - For GitHub workflow commands: the terminal's escaping first (no newline survives), then
+//!   `%`, CR and LF as the runner expects them (`%25`, `%0D`, `%0A`), and in a property also
+//!   `:` and `,`, which would end it.
+//! - For Markdown: the terminal's escaping, inside a code span long enough for any backticks in
+//!   the text, with `|` escaped so a table cell stays one cell.
+//! - For XML (JUnit): the five XML entities, and every control character but tab, CR and LF
+//!   shown as for a terminal (XML 1.0 cannot carry them, even escaped).
 //! - JSON stays exact: its own escaping carries every character, and a program reads it.
 
 use std::borrow::Cow;
@@ -44,9 +51,85 @@ pub fn for_spreadsheet(cell: String) -> String {
     }
 }
 
+/// `text` as the message of a GitHub workflow command (`::error::MESSAGE`).
+pub fn for_workflow_data(text: &str) -> String {
+    for_terminal(text)
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// `text` as a property of a GitHub workflow command (`::error title=PROPERTY::`).
+pub fn for_workflow_property(text: &str) -> String {
+    for_workflow_data(text)
+        .replace(':', "%3A")
+        .replace(',', "%2C")
+}
+
+/// `text` as an inline code span that a Markdown table cell keeps whole.
+pub fn for_markdown(text: &str) -> String {
+    let text = for_terminal(text).replace('|', "\\|");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    // A span that starts or ends with a backtick (or a space) needs a space inside its fence.
+    let pad = if text.starts_with(['`', ' ']) || text.ends_with(['`', ' ']) {
+        " "
+    } else {
+        ""
+    };
+    if text.is_empty() {
+        return "` `".to_owned();
+    }
+    format!("{fence}{pad}{text}{pad}{fence}")
+}
+
+/// `text` as XML character data or an attribute value.
+pub fn for_xml(text: &str) -> String {
+    let mut allowed = String::with_capacity(text.len());
+    for c in text.chars() {
+        if acts(c) && !matches!(c, '\t' | '\n' | '\r') {
+            allowed.push_str(&c.escape_unicode().to_string());
+        } else {
+            allowed.push(c);
+        }
+    }
+    quick_xml::escape::escape(allowed.as_str()).into_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workflow_commands_cannot_be_injected() {
+        assert_eq!(for_workflow_data("a%b"), "a%25b");
+        // A key that tries to start a command of its own on a new line stays on this one.
+        let evil = "x\n::add-mask::secret\r\n";
+        let data = for_workflow_data(evil);
+        assert!(!data.contains('\n') && !data.contains('\r'), "{data}");
+        assert_eq!(
+            for_workflow_property("policy: Cache-Control, x"),
+            "policy%3A Cache-Control%2C x"
+        );
+    }
+
+    #[test]
+    fn markdown_spans_hold_any_text() {
+        assert_eq!(for_markdown("index.html"), "`index.html`");
+        assert_eq!(for_markdown("a|b"), "`a\\|b`");
+        assert_eq!(for_markdown("a`b"), "``a`b``");
+        assert_eq!(for_markdown("`x"), "`` `x ``");
+        assert_eq!(for_markdown(""), "` `");
+        assert_eq!(for_markdown("a\nb"), "`a\\u{a}b`");
+    }
+
+    #[test]
+    fn xml_gets_entities_and_no_control_characters() {
+        assert_eq!(
+            for_xml("<a href=\"x\">&'\u{1b}\u{0}\n"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;\\u{1b}\\u{0}\n"
+        );
+    }
 
     #[test]
     fn what_would_act_on_a_terminal_is_shown() {

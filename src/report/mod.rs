@@ -5,12 +5,19 @@
 //! example keys per rule.
 
 mod csv;
+mod digest;
 mod escape;
+mod gate;
+mod github;
 mod held;
 mod json;
+mod junit;
+mod markdown;
 pub mod metrics;
 mod table;
+mod tee;
 
+pub use gate::{FailOn, Gate};
 pub use held::{Held, Release};
 
 use std::io::{self, Write};
@@ -35,6 +42,13 @@ pub enum Format {
     Jsonl,
     /// One row per finding or error, with a header row.
     Csv,
+    /// GitHub Actions workflow commands (annotations), and the Markdown summary appended to
+    /// $GITHUB_STEP_SUMMARY when it is set.
+    Github,
+    /// JUnit XML, one test case per rule (GitLab, Jenkins, CircleCI).
+    Junit,
+    /// A Markdown summary, for any CI's job summary or a pull-request comment.
+    Markdown,
 }
 
 /// An object's state in a report.
@@ -111,10 +125,13 @@ pub struct ObjectRow {
     pub new_version_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_etag: Option<String>,
+    /// Why a skipped object was skipped (`reason` in words), for the gate.
+    #[serde(skip)]
+    pub skip: Option<SkipReason>,
 }
 
 impl ObjectRow {
-    fn new(
+    pub(crate) fn new(
         key: &str,
         version_id: Option<String>,
         etag: Option<String>,
@@ -134,6 +151,7 @@ impl ObjectRow {
             grants: None,
             new_version_id: None,
             new_etag: None,
+            skip: None,
         }
     }
 
@@ -186,6 +204,7 @@ impl ObjectRow {
             },
             Outcome::Skipped(reason) => ObjectRow {
                 reason: Some(reason.as_str().to_owned()),
+                skip: Some(*reason),
                 ..row(Status::Skipped)
             },
             Outcome::Conflict(why) => ObjectRow {
@@ -221,6 +240,7 @@ impl ObjectRow {
                 },
                 Unread::SseC => ObjectRow {
                     reason: Some(SkipReason::SseC.as_str().to_owned()),
+                    skip: Some(SkipReason::SseC),
                     ..row(Status::Skipped, None, listed_etag())
                 },
                 Unread::Failed => ObjectRow {
@@ -370,6 +390,17 @@ pub struct RunInfo {
     pub notes: Vec<String>,
 }
 
+/// How a report is written, besides its format.
+#[derive(Clone, Debug, Default)]
+pub struct WriterOptions {
+    /// Colours (the table only).
+    pub color: bool,
+    /// Which objects fail the run: the summary formats say so.
+    pub gate: Gate,
+    /// `$GITHUB_STEP_SUMMARY`, for the github format.
+    pub step_summary: Option<std::path::PathBuf>,
+}
+
 /// A report being written.
 pub trait ReportWriter: Send {
     fn object(&mut self, row: &ObjectRow) -> io::Result<()>;
@@ -389,14 +420,31 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// A writer for `format` over `out`. `color` applies to the table only.
-pub fn writer(format: Format, out: Box<dyn Write + Send>, color: bool) -> Box<dyn ReportWriter> {
+/// A writer for `format` over `out`.
+pub fn writer(
+    format: Format,
+    out: Box<dyn Write + Send>,
+    options: &WriterOptions,
+) -> Box<dyn ReportWriter> {
+    let gate = options.gate.clone();
     match format {
-        Format::Table => Box::new(table::TableWriter::new(out, color)),
+        Format::Table => Box::new(table::TableWriter::new(out, options.color)),
         Format::Json => Box::new(json::JsonWriter::new(out)),
         Format::Jsonl => Box::new(json::JsonlWriter::new(out)),
         Format::Csv => Box::new(csv::CsvWriter::new(out)),
+        Format::Github => Box::new(github::GithubWriter::new(
+            out,
+            gate,
+            options.step_summary.clone(),
+        )),
+        Format::Junit => Box::new(junit::JunitWriter::new(out, gate)),
+        Format::Markdown => Box::new(markdown::MarkdownWriter::new(out, gate)),
     }
+}
+
+/// Several reports of one run, each written as if it were the only one.
+pub fn tee(writers: Vec<Box<dyn ReportWriter>>) -> Box<dyn ReportWriter> {
+    Box::new(tee::Tee::new(writers))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use console::Style;
 
 use super::{escape, ObjectRow, ReportWriter, RunInfo, Status, Summary};
 use crate::model::Header;
-use crate::rules::RuleId;
+use crate::rules::{RuleId, Severity};
 
 /// Example keys shown per group.
 const EXAMPLES: usize = 10;
@@ -19,6 +19,8 @@ pub struct TableWriter {
     color: bool,
     /// Findings by rule and header: a policy sets several headers, each its own group.
     by_rule: BTreeMap<(RuleId, Header), Group>,
+    /// The worst severity of each group's findings (a policy's blocks choose theirs).
+    severities: BTreeMap<(RuleId, Header), Severity>,
     /// Fix: skipped objects by reason, and conflicts.
     skipped: BTreeMap<String, Group>,
     conflicts: Group,
@@ -60,6 +62,7 @@ impl TableWriter {
             out,
             color,
             by_rule: BTreeMap::new(),
+            severities: BTreeMap::new(),
             skipped: BTreeMap::new(),
             conflicts: Group::default(),
             gone: Group::default(),
@@ -153,6 +156,11 @@ impl ReportWriter for TableWriter {
             | Status::WouldRestore => {}
         }
         for finding in &row.findings {
+            let severity = self
+                .severities
+                .entry((finding.rule, finding.header.clone()))
+                .or_insert(finding.severity);
+            *severity = (*severity).max(finding.severity);
             self.by_rule
                 .entry((finding.rule, finding.header.clone()))
                 .or_default()
@@ -261,11 +269,17 @@ impl ReportWriter for TableWriter {
             writeln!(self.out, "  note: {}", escape::for_terminal(note))?;
         }
         for ((rule, header), group) in std::mem::take(&mut self.by_rule) {
+            let severity = self
+                .severities
+                .get(&(rule, header.clone()))
+                .copied()
+                .unwrap_or_else(|| rule.severity());
             let title = match rule {
                 RuleId::Policy => format!("{rule}: {header}"),
                 _ => rule.to_string(),
             };
-            self.write_group(&title, rule.explanation(), &group)?;
+            let about = format!("{severity} · {}", rule.explanation());
+            self.write_group(&title, &about, &group)?;
         }
         for (reason, group) in std::mem::take(&mut self.skipped) {
             self.write_group(

@@ -10,6 +10,7 @@ pub mod content_encoding;
 mod content_type;
 mod encoding_mismatch;
 pub mod policy;
+mod severity;
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 use crate::model::{Header, ObjectHead, SkipReason};
 use policy::Policy;
+pub use severity::Severity;
 
 /// How many of an object's first bytes the sniff reads: every magic number fits, and a ranged GET
 /// this small costs the same as a HEAD.
@@ -27,6 +29,8 @@ pub const SNIFF_BYTES: u64 = 64;
 pub struct Finding {
     /// The rule's stable id.
     pub rule: RuleId,
+    /// How much it matters: the rule's, or the policy block's `severity`.
+    pub severity: Severity,
     /// The HTTP header the finding is about.
     pub header: Header,
     /// The header's value now; `None` when the header is absent.
@@ -51,6 +55,7 @@ impl Finding {
     ) -> Self {
         Finding {
             rule,
+            severity: rule.severity(),
             header,
             current: current.map(str::to_owned),
             proposed,
@@ -91,6 +96,16 @@ impl RuleId {
             RuleId::Charset => "charset",
             RuleId::EncodingMismatch => "encoding-mismatch",
             RuleId::Policy => "policy",
+        }
+    }
+
+    /// The severity of the rule's findings. Content-Encoding problems break clients (browsers
+    /// refuse the body, curl and CloudFront fail); a generic Content-Type or a missing charset
+    /// makes a page render worse, not fail. A policy block chooses its own (error unless it says).
+    pub fn severity(self) -> Severity {
+        match self {
+            RuleId::ContentEncoding | RuleId::EncodingMismatch | RuleId::Policy => Severity::Error,
+            RuleId::ContentType | RuleId::Charset => Severity::Warning,
         }
     }
 
@@ -362,7 +377,7 @@ mod tests {
         );
         assert_eq!(
             serde_json::to_value(&finding).unwrap(),
-            serde_json::json!({"rule": "content-encoding", "header": "Content-Encoding",
+            serde_json::json!({"rule": "content-encoding", "severity": "error", "header": "Content-Encoding",
                                "current": "gzip, UTF-8", "proposed": "gzip"})
         );
     }

@@ -15,7 +15,7 @@ use globset::GlobSet;
 pub use parse::{load, parse, PolicyError};
 
 use super::coding::Magic;
-use super::{Finding, RuleId};
+use super::{Finding, RuleId, Severity};
 use crate::model::{date, Header, ObjectHead, SkipReason};
 
 /// A parsed, validated policy.
@@ -36,11 +36,14 @@ pub struct Block {
     matcher: GlobSet,
     /// What the block declares, in header order.
     pub sets: Vec<(Header, Want)>,
+    /// The severity of the block's findings (`severity = "warning"`; error unless it says).
+    pub severity: Severity,
 }
 
 impl PartialEq for Block {
     fn eq(&self, other: &Self) -> bool {
-        (self.line, &self.keys, &self.sets) == (other.line, &other.keys, &other.sets)
+        (self.line, &self.keys, &self.sets, self.severity)
+            == (other.line, &other.keys, &other.sets, other.severity)
     }
 }
 
@@ -100,6 +103,7 @@ impl Policy {
                     Want::Absent => None,
                 };
                 let mut finding = Finding::new(RuleId::Policy, header.clone(), current, proposed);
+                finding.severity = block.severity;
                 if *header == Header::ContentEncoding {
                     finding.blocked = body.and_then(|body| contradicted(want, body));
                 }

@@ -17,6 +17,7 @@ use toml::Spanned;
 use super::{Block, Policy, Want};
 use crate::model::{date, Header};
 use crate::rules::content_encoding::{is_registered, REGISTERED_CODINGS};
+use crate::rules::Severity;
 
 /// A policy that cannot be used, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +41,7 @@ impl fmt::Display for PolicyError {
 impl std::error::Error for PolicyError {}
 
 /// The fields a `[[match]]` block may have.
-pub(super) const FIELDS: [&str; 8] = [
+pub(super) const FIELDS: [&str; 9] = [
     "keys",
     "cache-control",
     "content-type",
@@ -49,6 +50,7 @@ pub(super) const FIELDS: [&str; 8] = [
     "content-encoding",
     "expires",
     "metadata",
+    "severity",
 ];
 
 /// Reads and checks the policy at `path`.
@@ -128,6 +130,7 @@ impl Reader<'_> {
     fn block(&self, span: Range<usize>, table: &DeTable<'_>) -> Result<Block, PolicyError> {
         let mut keys = None;
         let mut sets = Vec::new();
+        let mut severity = Severity::Error;
         for (key, value) in table {
             let name = key.get_ref().as_ref();
             let header = match name {
@@ -137,6 +140,10 @@ impl Reader<'_> {
                 }
                 "metadata" => {
                     sets.extend(self.metadata(value)?);
+                    continue;
+                }
+                "severity" => {
+                    severity = self.severity(value)?;
                     continue;
                 }
                 "cache-control" => Header::CacheControl,
@@ -158,7 +165,21 @@ impl Reader<'_> {
             keys,
             matcher,
             sets,
+            severity,
         })
+    }
+
+    /// `severity = "error" | "warning"`.
+    fn severity(&self, value: &Value<'_>) -> Result<Severity, PolicyError> {
+        match value.get_ref() {
+            DeValue::String(text) => text
+                .parse()
+                .map_err(|e: String| self.error(value.span(), e)),
+            _ => Err(self.error(
+                value.span(),
+                "severity must be \"error\" or \"warning\"".into(),
+            )),
+        }
     }
 
     /// `keys`: a non-empty list of globs, matched as `--include` matches.

@@ -296,6 +296,21 @@ fn every_mistake_is_one_line_with_its_position() {
             "unknown field 'keys' at the top level",
         ),
         (
+            "[[match]]\nkeys = [\"*\"]\nseverity = \"fatal\"\n",
+            "p.toml:3:12",
+            "severity 'fatal' is neither \"error\" nor \"warning\"",
+        ),
+        (
+            "[[match]]\nkeys = [\"*\"]\nseverity = 1\n",
+            "p.toml:3:12",
+            "severity must be \"error\" or \"warning\"",
+        ),
+        (
+            "[[match]]\nkeys = [\"*\"]\nseveriti = \"error\"\n",
+            "p.toml:3:1",
+            "did you mean 'severity'?",
+        ),
+        (
             "# nothing\n",
             "p.toml:1:1",
             "the policy has no [[match]] block",
@@ -307,6 +322,39 @@ fn every_mistake_is_one_line_with_its_position() {
         assert!(err.contains(message), "{text:?}: {err}");
         assert!(!err.contains('\n'), "one line: {err}");
     }
+}
+
+#[test]
+fn a_block_chooses_the_severity_of_its_findings_error_unless_it_says() {
+    let policy = parse(
+        "p.toml",
+        "[[match]]\nkeys = [\"*.html\"]\nseverity = \"warning\"\ncache-control = \"no-cache\"\n\n[[match]]\nkeys = [\"*\"]\ncache-control = \"max-age=60\"\n",
+    )
+    .unwrap();
+    let severities = |key: &str| -> Vec<Severity> {
+        policy
+            .check(&head(key), None)
+            .iter()
+            .map(|f| f.severity)
+            .collect()
+    };
+    assert_eq!(severities("index.html"), [Severity::Warning]);
+    assert_eq!(severities("app.js"), [Severity::Error]);
+    // A policy finding that replaces a built-in rule's keeps the block's severity.
+    let rules = RuleSet::parse(&["default"], Some(Arc::new(policy))).unwrap();
+    let generic = ObjectHead {
+        content_encoding: Some("UTF-8".into()),
+        ..head("index.html")
+    };
+    let found = rules.check(&generic, None);
+    let by_rule: Vec<(RuleId, Severity)> = found.iter().map(|f| (f.rule, f.severity)).collect();
+    assert_eq!(
+        by_rule,
+        [
+            (RuleId::ContentEncoding, Severity::Error),
+            (RuleId::Policy, Severity::Warning)
+        ]
+    );
 }
 
 #[test]
