@@ -336,3 +336,47 @@ async fn also_format_writes_a_second_report_and_refuses_two_on_stdout() {
         bad.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undo_left_to_do_fails_the_case_of_the_rule_it_restores_unless_fail_on_never() {
+    let env = TestEnv::new().await;
+    env.put("a.html", "text/html", Some("UTF-8"));
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    assert_eq!(crate::harness::fix(&env, &journal, &[]).await.code, 0);
+    let undo = |extra: &'static [&'static str]| {
+        let (env, journal) = (&env, journal.clone());
+        async move {
+            let args = [
+                &[
+                    "undo",
+                    journal.to_str().unwrap(),
+                    "--dry-run",
+                    "--format",
+                    "junit",
+                ][..],
+                extra,
+            ]
+            .concat();
+            env.s3mend(&args).await
+        }
+    };
+    let dry = undo(&[]).await;
+    assert_eq!(dry.code, 1, "{dry:?}");
+    let (cases, [_, failures, _]) = parse_junit(&dry.stdout);
+    assert_eq!(failures, 1, "{}", dry.stdout);
+    assert_eq!(cases[0].0, "content-encoding (error)");
+    let failure = cases[0].1.as_ref().unwrap();
+    assert!(
+        failure.contains("a.html: (absent) → UTF-8 [would-restore]"),
+        "{failure}"
+    );
+    let never = undo(&["--fail-on", "never"]).await;
+    assert_eq!(never.code, 0, "{never:?}");
+    let (cases, [_, failures, _]) = parse_junit(&never.stdout);
+    assert_eq!(failures, 0);
+    assert!(
+        cases[0].2.as_ref().unwrap().contains("a.html"),
+        "listed, passing"
+    );
+}

@@ -85,6 +85,8 @@ pub struct Digest {
     pub conflicts: Group,
     /// Objects that could not be inspected or repaired.
     pub errors: Group,
+    /// Objects left to do that no rule found anything on (an undo's entries), by status.
+    pub unruled: Group,
     /// Objects that fail the gate.
     pub failing: u64,
 }
@@ -99,6 +101,7 @@ impl Digest {
             skipped: BTreeMap::new(),
             conflicts: Group::with_capacity(capacity),
             errors: Group::with_capacity(capacity),
+            unruled: Group::with_capacity(capacity),
             failing: 0,
         }
     }
@@ -116,6 +119,15 @@ impl Digest {
             (status, _) => status.as_str().to_owned(),
         };
         let reason = || shown(&row.reason, "");
+        if row.findings.is_empty() && fails {
+            let example = || Example {
+                detail: reason(),
+                proposed: None,
+                status: status.clone(),
+                fails,
+            };
+            self.unruled.add(&key, example, fails);
+        }
         for finding in &row.findings {
             let fails = self.gate.fails_finding(row, finding);
             let capacity = self.capacity;
@@ -246,5 +258,10 @@ mod tests {
             "skipped: archived"
         );
         assert_eq!(digest.failing, 4);
+        assert_eq!(digest.unruled.count, 0);
+        // A row left to do that no rule found anything on has a group of its own.
+        digest.add(&row("u", Status::WouldRestore, Vec::new()));
+        assert_eq!((digest.unruled.count, digest.unruled.failing), (1, 1));
+        assert_eq!(digest.unruled.examples["u"].status, "would-restore");
     }
 }

@@ -123,7 +123,16 @@ impl ReportWriter for JunitWriter {
     }
 
     fn finish(mut self: Box<Self>, summary: &Summary, info: &RunInfo) -> io::Result<()> {
-        let cases = self.cases(info);
+        let mut cases = self.cases(info);
+        if self.digest.unruled.count > 0 {
+            // An undo's entries left to do: no rule, so a case of their own.
+            cases.push(Case {
+                name: "left to do".to_owned(),
+                severity: Severity::Error,
+                about: "what the run was to do on these objects is not done",
+                group: Some(std::mem::take(&mut self.digest.unruled)),
+            });
+        }
         let suite = format!("s3mend {} {}", info.command, info.target);
         let failures = cases
             .iter()

@@ -142,6 +142,15 @@ pub fn render(digest: &Digest, summary: &Summary, info: &RunInfo) -> String {
             false,
         );
     }
+    if digest.unruled.count > 0 {
+        section(
+            &mut md,
+            "left to do",
+            "what the run was to do on these objects is not done",
+            &digest.unruled,
+            false,
+        );
+    }
     if digest.conflicts.count > 0 {
         section(
             &mut md,
