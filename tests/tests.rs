@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod aws_flags;
 mod catalog;
 mod compat;
 mod connect;
@@ -12,6 +13,7 @@ mod faults;
 mod fix;
 mod hardening;
 mod heads;
+mod messages;
 mod metrics;
 mod nightly;
 mod pace;
@@ -22,3 +24,4 @@ mod scan_errors;
 mod scan_formats;
 mod scan_walk;
 mod sniff;
+mod tls;
