@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use s3mend_lab::{Arrival, LAB_ACCOUNT_ID};
 
 use crate::fix::everything;
-use crate::harness::{expected_fixture_proposals, proposals, row, TestEnv, BUCKET};
+use crate::harness::{expected_fixture_proposals, fix, proposals, row, TestEnv, BUCKET};
 use crate::scan_errors::one_line_error;
 
 /// Operations that take x-amz-request-payer (the S3 API reference); all but ListBuckets take
@@ -121,22 +121,9 @@ async fn a_fix_sends_them_on_every_request_copies_and_multipart_uploads_included
     env.lab.fail_next("UploadPartCopy", "fails.js", 100);
     env.lab.record_arrivals(true);
     let dir = tempfile::tempdir().unwrap();
-    let journal = dir.path().join("j.jsonl");
-    let mut args = vec![
-        "fix",
-        "s3://test-bucket/",
-        "--yes",
-        "--format",
-        "json",
-        "--journal",
-        journal.to_str().unwrap(),
-        "--multipart-threshold",
-        "1KiB",
-        "--max-attempts",
-        "2",
-    ];
-    args.extend(CONVENTIONS);
-    let run = env.s3mend(&args).await;
+    let mut extra = vec!["--multipart-threshold", "1KiB", "--max-attempts", "2"];
+    extra.extend(CONVENTIONS);
+    let run = fix(&env, &dir.path().join("j.jsonl"), &extra).await;
     assert_eq!(run.code, 2, "fails.js could not be repaired: {run:?}");
     let report = run.json();
     assert_eq!(row(&report, "page.html")["status"], "fixed", "{report}");
