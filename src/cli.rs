@@ -311,14 +311,16 @@ pub struct ConnectArgs {
     #[arg(long, value_enum, default_value_t)]
     pub addressing_style: Addressing,
 
-    /// Attempts per request, retries included (with exponential backoff, also on 503 SlowDown).
-    #[arg(long, default_value_t = crate::s3::DEFAULT_MAX_ATTEMPTS, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_attempts: u32,
+    /// Attempts per request, retries included (with exponential backoff, also on 503 SlowDown)
+    /// [default: AWS_MAX_ATTEMPTS or the profile's max_attempts, else 10].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: Option<u32>,
 
     /// Retry mode: standard (exponential backoff) or adaptive (also a client-side rate limiter
-    /// that slows down after throttling).
-    #[arg(long, value_enum, default_value_t)]
-    pub retry_mode: RetryModeArg,
+    /// that slows down after throttling) [default: AWS_RETRY_MODE or the profile's retry_mode,
+    /// else standard].
+    #[arg(long, value_enum)]
+    pub retry_mode: Option<RetryModeArg>,
 
     /// How long one attempt of a request may wait for its answer before it is given up and
     /// retried, e.g. 30s, 500ms, 2m (100ms to 1h). Copies of large objects get longer; the first
@@ -335,11 +337,48 @@ pub struct ConnectArgs {
     /// reporting a bug.
     #[arg(long, env = "S3MEND_NO_FAST_HEAD", value_parser = clap::builder::FalseyValueParser::new())]
     pub no_fast_head: bool,
+
+    /// Agree to pay for the requests in a Requester Pays bucket (sent on every request that
+    /// takes it, as x-amz-request-payer).
+    #[arg(long, value_enum, value_name = "WHO")]
+    pub request_payer: Option<RequestPayerArg>,
+
+    /// The 12-digit AWS account id that must own the bucket: S3 refuses every request (403) to a
+    /// bucket another account owns (x-amz-expected-bucket-owner on every request).
+    #[arg(long, value_name = "ACCOUNT", value_parser = parse_account_id)]
+    pub expected_bucket_owner: Option<String>,
+
+    /// Trust the certificates in this PEM file (instead of the system's) to verify the
+    /// endpoint's TLS certificate.
+    #[arg(long, value_name = "PATH", env = "AWS_CA_BUNDLE")]
+    pub ca_bundle: Option<PathBuf>,
+
+    /// Do not verify the endpoint's TLS certificate (a warning is printed; wins over
+    /// --ca-bundle): for a test server with a self-signed certificate only.
+    #[arg(long)]
+    pub no_verify_ssl: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+/// `--expected-bucket-owner`: an AWS account id is 12 digits.
+fn parse_account_id(text: &str) -> Result<String, String> {
+    if text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "'{}' is not an AWS account id (12 digits, e.g. 111122223333)",
+            text.escape_debug()
+        ))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RequestPayerArg {
+    /// The caller pays for the requests and the data transfer.
+    Requester,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum RetryModeArg {
-    #[default]
     Standard,
     Adaptive,
 }

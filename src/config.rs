@@ -7,14 +7,15 @@ use std::sync::Arc;
 
 use crate::catalog;
 use crate::cli::{
-    ConnectArgs, FixArgs, MetricsArgs, OutputArgs, RetryModeArg, ScanArgs, UndoArgs, WriteArgs,
+    ConnectArgs, FixArgs, MetricsArgs, OutputArgs, RequestPayerArg, RetryModeArg, ScanArgs,
+    UndoArgs, WriteArgs,
 };
-use crate::model::S3Uri;
+use crate::model::{legacy_name, not_a_bucket_name, S3Uri};
 use crate::pipeline::{KeyFilter, ScanJob};
 use crate::repair::{RepairSettings, MIN_PART_SIZE};
 use crate::report::{Format, Gate};
 use crate::rules::{policy, RuleSet};
-use crate::s3::ConnectOptions;
+use crate::s3::{ConnectOptions, RequestConventions, RetryMode, TlsOptions};
 use crate::state::Scope;
 
 /// Everything a scan needs.
@@ -229,7 +230,7 @@ impl UndoConfig {
     pub fn from_args(args: &UndoArgs) -> Result<Self, String> {
         Ok(UndoConfig {
             from: args.from.clone(),
-            connect: connect_options(&args.connect, args.concurrency),
+            connect: connect_options(&args.connect, args.concurrency)?,
             write: WriteConfig::from_args(&args.write),
             concurrency: usize::from(args.concurrency),
             output: OutputConfig::try_from(&args.output)?,
@@ -241,6 +242,18 @@ impl UndoConfig {
 impl ScanConfig {
     pub fn from_args(args: &ScanArgs) -> Result<Self, String> {
         let target: S3Uri = args.target.parse()?;
+        let connect = connect_options(&args.connect, args.concurrency)?;
+        if !connect
+            .addressing
+            .is_path_style(connect.endpoint_url.is_some())
+        {
+            if let Some(why) = legacy_name(&target.bucket) {
+                return Err(format!(
+                    "{}: only a legacy us-east-1 bucket can have such a name, and it needs --addressing-style path",
+                    not_a_bucket_name(&target.bucket, why)
+                ));
+            }
+        }
         let policy = match &args.policy {
             Some(path) => Some(Arc::new(policy::load(path).map_err(|e| e.to_string())?)),
             None => None,
@@ -279,7 +292,7 @@ impl ScanConfig {
                 },
             }),
             target,
-            connect: connect_options(&args.connect, args.concurrency),
+            connect,
             output: OutputConfig::try_from(&args.output)?,
             metrics: MetricsConfig::from_args(&args.metrics)?,
         })
@@ -288,19 +301,70 @@ impl ScanConfig {
 
 /// The connection settings, with the command's `--concurrency` as the cap on requests in flight
 /// (it lives with each command, not with the connection flags).
-fn connect_options(args: &ConnectArgs, concurrency: u16) -> ConnectOptions {
-    ConnectOptions {
-        endpoint_url: args.endpoint_url.clone().filter(|e| !e.is_empty()),
+fn connect_options(args: &ConnectArgs, concurrency: u16) -> Result<ConnectOptions, String> {
+    let endpoint_url = args.endpoint_url.clone().filter(|e| !e.is_empty());
+    if let Some(url) = &endpoint_url {
+        check_endpoint_url(url)?;
+    }
+    Ok(ConnectOptions {
+        endpoint_url,
         region: args.region.clone(),
         profile: args.profile.clone(),
         addressing: args.addressing_style,
         static_credentials: None,
         max_attempts: args.max_attempts,
-        adaptive_retries: args.retry_mode == RetryModeArg::Adaptive,
+        retry_mode: args.retry_mode.map(|mode| match mode {
+            RetryModeArg::Standard => RetryMode::Standard,
+            RetryModeArg::Adaptive => RetryMode::Adaptive,
+        }),
         attempt_timeout: args.attempt_timeout,
         max_in_flight: usize::from(concurrency),
         max_rps: args.max_rps.and_then(NonZeroU32::new),
         fast_head: !args.no_fast_head,
+        conventions: RequestConventions {
+            request_payer: args.request_payer == Some(RequestPayerArg::Requester),
+            expected_bucket_owner: args.expected_bucket_owner.clone(),
+        },
+        tls: TlsOptions {
+            ca_bundle: args.ca_bundle.clone().filter(|p| !p.as_os_str().is_empty()),
+            verify: !args.no_verify_ssl,
+        },
+    })
+}
+
+/// `--endpoint-url` (or `AWS_ENDPOINT_URL`) must be an http or https URL with a host: without a
+/// scheme the SDK fails every request with "dispatch failure … not a valid URI".
+fn check_endpoint_url(url: &str) -> Result<(), String> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some("http" | "https") => {}
+        Some(other) => {
+            return Err(format!(
+                "--endpoint-url '{}' is not an http:// or https:// URL (scheme '{}')",
+                url.escape_debug(),
+                other.escape_debug()
+            ))
+        }
+        None => {
+            // A local server speaks plain HTTP more often than not; anything else is S3-like.
+            let host = url.split([':', '/']).next().unwrap_or_default();
+            let local = host == "localhost"
+                || host.parse::<std::net::IpAddr>().is_ok_and(|ip| {
+                    ip.is_loopback() || matches!(ip, std::net::IpAddr::V4(v4) if v4.is_private())
+                });
+            let scheme = if local { "http" } else { "https" };
+            return Err(format!(
+                "--endpoint-url needs a scheme: did you mean {scheme}://{}?",
+                url.escape_debug()
+            ));
+        }
+    }
+    match url.parse::<http::Uri>() {
+        Ok(uri) if uri.host().is_some_and(|h| !h.is_empty()) => Ok(()),
+        _ => Err(format!(
+            "--endpoint-url '{}' is not a URL with a host, e.g. https://s3.example.com or http://127.0.0.1:9000",
+            url.escape_debug()
+        )),
     }
 }
 
@@ -515,6 +579,145 @@ mod tests {
             assert_eq!(env("statsd").as_deref(), Some("S3MEND_STATSD"));
             assert_eq!(env("metrics_file").as_deref(), Some("S3MEND_METRICS_FILE"));
         }
+    }
+
+    #[test]
+    fn aws_flags_reach_the_connection() {
+        let cfg = parse(&["s3mend", "scan", "s3://bucket"]).unwrap();
+        assert_eq!(
+            (cfg.connect.max_attempts, cfg.connect.retry_mode),
+            (None, None)
+        );
+        assert_eq!(cfg.connect.conventions, RequestConventions::default());
+        // (--ca-bundle's default is AWS_CA_BUNDLE, which this machine may set.)
+        assert!(cfg.connect.tls.verify);
+        let cfg = parse(&[
+            "s3mend",
+            "scan",
+            "s3://bucket",
+            "--max-attempts",
+            "3",
+            "--retry-mode",
+            "adaptive",
+            "--request-payer",
+            "requester",
+            "--expected-bucket-owner",
+            "111122223333",
+            "--ca-bundle",
+            "ca.pem",
+        ])
+        .unwrap();
+        assert_eq!(cfg.connect.max_attempts, Some(3));
+        assert_eq!(cfg.connect.retry_mode, Some(RetryMode::Adaptive));
+        assert!(cfg.connect.conventions.request_payer);
+        assert_eq!(
+            cfg.connect.conventions.expected_bucket_owner.as_deref(),
+            Some("111122223333")
+        );
+        assert_eq!(cfg.connect.tls.ca_bundle, Some(PathBuf::from("ca.pem")));
+        assert!(cfg.connect.tls.verify);
+        let cfg = parse(&["s3mend", "scan", "s3://bucket", "--no-verify-ssl"]).unwrap();
+        assert!(!cfg.connect.tls.verify);
+        for bad in ["12345678901", "1234567890123", "11112222333a", ""] {
+            let flag = format!("--expected-bucket-owner={bad}");
+            let err = parse(&["s3mend", "scan", "s3://bucket", &flag]).unwrap_err();
+            assert!(err.contains("is not an AWS account id"), "{bad}: {err}");
+        }
+        use clap::CommandFactory;
+        let command = Cli::command();
+        let scan = command.find_subcommand("scan").unwrap();
+        let env = |id: &str| {
+            scan.get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_env())
+                .map(|e| e.to_str().unwrap().to_owned())
+        };
+        assert_eq!(env("ca_bundle").as_deref(), Some("AWS_CA_BUNDLE"));
+    }
+
+    #[test]
+    fn an_endpoint_url_needs_a_scheme_and_a_host() {
+        for good in [
+            "http://127.0.0.1:9000",
+            "https://s3.example.com",
+            "https://s3.example.com/",
+            "http://[::1]:9000",
+            "http://localhost:9000",
+        ] {
+            assert_eq!(check_endpoint_url(good), Ok(()), "{good}");
+        }
+        for (bad, message) in [
+            (
+                "127.0.0.1:9911",
+                "--endpoint-url needs a scheme: did you mean http://127.0.0.1:9911?",
+            ),
+            (
+                "localhost:9000",
+                "--endpoint-url needs a scheme: did you mean http://localhost:9000?",
+            ),
+            (
+                "10.1.2.3",
+                "--endpoint-url needs a scheme: did you mean http://10.1.2.3?",
+            ),
+            (
+                "s3.example.com",
+                "--endpoint-url needs a scheme: did you mean https://s3.example.com?",
+            ),
+            (
+                "ftp://host",
+                "--endpoint-url 'ftp://host' is not an http:// or https:// URL (scheme 'ftp')",
+            ),
+            (
+                "http://",
+                "--endpoint-url 'http://' is not a URL with a host",
+            ),
+            (
+                "http://a b",
+                "--endpoint-url 'http://a b' is not a URL with a host",
+            ),
+        ] {
+            let err = check_endpoint_url(bad).unwrap_err();
+            assert!(err.starts_with(message), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_legacy_bucket_name_needs_path_style() {
+        let err = parse(&["s3mend", "scan", "s3://Fieldnotes_Site"]).unwrap_err();
+        assert!(err.contains("needs --addressing-style path"), "{err}");
+        for ok in [
+            &[
+                "s3mend",
+                "scan",
+                "s3://Fieldnotes_Site",
+                "--addressing-style",
+                "path",
+            ][..],
+            &[
+                "s3mend",
+                "scan",
+                "s3://Fieldnotes_Site",
+                "--endpoint-url",
+                "http://127.0.0.1:9000",
+            ][..],
+        ] {
+            let cfg = parse(ok).unwrap();
+            assert_eq!(cfg.target.bucket, "Fieldnotes_Site");
+        }
+        let err = parse(&[
+            "s3mend",
+            "scan",
+            "s3://Fieldnotes_Site",
+            "--endpoint-url",
+            "http://127.0.0.1:9000",
+            "--addressing-style",
+            "virtual",
+        ])
+        .unwrap_err();
+        assert!(
+            err.contains("is not a valid S3 bucket name (upper case;"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -101,12 +101,14 @@ pub fn lab_connection(lab: &Lab) -> ConnectOptions {
         profile: None,
         addressing: Addressing::Path,
         static_credentials: Some((LAB_ACCESS_KEY.to_owned(), LAB_SECRET_KEY.to_owned())),
-        max_attempts: crate::s3::DEFAULT_MAX_ATTEMPTS,
-        adaptive_retries: false,
+        max_attempts: Some(crate::s3::DEFAULT_MAX_ATTEMPTS),
+        retry_mode: None,
         attempt_timeout: crate::s3::DEFAULT_ATTEMPT_TIMEOUT,
         max_in_flight: DEMO_CONCURRENCY,
         max_rps: None,
         fast_head: true,
+        conventions: Default::default(),
+        tls: Default::default(),
     }
 }
 

@@ -29,11 +29,7 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code.into(),
         Err(err) if is_broken_pipe(&err) => ExitCode::Clean.into(),
         Err(err) => {
-            if verbose > 0 {
-                eprintln!("s3mend: error: {err:?}");
-            } else {
-                eprintln!("s3mend: error: {err:#}");
-            }
+            eprintln!("s3mend: error: {}", error_text(&err, verbose > 0));
             ExitCode::Error.into()
         }
     }
@@ -151,6 +147,20 @@ fn init_logging(verbose: u8, format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// The error as printed: one line, its causes joined by `: `; with -v, each cause on a line of
+/// its own. Never a backtrace: anyhow captures one when RUST_BACKTRACE is set, and `{:?}` would
+/// print it, so the message would change with the environment.
+fn error_text(err: &anyhow::Error, verbose: bool) -> String {
+    if !verbose {
+        return format!("{err:#}");
+    }
+    let mut text = err.to_string();
+    for cause in err.chain().skip(1) {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    text
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod aws_flags;
 mod catalog;
 mod ci_formats;
 mod compat;
@@ -15,6 +16,7 @@ mod gate;
 mod github_action;
 mod hardening;
 mod heads;
+mod messages;
 mod metrics;
 mod nightly;
 mod pace;
@@ -25,3 +27,4 @@ mod scan_errors;
 mod scan_formats;
 mod scan_walk;
 mod sniff;
+mod tls;

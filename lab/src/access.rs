@@ -4,7 +4,8 @@
 //! It is the one place s3s names the operation (`HeadObject`, ...) of every request, implemented
 //! or not, so requests are counted here. Then an anonymous request is refused as S3 does, and,
 //! with the `testing` feature, the request is handed to the fault injector (`inject.rs`), which
-//! may fail or stall it before it changes anything.
+//! may fail or stall it before it changes anything. Last, a request that expects another bucket
+//! owner than the lab's account is refused, as S3 does.
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use super::handle::LabHandle;
 #[cfg(feature = "testing")]
 use super::inject::Inject;
 use super::stats::Counters;
+use super::LAB_ACCOUNT_ID;
 
 /// Counts and admits each request, then raises any fault a test injected for it (`testing`).
 pub struct LabAccess {
@@ -45,6 +47,24 @@ impl S3Access for LabAccess {
         self.inject
             .raise(cx, |op, kind| self.counters.fault(op, kind))
             .await?;
-        Ok(())
+        check_expected_owner(cx.headers())
     }
+}
+
+/// S3 refuses, with 403 AccessDenied, a request whose `x-amz-expected-bucket-owner` (or, for a
+/// copy, `x-amz-source-expected-bucket-owner`) names another account than the bucket's owner;
+/// every lab bucket is owned by [`LAB_ACCOUNT_ID`].
+fn check_expected_owner(headers: &http::HeaderMap) -> S3Result<()> {
+    for name in [
+        "x-amz-expected-bucket-owner",
+        "x-amz-source-expected-bucket-owner",
+    ] {
+        if headers
+            .get(name)
+            .is_some_and(|owner| owner.as_bytes() != LAB_ACCOUNT_ID.as_bytes())
+        {
+            return Err(s3_error!(AccessDenied, "Access Denied"));
+        }
+    }
+    Ok(())
 }

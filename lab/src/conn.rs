@@ -3,7 +3,7 @@
 //!
 //! With the `testing` feature each connection is also wrapped by `conn_faults.rs`, which carries
 //! out the injected faults only a connection can produce (a reset, a 200 status on an error
-//! body).
+//! body), and spoken over TLS when the lab was given a certificate (`tls.rs`).
 
 use std::sync::Arc;
 
@@ -25,11 +25,18 @@ pub(super) struct Shared {
     pub delays: Delays,
 }
 
+/// TLS for the connections (`testing` only; the demo serves plain HTTP).
+#[cfg(feature = "testing")]
+pub(super) type Tls = Option<tokio_rustls::TlsAcceptor>;
+#[cfg(not(feature = "testing"))]
+pub(super) type Tls = Option<std::convert::Infallible>;
+
 /// The accept loop: one task per connection (HTTP/1.1 keep-alive), all aborted on stop.
 pub(super) async fn serve(
     listener: TcpListener,
     service: s3s::service::S3Service,
     shared: Arc<Shared>,
+    tls: Tls,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut connections = JoinSet::new();
@@ -47,10 +54,19 @@ pub(super) async fn serve(
                 });
                 #[cfg(feature = "testing")]
                 let (stream, handler) = conn_faults::wrap(stream, handler);
+                let tls = tls.clone();
                 connections.spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), handler)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    #[cfg(feature = "testing")]
+                    if let Some(tls) = tls {
+                        // A client that refuses the certificate ends the handshake: no request.
+                        if let Ok(stream) = tls.accept(stream).await {
+                            let _ = http.serve_connection(TokioIo::new(stream), handler).await;
+                        }
+                        return;
+                    }
+                    let _ = tls;
+                    let _ = http.serve_connection(TokioIo::new(stream), handler).await;
                 });
             }
             // Reap finished connection tasks so the set does not grow without bound.

@@ -50,12 +50,50 @@ pub struct Inject {
 }
 
 /// One request as it reached the lab's access check: the operation, its key (if about an
-/// object) and when. What a benchmark measures a client's timing with, on the server's side.
+/// object), when, and the `x-amz-*` headers it carried. What a benchmark measures a client's
+/// timing with, on the server's side, and what a test checks a client sent with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arrival {
     pub operation: String,
     pub key: Option<String>,
     pub at: std::time::Instant,
+    /// Its `x-amz-*` headers, names in lower case (the signature's own included).
+    pub amz_headers: std::collections::BTreeMap<String, String>,
+    /// The headers its signature covers (`SignedHeaders` of its `Authorization`), in lower case.
+    pub signed_headers: Vec<String>,
+}
+
+impl Arrival {
+    /// The value of header `name` (lower case) if the request carried it and signed it.
+    pub fn signed(&self, name: &str) -> Option<&str> {
+        self.signed_headers
+            .iter()
+            .any(|h| h == name)
+            .then(|| self.amz_headers.get(name).map(String::as_str))
+            .flatten()
+    }
+}
+
+/// The `x-amz-*` headers of a request, and the names its SigV4 `Authorization` signs.
+fn amz_headers(
+    headers: &http::HeaderMap,
+) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
+    let amz = headers
+        .iter()
+        .filter(|(name, _)| name.as_str().starts_with("x-amz-"))
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), value)
+        })
+        .collect();
+    let signed = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("SignedHeaders=").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .map(|list| list.trim().split(';').map(str::to_owned).collect())
+        .unwrap_or_default();
+    (amz, signed)
 }
 
 impl std::fmt::Debug for Inject {
@@ -156,11 +194,14 @@ impl Inject {
             S3Path::Root => ("", None),
         };
         if self.recording.load(Ordering::Relaxed) {
+            let (amz_headers, signed_headers) = amz_headers(cx.headers());
             if let Some(log) = self.arrivals.lock().as_mut() {
                 log.push(Arrival {
                     operation: op.to_owned(),
                     key: key.map(str::to_owned),
                     at: std::time::Instant::now(),
+                    amz_headers,
+                    signed_headers,
                 });
             }
         }

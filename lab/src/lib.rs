@@ -80,6 +80,8 @@ mod inject;
 mod quirks;
 #[cfg(feature = "testing")]
 mod testing;
+#[cfg(feature = "testing")]
+mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -108,12 +110,17 @@ pub use faults::{FaultRates, Faults};
 pub use inject::Arrival;
 #[cfg(feature = "testing")]
 pub use testing::{client, client_with_keys};
+#[cfg(feature = "testing")]
+pub use tls::LabTls;
 
 use access::LabAccess;
 use conn::Shared;
 
 /// The lab's access key id.
 pub const LAB_ACCESS_KEY: &str = "s3mendlabaccesskey";
+/// The AWS account id that owns every lab bucket: a request whose
+/// `x-amz-expected-bucket-owner` names another is refused (403), as S3 does.
+pub const LAB_ACCOUNT_ID: &str = "111122223333";
 /// The lab's secret key.
 pub const LAB_SECRET_KEY: &str = "s3mendlabsecretkey0123456789abcdefghijkl";
 
@@ -136,11 +143,15 @@ pub struct LabConfig {
     pub region: Option<String>,
     /// How a request signed for another region than [`LabConfig::region`] is answered.
     pub wrong_region: WrongRegion,
+    /// Serve HTTPS with this certificate; [`Lab::endpoint`] is then `https://127.0.0.1:PORT`.
+    #[cfg(feature = "testing")]
+    pub tls: Option<LabTls>,
 }
 
 /// A running lab server. Dropping it stops the server too; [`Lab::shutdown`] waits for that.
 pub struct Lab {
     addr: SocketAddr,
+    scheme: &'static str,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
@@ -157,6 +168,11 @@ impl std::fmt::Debug for Lab {
 impl Lab {
     /// Binds 127.0.0.1 and starts serving.
     pub async fn start(config: LabConfig) -> std::io::Result<Lab> {
+        #[cfg(feature = "testing")]
+        let tls = config.tls.as_ref().map(LabTls::acceptor).transpose()?;
+        #[cfg(not(feature = "testing"))]
+        let tls = None;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
         let mut handle = LabHandle::new();
@@ -184,18 +200,19 @@ impl Lab {
         builder.set_access(LabAccess::new(&handle));
         let service = builder.build();
         let (stop, stopped) = watch::channel(false);
-        let server = tokio::spawn(conn::serve(listener, service, shared.clone(), stopped));
+        let server = tokio::spawn(conn::serve(listener, service, shared.clone(), tls, stopped));
         Ok(Lab {
             addr,
+            scheme,
             shared,
             stop,
             server: Some(server),
         })
     }
 
-    /// `http://127.0.0.1:PORT`
+    /// `http://127.0.0.1:PORT` (`https://` when serving TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -119,9 +119,10 @@ impl LabHandle {
 }
 
 impl LabHandle {
-    /// Records every request's arrival (operation, key, instant) from now on, dropping what was
-    /// recorded before; `false` stops. For benchmarks that measure a client's timing on the
-    /// server's side, e.g. how long after its last read of an object a client's copy arrives.
+    /// Records every request's arrival (operation, key, instant, `x-amz-*` headers) from now on,
+    /// dropping what was recorded before; `false` stops. For benchmarks that measure a client's
+    /// timing on the server's side, e.g. how long after its last read of an object a client's
+    /// copy arrives, and tests that check which headers a client sent and signed.
     pub fn record_arrivals(&self, on: bool) {
         self.inject.record_arrivals(on);
     }

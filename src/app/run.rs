@@ -98,6 +98,7 @@ pub(crate) fn log_start(
     concurrency: usize,
 ) {
     let rules: Vec<&str> = rules.ids().iter().map(|r| r.as_str()).collect();
+    let (max_attempts, retry_mode) = connection.retry();
     tracing::info!(
         command,
         target,
@@ -105,6 +106,8 @@ pub(crate) fn log_start(
         region = connection.region().as_deref().unwrap_or("-"),
         rules = rules.join(","),
         concurrency,
+        max_attempts,
+        retry_mode,
         "start"
     );
 }

@@ -33,4 +33,4 @@ pub use failure::{ListingFailure, RequestCounts, S3Failure, DELETE_MARKER};
 pub use head::{ListedObject, ObjectHead, ObjectVersion, Rewritten};
 pub use header::Header;
 pub use skip::SkipReason;
-pub use uri::S3Uri;
+pub use uri::{legacy_name, not_a_bucket_name, S3Uri};

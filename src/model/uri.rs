@@ -1,4 +1,10 @@
-//! `s3://BUCKET[/PREFIX]` targets.
+//! `s3://BUCKET[/PREFIX]` targets, and S3's bucket naming rules.
+//!
+//! A name no server accepts is refused here. Upper case, `_` and names over 63 characters are
+//! only in legacy us-east-1 buckets (and some S3-compatible stores): they cannot be a host name,
+//! so such a name is refused with virtual-hosted addressing ([`legacy_name`]) and sent as it is
+//! with path style. A prefix with an empty segment (`s3://b//p`) is refused: it can only match
+//! keys that begin with `/`, which is almost always a typo that would scan nothing.
 
 use std::fmt;
 use std::str::FromStr;
@@ -20,6 +26,16 @@ impl FromStr for S3Uri {
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         validate_bucket(bucket)
             .map_err(|why| format!("invalid bucket name '{bucket}' in '{s}': {why}"))?;
+        if prefix.starts_with('/') || prefix.contains("//") {
+            let mut tidy = prefix.to_owned();
+            while tidy.contains("//") {
+                tidy = tidy.replace("//", "/");
+            }
+            let tidy = tidy.trim_start_matches('/');
+            return Err(format!(
+                "'{s}' has an empty path segment ('//'), which would select only keys that contain it: did you mean s3://{bucket}/{tidy}? (to reach such keys, scan a shorter prefix with --include)"
+            ));
+        }
         Ok(S3Uri {
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
@@ -59,6 +75,28 @@ fn validate_bucket(bucket: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Why `bucket` (valid for [`validate_bucket`]) cannot be a host name, as virtual-hosted
+/// addressing needs: what only a legacy us-east-1 bucket's name can have. `None` for a name S3
+/// accepts today.
+pub fn legacy_name(bucket: &str) -> Option<&'static str> {
+    if bucket.bytes().any(|b| b.is_ascii_uppercase()) {
+        Some("upper case")
+    } else if bucket.contains('_') {
+        Some("'_'")
+    } else if bucket.len() > 63 {
+        Some("more than 63 characters")
+    } else {
+        None
+    }
+}
+
+/// The one-line error for a legacy name where it cannot be used, `why` from [`legacy_name`].
+pub fn not_a_bucket_name(bucket: &str, why: &str) -> String {
+    format!(
+        "'{bucket}' is not a valid S3 bucket name ({why}; bucket names are 3 to 63 lower-case letters, digits, '.' and '-')"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,6 +108,7 @@ mod tests {
             ("s3://bucket/", "bucket", ""),
             ("s3://my.bucket-1/a/b/", "my.bucket-1", "a/b/"),
             ("s3://bucket/a b+c", "bucket", "a b+c"),
+            ("s3://Fieldnotes_Site/x", "Fieldnotes_Site", "x"),
         ];
         for (input, bucket, prefix) in cases {
             let uri: S3Uri = input.parse().unwrap();
@@ -92,6 +131,12 @@ mod tests {
             ("s3://bad*name", "only letters"),
             ("s3://-bucket", "begin and end"),
             ("s3://a..b", "'..'"),
+            ("s3://bucket//blog", "did you mean s3://bucket/blog?"),
+            (
+                "s3://bucket///blog//x/",
+                "did you mean s3://bucket/blog/x/?",
+            ),
+            ("s3://bucket/blog//x", "did you mean s3://bucket/blog/x?"),
         ];
         for (input, why) in cases {
             let err = input.parse::<S3Uri>().unwrap_err();
@@ -101,5 +146,23 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn legacy_names_are_told_apart() {
+        for name in ["bucket", "my.site-1", &"a".repeat(63)] {
+            assert_eq!(legacy_name(name), None, "{name}");
+        }
+        assert_eq!(legacy_name("Fieldnotes_Site"), Some("upper case"));
+        assert_eq!(legacy_name("fieldnotes_site"), Some("'_'"));
+        assert_eq!(
+            legacy_name(&"a".repeat(64)),
+            Some("more than 63 characters")
+        );
+        let message = not_a_bucket_name("Fieldnotes_Site", "upper case");
+        assert!(
+            message.starts_with("'Fieldnotes_Site' is not a valid S3 bucket name (upper case;"),
+            "{message}"
+        );
     }
 }

@@ -1,9 +1,9 @@
-//! All S3 client construction: the credential and region chain, custom endpoints, addressing style
-//! and the bucket's region.
+//! All S3 client construction: the credential and region chain, custom endpoints, addressing style,
+//! retry settings, TLS trust, the AWS CLI's request conventions and the bucket's region.
 //!
 //! One `Client` serves the whole run: its connection pool keeps connections alive, which is most of
-//! what makes a HEAD-bound scan fast. Its HTTP client is the SDK's default one, wrapped in the
-//! run's pacing (`pace`).
+//! what makes a HEAD-bound scan fast. Its HTTP client is the SDK's default one (or one trusting
+//! `--ca-bundle`, or none with `--no-verify-ssl`: `tls`), wrapped in the run's pacing (`pace`).
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -18,10 +18,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::config::{
-    RequestChecksumCalculation, ResponseChecksumValidation, RuntimeComponentsBuilder,
-    RuntimePlugin, SharedHttpClient,
-};
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::head_bucket::{HeadBucketError, HeadBucketOutput};
 use aws_sdk_s3::Client;
@@ -32,13 +29,16 @@ use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryA
 use clap::ValueEnum;
 use tokio_util::sync::CancellationToken;
 
+use super::conventions::{RequestConventions, SendConventions};
 use super::error::chain;
 use super::fast_head::Heads;
 use super::list::Pages;
 use super::metrics::{CountRequests, RequestStats};
 use super::pace::{self, Pace};
+use super::retry::{Configured, Retry, RetryMode};
 use super::store::S3Store;
-use crate::model::S3Failure;
+use super::tls::TlsOptions;
+use crate::model::{legacy_name, not_a_bucket_name, S3Failure};
 
 /// Region assumed for a custom endpoint when none is configured.
 const DEFAULT_REGION: &str = "us-east-1";
@@ -55,6 +55,17 @@ pub enum Addressing {
     Virtual,
 }
 
+impl Addressing {
+    /// Whether the bucket goes in the URL's path, with or without `--endpoint-url`.
+    pub fn is_path_style(self, custom_endpoint: bool) -> bool {
+        match self {
+            Addressing::Auto => custom_endpoint,
+            Addressing::Path => true,
+            Addressing::Virtual => false,
+        }
+    }
+}
+
 /// Where and as whom to connect, and how hard to push.
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
@@ -64,10 +75,11 @@ pub struct ConnectOptions {
     pub addressing: Addressing,
     /// Fixed credentials instead of the aws-config chain (the demo's lab).
     pub static_credentials: Option<(String, String)>,
-    /// Attempts per request, retries included.
-    pub max_attempts: u32,
-    /// Adaptive retry mode instead of standard.
-    pub adaptive_retries: bool,
+    /// `--max-attempts`: attempts per request, retries included. Unless given, what
+    /// `AWS_MAX_ATTEMPTS` or the profile says, else [`DEFAULT_MAX_ATTEMPTS`](super::retry::DEFAULT_MAX_ATTEMPTS).
+    pub max_attempts: Option<u32>,
+    /// `--retry-mode`; unless given, `AWS_RETRY_MODE` or the profile's, else standard.
+    pub retry_mode: Option<RetryMode>,
     /// How long one attempt of a small request (HEAD, LIST, ACL) may take before it is given up
     /// and retried. Copies get longer, never shorter.
     pub attempt_timeout: Duration,
@@ -79,6 +91,10 @@ pub struct ConnectOptions {
     /// Send the scan's HEADs around the SDK's pipeline (`fast_head`); `--no-fast-head` turns it
     /// off, so that a bug report can rule it out.
     pub fast_head: bool,
+    /// `--request-payer` and `--expected-bucket-owner`, sent on every request that takes them.
+    pub conventions: RequestConventions,
+    /// `--ca-bundle` and `--no-verify-ssl`.
+    pub tls: TlsOptions,
 }
 
 /// `--attempt-timeout` unless given: long enough for a HEAD on a loaded server, short enough that
@@ -88,10 +104,6 @@ pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// The first request's attempts wait at most this long (or `--attempt-timeout` if shorter): an
 /// endpoint that accepts connections but never answers is a prompt error.
 const PREFLIGHT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Attempts per request unless `--max-attempts` says otherwise: enough to ride out a burst of
-/// SlowDown while S3 scales a prefix.
-pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 
 /// How long a connection may take to open, but for the preflight's. The one source of the
 /// run's connector settings: the SDK's timeout config and the pacing's run connector (which the
@@ -121,6 +133,20 @@ impl Connection {
     /// The region requests are signed for (the one the bucket check settled on).
     pub fn region(&self) -> Option<String> {
         self.client.config().region().map(|r| r.to_string())
+    }
+
+    /// The retry settings requests get: attempts per request, and the mode.
+    pub fn retry(&self) -> (u32, &'static str) {
+        self.client
+            .config()
+            .retry_config()
+            .map_or((1, "none"), |r| {
+                let mode = match r.mode() {
+                    aws_sdk_s3::config::retry::RetryMode::Adaptive => "adaptive",
+                    _ => "standard",
+                };
+                (r.max_attempts(), mode)
+            })
     }
 
     /// The listing of `bucket` under `prefix`, after `start_after`, page by page.
@@ -160,7 +186,21 @@ pub async fn connect_until(
     let settings = run_connector_settings();
     let mut timeouts = TimeoutConfig::builder();
     timeouts.set_connect_timeout(settings.connect_timeout());
-    let http_client = pace.wrap(default_http_client()?, settings);
+    let http_client = pace.wrap(super::tls::http_client(&opts.tls)?, settings);
+    // Before aws-config: a profile named but missing would otherwise end as a failed IMDS token,
+    // and a bad AWS_MAX_ATTEMPTS as a panic in the loader.
+    // Fixed credentials (the demo's lab) need no profile, and take their retries as given.
+    let configured = if opts.static_credentials.is_some() {
+        Configured::default()
+    } else {
+        super::profile::read(opts.profile.as_deref())
+            .await
+            .map_err(anyhow::Error::msg)?
+    };
+    let resolved = configured
+        .resolve(opts.max_attempts, opts.retry_mode)
+        .map_err(anyhow::Error::msg)?;
+    let (own_attempts, own_mode) = configured.own().map_err(anyhow::Error::msg)?;
     // An attempt's timeout, for the SDK and for the scan's HEADs (`fast_head`) alike.
     let head_timeout =
         attempt_timeout(opts) + pace::longest_rate_wait(opts.max_in_flight, opts.max_rps);
@@ -174,6 +214,12 @@ pub async fn connect_until(
     // Stalled-stream protection guards long bodies; scans and copies move none, and it costs a
     // timer per request.
     loader = loader.stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+    // The credential providers (STS, SSO) retry as the environment and profile say, as before;
+    // the values are the ones checked above.
+    loader = loader.retry_config(sdk_retry(Retry {
+        max_attempts: own_attempts.unwrap_or(RetryConfig::standard().max_attempts()),
+        mode: own_mode.unwrap_or_default(),
+    }));
     if let Some(profile) = &opts.profile {
         loader = loader.profile_name(profile);
     }
@@ -193,23 +239,13 @@ pub async fn connect_until(
         check_region(region.as_ref())?;
     }
     check_credentials(&sdk_config).await?;
-    let path_style = match opts.addressing {
-        Addressing::Auto => opts.endpoint_url.is_some(),
-        Addressing::Path => true,
-        Addressing::Virtual => false,
-    };
+    let path_style = opts.addressing.is_path_style(opts.endpoint_url.is_some());
     // The retry quota is unlimited: under sustained SlowDown the shared quota would drain and
     // every request would then fail at once, while backing off is exactly what S3 asks for.
     // Standard mode by default: with a steady 10 % SlowDown, adaptive mode's client-side rate
     // limiter kept cutting the rate and a 5,000-object scan took over two minutes instead of
     // about ten seconds (tests/faults.rs).
-    let retry = if opts.adaptive_retries {
-        RetryConfig::adaptive()
-    } else {
-        RetryConfig::standard()
-    }
-    .with_max_attempts(opts.max_attempts.max(1))
-    .with_max_backoff(Duration::from_secs(20));
+    let retry = sdk_retry(resolved).with_max_backoff(Duration::from_secs(20));
     let partition = RetryPartition::custom("s3mend")
         .token_bucket(TokenBucket::unlimited())
         .build();
@@ -220,6 +256,9 @@ pub async fn connect_until(
             .retry_config(retry.clone())
             .retry_partition(partition.clone())
             .interceptor(CountRequests(requests.clone()));
+        if !opts.conventions.is_empty() {
+            builder = builder.interceptor(SendConventions(opts.conventions.clone()));
+        }
         if stoppable {
             builder = builder.retry_classifier(StopRetries(stop.clone()));
         }
@@ -248,6 +287,7 @@ pub async fn connect_until(
             opts.fast_head.then(|| stop.clone()),
             requests.clone(),
             head_timeout,
+            opts.conventions.headers_for("HeadObject"),
         ),
         client,
         settling,
@@ -299,17 +339,13 @@ fn attempt_timeout(opts: &ConnectOptions) -> Duration {
     }
 }
 
-/// The HTTPS client the SDK would pick by itself (hyper 1.x with rustls, proxies from the
-/// environment), taken from the SDK's own default so that TLS and connection pooling stay exactly
-/// as without pacing.
-fn default_http_client() -> anyhow::Result<SharedHttpClient> {
-    aws_smithy_runtime::client::defaults::default_http_client_plugin_v2(BehaviorVersion::latest())
-        .and_then(|plugin| {
-            plugin
-                .runtime_components(&RuntimeComponentsBuilder::new("s3mend"))
-                .http_client()
-        })
-        .context("this build of the AWS SDK has no default HTTPS client")
+/// The SDK's retry config for resolved settings.
+fn sdk_retry(retry: Retry) -> RetryConfig {
+    match retry.mode {
+        RetryMode::Standard => RetryConfig::standard(),
+        RetryMode::Adaptive => RetryConfig::adaptive(),
+    }
+    .with_max_attempts(retry.max_attempts.max(1))
 }
 
 /// Forbids every retry once the run is stopped: one Ctrl-C must not wait out backoffs.
@@ -423,10 +459,27 @@ fn bucket_error(
         .map(|e| format!(" at {e}"))
         .unwrap_or_default();
     match failure.code.as_str() {
+        // A legacy name (upper case, '_') sent with path style to a server that has no such
+        // names: the 400 has no body, and "bad request" would send the user looking elsewhere.
+        "BadRequest" | "InvalidBucketName" if legacy_name(bucket).is_some() => {
+            let why = legacy_name(bucket).unwrap_or_default();
+            anyhow::anyhow!(
+                "{}: the server{place} answered {}",
+                not_a_bucket_name(bucket, why),
+                failure.http_status.map_or_else(|| failure.code.clone(), |s| s.to_string())
+            )
+        }
         "NotFound" | "NoSuchBucket" => anyhow::anyhow!("bucket '{bucket}' does not exist{place}"),
-        "AccessDenied" | "Forbidden" => anyhow::anyhow!(
-            "access denied to bucket '{bucket}'{place}: check the credentials and that they allow s3:ListBucket"
-        ),
+        // S3 answers a request whose x-amz-expected-bucket-owner names another account as it
+        // answers one it denies: 403, and HeadBucket has no body to tell them apart.
+        "AccessDenied" | "Forbidden" => match &opts.conventions.expected_bucket_owner {
+            Some(account) => anyhow::anyhow!(
+                "bucket '{bucket}'{place} is not owned by account {account} (--expected-bucket-owner), or access to it is denied: S3 answers 403 to both"
+            ),
+            None => anyhow::anyhow!(
+                "access denied to bucket '{bucket}'{place}: check the credentials and that they allow s3:ListBucket"
+            ),
+        },
         // The server says the region is wrong without naming the right one (a named one would
         // have been switched to): a 301 without x-amz-bucket-region, as from Ceph RGW or a proxy
         // that drops the header, or a 400 AuthorizationHeaderMalformed.
@@ -440,6 +493,48 @@ fn bucket_error(
                 failure.code
             )
         }
-        _ => anyhow::anyhow!("cannot reach bucket '{bucket}'{place}: {failure}"),
+        _ => match untrusted_certificate(&failure.message) {
+            Some(why) => {
+                let endpoint = opts
+                    .endpoint_url
+                    .as_deref()
+                    .map_or_else(|| format!("S3 for bucket '{bucket}'"), str::to_owned);
+                anyhow::anyhow!(
+                    "the TLS certificate of {endpoint} is not trusted ({why}): pass --ca-bundle with the certificate of the CA that signed it, or --no-verify-ssl for a test server"
+                )
+            }
+            None => anyhow::anyhow!("cannot reach bucket '{bucket}'{place}: {failure}"),
+        },
+    }
+}
+
+/// rustls's reason for refusing the server's certificate ("invalid peer certificate:
+/// UnknownIssuer", "…: NotValidForName", "…: Expired"), found in a failed request's error chain.
+fn untrusted_certificate(message: &str) -> Option<&str> {
+    let at = message.find("invalid peer certificate")?;
+    Some(
+        message[at..]
+            .split(['\n', ';'])
+            .next()
+            .unwrap_or_default()
+            .trim_end(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_untrusted_certificate_is_told_from_other_network_failures() {
+        let message = "dispatch failure: io error: client error (Connect): TLS handshake failed: invalid peer certificate: UnknownIssuer";
+        assert_eq!(
+            untrusted_certificate(message),
+            Some("invalid peer certificate: UnknownIssuer")
+        );
+        assert_eq!(
+            untrusted_certificate("dispatch failure: io error: Connection refused (os error 111)"),
+            None
+        );
     }
 }

@@ -3,23 +3,30 @@
 //! stop at this module's edge: what comes out is the model's plain data (`crate::model`).
 
 mod client;
+mod conventions;
 mod error;
 mod fast_head;
 mod head;
 mod list;
 mod metrics;
 mod pace;
+mod profile;
 mod read;
+mod retry;
 mod store;
+mod tls;
 mod write;
 
 pub use client::{
     check_region, connect, connect_until, Addressing, ConnectOptions, Connection,
-    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_ATTEMPT_TIMEOUT,
 };
+pub use conventions::RequestConventions;
 pub use fast_head::Heads;
 pub use head::head_object;
 pub use list::{Page, Pages};
 pub use metrics::RequestStats;
 pub use pace::{Aimd, Pace, CUT_WINDOW};
+pub use retry::{RetryMode, DEFAULT_MAX_ATTEMPTS};
 pub use store::{Parts, S3Store, Store};
+pub use tls::TlsOptions;

@@ -12,7 +12,9 @@
 //!   checked on that first key;
 //! - connections, TLS, proxies and pacing: the request goes through the SDK's own HTTP connector,
 //!   as wrapped by [`super::pace`], so it shares the run's pool and every attempt is paced;
-//! - credentials: the SDK config's provider, asked again 5 minutes before they expire.
+//! - credentials: the SDK config's provider, asked again 5 minutes before they expire;
+//! - the AWS CLI's conventions (`--request-payer`, `--expected-bucket-owner`): the headers the
+//!   SDK's HEAD carries by `conventions`, signed here too.
 //!
 //! Only a 200 whose headers parse exactly as the SDK parses them is answered here. Anything else
 //! (404, 403, a redirect, 5xx, a reset, a timeout, a header the SDK would reject) goes to the SDK,
@@ -86,6 +88,8 @@ struct Inner {
     stats: Arc<RequestStats>,
     attempt_timeout: Duration,
     retry: RetryConfig,
+    /// Sent and signed on every HEAD (`conventions`), as the SDK's HEADs carry them.
+    headers: Vec<(&'static str, String)>,
     answered: AtomicU64,
     handed_over: AtomicU64,
 }
@@ -103,6 +107,7 @@ impl Heads {
     /// `client`, the SDK config's `credentials` and the pacing `client` sends through, as the run
     /// built them. With `enabled` `None` (`--no-fast-head`) every HEAD goes through the SDK;
     /// otherwise it is the run's stop, after which a failed attempt here is not handed on.
+    /// `headers` are the ones the client's interceptors add to a HeadObject.
     pub(super) fn new(
         client: aws_sdk_s3::Client,
         credentials: Option<SharedCredentialsProvider>,
@@ -110,6 +115,7 @@ impl Heads {
         enabled: Option<CancellationToken>,
         stats: Arc<RequestStats>,
         attempt_timeout: Duration,
+        headers: Vec<(&'static str, String)>,
     ) -> Self {
         let retry = client
             .config()
@@ -127,6 +133,7 @@ impl Heads {
             stats,
             attempt_timeout,
             retry,
+            headers,
             answered: AtomicU64::new(0),
             handed_over: AtomicU64::new(0),
             client,
@@ -315,17 +322,20 @@ impl Heads {
             .build()
             .ok()?
             .into();
+        let extra = self.0.headers.iter().map(|(k, v)| (*k, v.as_str()));
         let signable = SignableRequest::new(
             "HEAD",
             uri.as_str(),
-            std::iter::once(("host", template.host.as_str())),
+            std::iter::once(("host", template.host.as_str())).chain(extra.clone()),
             SignableBody::Precomputed(EMPTY_SHA256.to_owned()),
         )
         .ok()?;
         let (instructions, _) = sign(signable, &params).ok()?.into_parts();
-        let mut request = http::Request::head(uri.as_str())
-            .body(SdkBody::empty())
-            .ok()?;
+        let mut builder = http::Request::head(uri.as_str());
+        for (name, value) in extra {
+            builder = builder.header(name, value);
+        }
+        let mut request = builder.body(SdkBody::empty()).ok()?;
         instructions.apply_to_request_http1x(&mut request);
         HttpRequest::try_from(request).ok()
     }
