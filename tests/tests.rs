@@ -3,10 +3,12 @@
 
 mod harness;
 
+mod ask;
 mod catalog;
 mod compat;
 mod connect;
 mod demo;
+mod environment;
 mod examples;
 mod faults;
 mod fix;
@@ -21,4 +23,5 @@ mod resume;
 mod scan_errors;
 mod scan_formats;
 mod scan_walk;
+mod shell;
 mod sniff;

@@ -8,6 +8,7 @@ mod csv;
 mod escape;
 mod held;
 mod json;
+mod layout;
 pub mod metrics;
 mod table;
 
