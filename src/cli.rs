@@ -32,23 +32,50 @@ Exit codes:
   130  interrupted (Ctrl-C); copies in flight finish, the journal and report are written
   143  stopped by SIGTERM, as gracefully";
 
+/// The help headings every flag is under (a test checks that none is left without one). The
+/// positional argument of scan, fix and undo is under `Target`; `AWS` holds the flags the AWS CLI
+/// has too, which take no `S3MEND_` variable (`command.rs`).
+pub const TARGET: &str = "Target";
+pub const SELECTION: &str = "Selection";
+pub const OUTPUT: &str = "Output";
+pub const PERFORMANCE: &str = "Performance";
+pub const SAFETY: &str = "Safety";
+pub const AWS: &str = "AWS";
+
 /// Find and losslessly repair bad S3 object metadata in place.
 ///
 /// s3mend walks a bucket, HEADs every object and reports metadata that is wrong, such as the charset
 /// names s3cmd 1.5.0-alpha wrote into Content-Encoding.
 #[derive(Debug, Parser)]
-#[command(name = "s3mend", version, after_help = EXIT_CODES)]
+#[command(
+    name = "s3mend",
+    // -V: one line; --version adds what a bug report needs (build.rs).
+    version = env!("S3MEND_VERSION"),
+    long_version = concat!(
+        env!("S3MEND_VERSION"),
+        "\ntarget ",
+        env!("S3MEND_TARGET"),
+        "\n",
+        env!("S3MEND_RUSTC"),
+    ),
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 
     /// More log output on stderr: -v info, -vv debug, -vvv trace.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    // The global flags come last under Output, after each command's own.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = OUTPUT, display_order = 900)]
     pub verbose: u8,
 
     /// Format of log lines on stderr.
-    #[arg(long, value_enum, default_value_t, global = true)]
+    #[arg(long, value_enum, default_value_t, global = true, help_heading = OUTPUT, display_order = 901)]
     pub log_format: LogFormat,
+
+    /// Colour in the table, the logs and the help (never in a file given to --output).
+    #[arg(long, value_enum, default_value_t, global = true, value_name = "WHEN", help_heading = OUTPUT, display_order = 902)]
+    pub color: ColorWhen,
 }
 
 #[derive(Debug, Subcommand)]
@@ -68,6 +95,20 @@ pub enum Command {
     /// Check a --policy file, or show which of its blocks applies to given keys. Sends nothing.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Print a completion script for a shell, e.g. `s3mend completions bash >
+    /// /etc/bash_completion.d/s3mend` (README "Shell completions and man page").
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `s3mend man | man -l -`; with a command, its own page.
+    Man {
+        /// The command whose page to print, e.g. `scan` or `policy check` (default: s3mend's
+        /// own, which lists them).
+        #[arg(value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,64 +133,66 @@ pub enum PolicyCommand {
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// What to scan: s3://BUCKET or s3://BUCKET/PREFIX.
-    #[arg(value_name = "S3_URL")]
+    #[arg(value_name = "S3_URL", help_heading = TARGET)]
     pub target: String,
 
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-
-    /// How many HEAD requests to keep in flight.
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
-
     /// Only keys matching this glob (repeatable; matched against the whole key, `*` crosses `/`).
-    #[arg(long, value_name = "GLOB")]
+    #[arg(long, value_name = "GLOB", help_heading = SELECTION)]
     pub include: Vec<String>,
 
     /// Skip keys matching this glob (repeatable; wins over --include).
-    #[arg(long, value_name = "GLOB")]
+    #[arg(long, value_name = "GLOB", help_heading = SELECTION)]
     pub exclude: Vec<String>,
 
     /// Rules to run, comma-separated: content-encoding, content-type, charset,
     /// encoding-mismatch, policy; `default` is content-encoding and content-type, and policy
     /// with --policy (`all` means the same, as before).
-    #[arg(long, value_name = "LIST", default_value = "default")]
+    #[arg(long, value_name = "LIST", default_value = "default", help_heading = SELECTION)]
     pub rules: Vec<String>,
 
     /// The headers each key pattern must have (TOML; see README "Policy"). Checked before the
     /// first request.
-    #[arg(long, value_name = "FILE", env = "S3MEND_POLICY")]
+    #[arg(long, value_name = "FILE", env = "S3MEND_POLICY", help_heading = SELECTION)]
     pub policy: Option<PathBuf>,
 
     /// Never read an object's first bytes: Content-Encoding proposals then come from the headers
     /// alone, and encoding-mismatch finds nothing (saves one ranged GET per object concerned).
-    #[arg(long)]
+    #[arg(long, help_heading = SELECTION)]
     pub no_sniff: bool,
-
-    /// Keep a checkpoint in this file (rewritten atomically about once a second): the key up to
-    /// which every object is done, for --resume.
-    #[arg(long, value_name = "PATH")]
-    pub state: Option<PathBuf>,
-
-    /// Continue the run recorded in --state: list only keys after its checkpoint and, for a fix,
-    /// settle the copies its journal shows in flight, appending to the same journal.
-    #[arg(long, requires = "state")]
-    pub resume: bool,
-
-    /// Keep a catalog of every object in this file (gzip-compressed JSON Lines): the next run
-    /// with it HEADs only the objects the listing shows changed. Replaced only by a complete run.
-    #[arg(long, value_name = "PATH", env = "S3MEND_CATALOG")]
-    pub catalog: Option<PathBuf>,
-
-    /// Start the --catalog over: HEAD every object, and replace what the file holds.
-    #[arg(long, requires = "catalog")]
-    pub catalog_reset: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    /// How many HEAD requests to keep in flight.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = PERFORMANCE)]
+    pub concurrency: u16,
+
+    /// Keep a checkpoint in this file (rewritten atomically about once a second): the key up to
+    /// which every object is done, for --resume.
+    #[arg(long, value_name = "PATH", help_heading = PERFORMANCE)]
+    pub state: Option<PathBuf>,
+
+    /// Continue the run recorded in --state: list only keys after its checkpoint and, for a fix,
+    /// settle the copies its journal shows in flight, appending to the same journal.
+    #[arg(long, requires = "state", help_heading = PERFORMANCE)]
+    pub resume: bool,
+
+    /// Keep a catalog of every object in this file (gzip-compressed JSON Lines): the next run
+    /// with it HEADs only the objects the listing shows changed. Replaced only by a complete run.
+    #[arg(long, value_name = "PATH", env = "S3MEND_CATALOG", help_heading = PERFORMANCE)]
+    pub catalog: Option<PathBuf>,
+
+    /// Start the --catalog over: HEAD every object, and replace what the file holds.
+    #[arg(long, requires = "catalog", help_heading = PERFORMANCE)]
+    pub catalog_reset: bool,
+
+    // Headings appear in the order of the fields. Last: a flattened struct's heading carries
+    // over to the fields after it.
+    #[command(flatten)]
+    pub connect: ConnectArgs,
 }
 
 #[derive(Debug, Args)]
@@ -161,16 +204,18 @@ pub struct FixArgs {
     pub write: WriteArgs,
 
     /// Rewrite objects larger than this with a multipart copy (CopyObject stops at 5 GiB).
-    #[arg(long, value_name = "SIZE", default_value = "5GiB", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "5GiB", value_parser = parse_size, help_heading = PERFORMANCE)]
     pub multipart_threshold: u64,
 
     /// HEAD an object again before its copy when its snapshot is older than this (0 = always),
     /// and leave it alone if anything changed; after the confirmation question, always.
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_recheck_after)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_recheck_after, help_heading = SAFETY)]
     pub recheck_after: Duration,
 }
 
+/// Undo gives these flags its own words (`command.rs`).
 #[derive(Debug, Args)]
+#[command(next_help_heading = SAFETY)]
 pub struct WriteArgs {
     /// Show the exact plan per object (each header before and after, and everything re-sent);
     /// write nothing.
@@ -194,24 +239,25 @@ pub struct WriteArgs {
 #[derive(Debug, Args)]
 pub struct UndoArgs {
     /// The journal a fix wrote.
-    #[arg(value_name = "JOURNAL")]
+    #[arg(value_name = "JOURNAL", help_heading = TARGET)]
     pub from: PathBuf,
-
-    #[command(flatten)]
-    pub connect: ConnectArgs,
-
-    #[command(flatten)]
-    pub write: WriteArgs,
-
-    /// How many objects to restore at once.
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
 
     #[command(flatten)]
     pub output: OutputArgs,
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
+
+    /// How many objects to restore at once.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = PERFORMANCE)]
+    pub concurrency: u16,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    // Last, as in fix, where it follows all of scan's flags.
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 /// `FORMAT=PATH` of `--also-format`.
@@ -268,31 +314,26 @@ fn parse_recheck_after(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// A number with a unit, `ms`, `s`, `m` or `h` (`1.5s`, `500ms`, `2m`); a bare number is seconds.
+/// A duration as humantime reads it (`30s`, `500ms`, `1.5s`, `2m`, `1m30s`, `1h 5m`), or a bare
+/// number of seconds (`45`), which s3mend accepted before it used humantime and still does.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad =
-        || format!("'{text}' is not a duration: use a number and a unit, e.g. 30s, 500ms or 2m");
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let seconds_per_unit = match unit.trim() {
-        "ms" => 0.001,
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(bad()),
+    let bad = || {
+        format!("'{text}' is not a duration: use a number and a unit, e.g. 30s, 500ms, 2m or 1m30s")
     };
-    // Digits and at most one dot: no signs, exponents, "inf" or "NaN".
-    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-        return Err(bad());
+    let trimmed = text.trim();
+    let bare_number = !trimmed.is_empty()
+        && trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && trimmed.bytes().any(|b| b.is_ascii_digit())
+        && trimmed.matches('.').count() <= 1;
+    if bare_number {
+        let seconds: f64 = trimmed.parse().map_err(|_| bad())?;
+        return Duration::try_from_secs_f64(seconds).map_err(|_| bad());
     }
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| bad())
+    humantime::parse_duration(trimmed).map_err(|_| bad())
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = AWS)]
 pub struct ConnectArgs {
     /// S3 endpoint, for S3-compatible stores and local servers. Implies path-style addressing.
     #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
@@ -325,17 +366,17 @@ pub struct ConnectArgs {
     /// How long one attempt of a request may wait for its answer before it is given up and
     /// retried, e.g. 30s, 500ms, 2m (100ms to 1h). Copies of large objects get longer; the first
     /// request at most 10s, so an endpoint that never answers is a prompt error.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_attempt_timeout)]
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_attempt_timeout, help_heading = PERFORMANCE)]
     pub attempt_timeout: Duration,
 
     /// At most N requests per second, retries included (a token bucket over all requests).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = PERFORMANCE)]
     pub max_rps: Option<u32>,
 
     /// Send every HEAD through the AWS SDK's own request pipeline, not s3mend's faster path
     /// around it (about 3.7 times less client CPU per HEAD): to rule that path out when
     /// reporting a bug.
-    #[arg(long, env = "S3MEND_NO_FAST_HEAD", value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = "S3MEND_NO_FAST_HEAD", value_parser = clap::builder::FalseyValueParser::new(), help_heading = PERFORMANCE)]
     pub no_fast_head: bool,
 
     /// Agree to pay for the requests in a Requester Pays bucket (sent on every request that
@@ -384,6 +425,7 @@ pub enum RetryModeArg {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = OUTPUT)]
 pub struct OutputArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t)]
@@ -419,6 +461,7 @@ pub struct OutputArgs {
 
 /// Metrics of the run, for alerting (README "Metrics").
 #[derive(Debug, Args)]
+#[command(next_help_heading = OUTPUT)]
 pub struct MetricsArgs {
     /// At the end of the run, send its metrics to this DogStatsD (or StatsD) server over UDP,
     /// e.g. 127.0.0.1:8125. A send that fails is a warning, never the run's failure.
@@ -454,6 +497,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// `--color`: when to colour (`color.rs` decides for auto).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless NO_COLOR is set; CLICOLOR_FORCE=1 colours without one.
+    #[default]
+    Auto,
+    /// Even when piped (e.g. into `less -R`).
+    Always,
+    /// Never.
+    Never,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,7 +528,12 @@ mod tests {
             ("1h", Duration::from_secs(3600)),
             ("1.5s", Duration::from_millis(1500)),
             ("45", Duration::from_secs(45)),
+            ("2.5", Duration::from_millis(2500)),
             (" 10 s ", Duration::from_secs(10)),
+            ("1m30s", Duration::from_secs(90)),
+            ("1h 5m", Duration::from_secs(3900)),
+            ("2min", Duration::from_secs(120)),
+            ("250 ms", Duration::from_millis(250)),
         ] {
             assert_eq!(parse_duration(text), Ok(expected), "{text}");
         }
@@ -485,6 +545,9 @@ mod tests {
             "-1s",
             "1e3s",
             "1..2s",
+            ".",
+            "1.2.3",
+            "1m30",
             "inf",
             "NaN",
             "99999999999999999999h",
@@ -498,6 +561,10 @@ mod tests {
     fn attempt_timeouts_are_bounded() {
         assert!(parse_attempt_timeout("100ms").is_ok());
         assert!(parse_attempt_timeout("1h").is_ok());
+        assert_eq!(parse_attempt_timeout("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_recheck_after("0"), Ok(Duration::ZERO));
+        let err = parse_recheck_after("1m1s").unwrap_err();
+        assert!(err.contains("out of range: from 0s to 1m"), "{err}");
         for out in ["99ms", "0s", "61m"] {
             let err = parse_attempt_timeout(out).unwrap_err();
             assert!(err.contains("out of range"), "{out}: {err}");

@@ -2,8 +2,10 @@
 //!
 //! # Layout
 //! The folders show the pipeline; data flows down this list and never back up.
-//! - [`cli`] parses arguments; [`config`] validates them into settings (no I/O); [`app`] wires a
-//!   run of each command and keeps its books; [`exit_codes`] says how a run ends.
+//! - [`cli`] defines the arguments and [`command`] completes that definition (environment
+//!   variables, undo's words); [`config`] validates them into settings (no I/O); [`app`] wires a
+//!   run of each command and keeps its books; [`exit_codes`] says how a run ends. [`color`]
+//!   decides `--color`; [`shell`] prints completions and the manual page.
 //! - [`model`] is the domain at the bottom: an object's HEAD and listing entry, its ACL, a failed
 //!   request, and the attribute table every layer reads. Plain data, no SDK type.
 //! - Pure layers over the model, tested without a server: [`rules`] (what is wrong, one per
@@ -27,6 +29,8 @@ pub mod app;
 pub mod atomic_file;
 pub mod catalog;
 pub mod cli;
+pub mod color;
+pub mod command;
 pub mod config;
 pub mod demo;
 pub mod exit_codes;
@@ -40,5 +44,6 @@ pub mod repair;
 pub mod report;
 pub mod rules;
 pub mod s3;
+pub mod shell;
 pub mod state;
 pub mod verify;

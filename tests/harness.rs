@@ -203,8 +203,16 @@ pub fn s3mend_command() -> tokio::process::Command {
         "S3MEND_NO_FAST_HEAD",
         "S3MEND_STATSD",
         "S3MEND_METRICS_FILE",
+        "CLICOLOR",
+        "CLICOLOR_FORCE",
     ] {
         cmd.env_remove(var);
+    }
+    // Every flag of s3mend's own has an S3MEND_<FLAG> variable: none from the caller's shell.
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("S3MEND_") {
+            cmd.env_remove(var);
+        }
     }
     let (config, credentials) = empty_aws_files();
     cmd.env("AWS_CONFIG_FILE", config)

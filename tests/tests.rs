@@ -3,12 +3,14 @@
 
 mod harness;
 
+mod ask;
 mod aws_flags;
 mod catalog;
 mod ci_formats;
 mod compat;
 mod connect;
 mod demo;
+mod environment;
 mod examples;
 mod faults;
 mod fix;
@@ -26,5 +28,6 @@ mod resume;
 mod scan_errors;
 mod scan_formats;
 mod scan_walk;
+mod shell;
 mod sniff;
 mod tls;

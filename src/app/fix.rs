@@ -1,7 +1,6 @@
 //! `s3mend fix`: scan, ask (unless `--yes`), repair, report; with `--resume`, first settle the
 //! copies the stopped run left in flight.
 
-use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,7 +9,7 @@ use futures::stream::{self, BoxStream};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::ask::{confirm, consent, Consent, REFUSED};
+use super::ask::{confirm, consent, on_a_terminal, Consent, REFUSED};
 use super::catalog_file::open_catalog;
 use super::files;
 use super::journal_file::{discard_if_empty, open_journal, origin};
@@ -29,7 +28,7 @@ use crate::report::metrics::Labels;
 use crate::s3::{self, S3Store};
 
 pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
-    let consent = consent(&cfg.write, io::stdin().is_terminal());
+    let consent = consent(&cfg.write, on_a_terminal());
     if consent == Consent::Refused {
         anyhow::bail!(REFUSED);
     }

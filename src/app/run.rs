@@ -1,7 +1,7 @@
 //! One run's bookkeeping, for scan, fix and undo alike: the report being written, the summary,
 //! the `--state` checkpoints, why the run stopped early, and the exit code all of that calls for.
 
-use std::io::{self, BufWriter, IsTerminal, Write};
+use std::io::{self, BufWriter, Write};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -457,8 +457,8 @@ pub fn exit_code(summary: &Summary, failing: u64, interrupted: bool) -> ExitCode
     code
 }
 
-/// The report's destination, and whether the table may use colour (a terminal, and NO_COLOR
-/// unset).
+/// The report's destination, and whether the table may use colour (`--color`, decided in
+/// `color.rs`; never in a file).
 pub fn open_output(cfg: &OutputConfig) -> anyhow::Result<Output> {
     let mut output = open_one(cfg.path.as_deref(), cfg.quiet, "--output")?;
     for (format, path) in &cfg.also {
@@ -493,8 +493,8 @@ fn open_one(path: Option<&std::path::Path>, quiet: bool, flag: &str) -> anyhow::
             })
         }
         None => {
-            let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-            let color = io::stdout().is_terminal() && !no_color;
+            // Decided once for the process from --color, the terminal and NO_COLOR (color.rs).
+            let color = console::colors_enabled();
             let stdout: Box<dyn Write + Send> = Box::new(BufWriter::new(io::stdout()));
             if !quiet {
                 return Ok(Output {

@@ -2,7 +2,6 @@
 //! fix left it.
 
 use std::collections::BTreeMap;
-use std::io::{self, IsTerminal};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -10,7 +9,7 @@ use futures::stream;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::ask::{confirm, consent, Consent, REFUSED};
+use super::ask::{confirm, consent, on_a_terminal, Consent, REFUSED};
 use super::files;
 use super::journal_file::{discard_if_empty, open_journal, origin};
 use super::metrics::RunMetrics;
@@ -41,7 +40,7 @@ pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Res
         eprintln!("s3mend: warning: {warning}");
     }
     cfg.connect = connect;
-    let consent = consent(&cfg.write, io::stdin().is_terminal());
+    let consent = consent(&cfg.write, on_a_terminal());
     if consent == Consent::Refused {
         anyhow::bail!(REFUSED);
     }

@@ -12,6 +12,7 @@ mod github;
 mod held;
 mod json;
 mod junit;
+mod layout;
 mod markdown;
 pub mod metrics;
 mod table;

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 
 use console::Style;
 
-use super::{escape, ObjectRow, ReportWriter, RunInfo, Status, Summary};
+use super::{escape, layout, ObjectRow, ReportWriter, RunInfo, Status, Summary};
 use crate::model::Header;
 use crate::rules::{RuleId, Severity};
 
@@ -17,6 +17,8 @@ const EXAMPLES: usize = 10;
 pub struct TableWriter {
     out: Box<dyn Write + Send>,
     color: bool,
+    /// Columns to fit the groups' lines in (`layout.rs`).
+    width: usize,
     /// Findings by rule and header: a policy sets several headers, each its own group.
     by_rule: BTreeMap<(RuleId, Header), Group>,
     /// The worst severity of each group's findings (a policy's blocks choose theirs).
@@ -58,9 +60,14 @@ impl Group {
 
 impl TableWriter {
     pub fn new(out: Box<dyn Write + Send>, color: bool) -> Self {
+        Self::with_width(out, color, layout::stdout_width())
+    }
+
+    pub fn with_width(out: Box<dyn Write + Send>, color: bool, width: usize) -> Self {
         TableWriter {
             out,
             color,
+            width,
             by_rule: BTreeMap::new(),
             severities: BTreeMap::new(),
             skipped: BTreeMap::new(),
@@ -89,16 +96,22 @@ impl TableWriter {
             bold.apply_to(title),
             group.count
         )?;
-        writeln!(self.out, "  {}", dim.apply_to(about))?;
-        let key_width = widest(group.examples.keys());
-        let detail_width = widest(group.examples.values().map(|(detail, _)| detail));
+        for line in layout::wrap(about, "  ", self.width) {
+            writeln!(self.out, "{}", dim.apply_to(line))?;
+        }
+        let key_column = layout::key_column(group.examples.keys());
+        let detail_column = layout::detail_column(group.examples.values().map(|(d, _)| d));
         for (key, (detail, proposed)) in &group.examples {
-            match proposed {
-                Some(proposed) => writeln!(
-                    self.out,
-                    "    {key:<key_width$}  {detail:<detail_width$}  →  {proposed}"
-                )?,
-                None => writeln!(self.out, "    {key:<key_width$}  {detail}")?,
+            let lines = layout::row(
+                key,
+                key_column,
+                detail,
+                detail_column,
+                proposed.as_deref(),
+                self.width,
+            );
+            for line in lines {
+                writeln!(self.out, "{line}")?;
             }
         }
         if group.count > group.examples.len() as u64 {
@@ -111,11 +124,6 @@ impl TableWriter {
         }
         Ok(())
     }
-}
-
-/// The column width for these texts, capped so one long key does not push everything right.
-fn widest<'a>(texts: impl Iterator<Item = &'a String>) -> usize {
-    texts.map(|t| t.chars().count()).max().unwrap_or(0).min(60)
 }
 
 fn shown(value: &Option<String>, absent: &str) -> String {
@@ -388,6 +396,78 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// The table of one scan that found these (key, Content-Encoding) pairs, `width` wide.
+    fn table_of(findings: &[(&str, &str)], width: usize) -> String {
+        let out = Shared::default();
+        let mut writer = Box::new(TableWriter::with_width(Box::new(out.clone()), false, width));
+        for (key, current) in findings {
+            let finding = crate::rules::Finding::new(
+                RuleId::ContentEncoding,
+                Header::ContentEncoding,
+                Some(current),
+                None,
+            );
+            let row = ObjectRow::new(key, None, None, Status::Finding, vec![finding]);
+            writer.object(&row).unwrap();
+        }
+        let info = RunInfo {
+            target: "s3://b/".into(),
+            rules: crate::rules::RuleSet::all(),
+            stopped: None,
+            command: "scan",
+            notes: Vec::new(),
+        };
+        writer.finish(&Summary::default(), &info).unwrap();
+        let bytes = out.0.lock().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn keys_in_wide_characters_keep_the_columns_aligned() {
+        let text = table_of(
+            &[
+                ("日本語/索引.html", "UTF-8"),
+                ("index.html", "gzip, UTF-8"),
+                ("🎉/party.js", "UTF-8"),
+                ("café.css", "UTF-8"),
+            ],
+            80,
+        );
+        let arrows: Vec<usize> = text
+            .lines()
+            .filter_map(|l| l.split_once('→'))
+            .map(|(before, _)| layout::columns(before))
+            .collect();
+        assert_eq!(arrows.len(), 4, "{text}");
+        assert!(arrows.iter().all(|&a| a == arrows[0]), "{arrows:?}\n{text}");
+        // The rule's one-line explanation is wrapped to the width, not cut.
+        assert!(text.lines().all(|l| layout::columns(l) <= 80), "{text}");
+        let about: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.starts_with("content-encoding"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  ") && !l.starts_with("    "))
+            .map(str::trim)
+            .collect();
+        assert_eq!(
+            about.join(" "),
+            format!("error · {}", RuleId::ContentEncoding.explanation()),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_narrow_table_puts_a_long_key_on_its_own_line_whole() {
+        let key = format!("assets/{}.js", "a".repeat(50));
+        let text = table_of(&[(key.as_str(), "gzip, UTF-8"), ("b.js", "UTF-8")], 40);
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.trim() == key)
+            .unwrap_or_else(|| panic!("{text}"));
+        assert_eq!(lines[at + 1].trim(), "gzip, UTF-8  →  (remove)", "{text}");
     }
 
     fn summary_lines(requests: RequestCounts) -> String {
