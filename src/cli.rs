@@ -89,6 +89,9 @@ pub enum Command {
     /// Put back the metadata a fix changed, from its journal.
     #[command(after_help = FIX_EXIT_CODES)]
     Undo(UndoArgs),
+    /// Perform a reviewed plan (`fix --dry-run --plan PLAN`) exactly, with no listing: each
+    /// object only if it is still as planned.
+    Apply(ApplyArgs),
     /// Start an embedded S3 server seeded with a broken static site, then scan, fix and scan it
     /// again. No AWS account or network needed.
     Demo(DemoArgs),
@@ -211,6 +214,37 @@ pub struct FixArgs {
     /// and leave it alone if anything changed; after the confirmation question, always.
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_recheck_after, help_heading = SAFETY)]
     pub recheck_after: Duration,
+
+    /// With --dry-run, also write the complete plan to PATH (one line per object: the snapshot
+    /// it was made on, every change, everything the copy will send), to review and then perform
+    /// exactly with `s3mend apply PATH`. Written only when the dry run is complete.
+    #[arg(long, value_name = "PATH", requires = "dry_run", help_heading = SAFETY)]
+    pub plan: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan `s3mend fix --dry-run --plan PLAN` wrote.
+    #[arg(value_name = "PLAN", help_heading = TARGET)]
+    pub from: PathBuf,
+
+    /// The bucket (and prefix) the plan must be for: a check; a plan for another is refused.
+    #[arg(value_name = "S3_URL", help_heading = TARGET)]
+    pub target: Option<String>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// How many objects to repair at once.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = PERFORMANCE)]
+    pub concurrency: u16,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    // Last, as in fix and undo.
+    #[command(flatten)]
+    pub write: WriteArgs,
 }
 
 /// Undo gives these flags its own words (`command.rs`).

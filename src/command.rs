@@ -19,6 +19,7 @@ pub fn command(color: clap::ColorChoice) -> Command {
     let cli = with_env(cli);
     each_subcommand(cli, |name, sub| match name {
         "undo" => undo_in_its_own_words(sub),
+        "apply" => apply_in_its_own_words(sub),
         _ => sub,
     })
 }
@@ -116,6 +117,42 @@ fn undo_in_its_own_words(undo: Command) -> Command {
     .after_help(UNDO_EXIT_CODES)
 }
 
+const APPLY_EXIT_CODES: &str = "\
+Exit codes:
+  0    every object of the plan repaired (or the plan was empty)
+  1    objects not repaired: changed since the plan (conflicts), skipped, or --dry-run
+  2    error: bad usage, a plan that is damaged or for another place, no access, or a repair
+       that failed
+  130  interrupted (Ctrl-C); copies in flight finish, the journal and report are written
+  143  stopped by SIGTERM, as gracefully";
+
+/// Apply shares fix's write flags too.
+fn apply_in_its_own_words(apply: Command) -> Command {
+    let words = [
+        (
+            "dry_run",
+            "Check each object of the plan against the bucket (unchanged, and the same request \
+             today); write nothing",
+        ),
+        (
+            "yes",
+            "Do not ask before applying (required when stdin is not a terminal, as in cron or CI)",
+        ),
+        (
+            "journal",
+            "Journal of every change, for undo [default: ./s3mend-journal-<UTC timestamp>.jsonl]",
+        ),
+    ];
+    apply
+        .mut_args(
+            |arg| match words.iter().find(|(id, _)| arg.get_id() == *id) {
+                Some((_, help)) => arg.help(*help).long_help(None::<&str>),
+                None => arg,
+            },
+        )
+        .after_help(APPLY_EXIT_CODES)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,7 +184,7 @@ mod tests {
         let headings = [TARGET, SELECTION, OUTPUT, PERFORMANCE, SAFETY, AWS];
         let mut cmd = command(clap::ColorChoice::Never);
         cmd.build();
-        for name in ["scan", "fix", "undo"] {
+        for name in ["scan", "fix", "undo", "apply"] {
             let sub = cmd.find_subcommand(name).unwrap();
             for arg in sub.get_arguments().filter(|a| a.get_id() != "help") {
                 let heading = arg.get_help_heading();

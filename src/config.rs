@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::catalog;
 use crate::cli::{
-    ConnectArgs, FixArgs, MetricsArgs, OutputArgs, RequestPayerArg, RetryModeArg, ScanArgs,
-    UndoArgs, WriteArgs,
+    ApplyArgs, ConnectArgs, FixArgs, MetricsArgs, OutputArgs, RequestPayerArg, RetryModeArg,
+    ScanArgs, UndoArgs, WriteArgs,
 };
 use crate::model::{legacy_name, not_a_bucket_name, S3Uri};
 use crate::pipeline::{KeyFilter, ScanJob};
@@ -168,6 +168,33 @@ pub struct FixConfig {
     pub scan: ScanConfig,
     pub write: WriteConfig,
     pub repair: RepairSettings,
+    /// `--plan`: where a dry run writes its complete plan.
+    pub plan: Option<PathBuf>,
+}
+
+/// Everything `apply` needs.
+#[derive(Clone, Debug)]
+pub struct ApplyConfig {
+    pub from: PathBuf,
+    /// The bucket and prefix the plan must be for, when given.
+    pub target: Option<S3Uri>,
+    pub connect: ConnectOptions,
+    pub write: WriteConfig,
+    pub concurrency: usize,
+    pub output: OutputConfig,
+}
+
+impl ApplyConfig {
+    pub fn from_args(args: &ApplyArgs) -> Result<Self, String> {
+        Ok(ApplyConfig {
+            from: args.from.clone(),
+            target: args.target.as_deref().map(str::parse).transpose()?,
+            connect: connect_options(&args.connect, args.concurrency)?,
+            write: WriteConfig::from_args(&args.write),
+            concurrency: usize::from(args.concurrency),
+            output: OutputConfig::try_from(&args.output)?,
+        })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -222,6 +249,7 @@ impl FixConfig {
                 allow_unconditional: args.write.allow_unconditional_copies,
                 recheck_after: args.recheck_after,
             },
+            plan: args.plan.clone(),
         })
     }
 }

@@ -215,6 +215,7 @@ async fn tell_the_story(
             allow_unconditional: false,
         },
         repair: RepairSettings::default(),
+        plan: None,
     };
     if app::fix(fix.clone(), cancel.clone()).await? != ExitCode::Clean {
         anyhow::bail!("the demo's fix left findings");

@@ -13,7 +13,8 @@
 //!   against what it must be), [`outcome`] (what happened to one object), [`journal`] (the
 //!   write-ahead record undo reads), [`state`] (`--resume` checkpoints), [`report`] (every output
 //!   format). [`catalog`] is the `--catalog` file format and its merge with a listing (its
-//!   reader and writer touch only that local file).
+//!   reader and writer touch only that local file); [`reviewed`] is the plan file a dry run
+//!   writes (`--plan`) and `apply` performs.
 //! - [`pipeline`] streams a bucket: walk → inspect → detect → repair, one file per stage.
 //! - [`repair`] repairs one object (plan, ACL, journal, conditional copy, verify), settles a
 //!   stopped run's copies and undoes repairs, over the [`s3::Store`] trait.
@@ -42,6 +43,7 @@ pub mod plan;
 pub mod progress;
 pub mod repair;
 pub mod report;
+pub mod reviewed;
 pub mod rules;
 pub mod s3;
 pub mod shell;

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use s3mend::cli::{Cli, ColorWhen, Command, LogFormat, PolicyCommand};
 use s3mend::color::{self, ColorEnv};
-use s3mend::config::{FixConfig, ScanConfig, UndoConfig};
+use s3mend::config::{ApplyConfig, FixConfig, ScanConfig, UndoConfig};
 use s3mend::exit_codes::ExitCode;
 use s3mend::{app, command, demo, shell};
 
@@ -71,6 +71,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Undo(args) => {
                 let cfg = UndoConfig::from_args(&args).map_err(anyhow::Error::msg)?;
                 app::undo(cfg, cancel).await
+            }
+            Command::Apply(args) => {
+                let cfg = ApplyConfig::from_args(&args).map_err(anyhow::Error::msg)?;
+                app::apply(cfg, cancel).await
             }
             Command::Demo(args) => demo::run(&args, cancel).await,
             Command::Policy(PolicyCommand::Check { file }) => {

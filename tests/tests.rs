@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod apply;
 mod ask;
 mod aws_flags;
 mod catalog;

@@ -25,6 +25,7 @@ use crate::progress::Progress;
 use crate::repair::{Capabilities, Repairer, Settled};
 use crate::report;
 use crate::report::metrics::Labels;
+use crate::reviewed;
 use crate::s3::{self, S3Store};
 
 pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
@@ -49,6 +50,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
                 cfg.scan.catalog.as_ref().map(|c| c.path.as_path()),
             ),
             ("--metrics-file", cfg.scan.metrics.file.as_deref()),
+            ("--plan", cfg.plan.as_deref()),
         ]
         .into_iter()
         .chain(cfg.scan.output.files()),
@@ -61,6 +63,13 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     let metrics = RunMetrics::start(&cfg.scan.metrics, labels, &cfg.scan.job.rules)?;
     let out = open_output(&cfg.scan.output)?;
     let journal = open_journal(&cfg.write)?;
+    let mut plan = match &cfg.plan {
+        Some(path) => Some(
+            reviewed::Writer::create(path)
+                .with_context(|| format!("cannot write --plan {}", path.display()))?,
+        ),
+        None => None,
+    };
     cfg.scan.job.start_after = start.checkpoint().and_then(|c| c.done_through.clone());
     let counters = Arc::new(Counters::default());
     let (catalog, next_catalog) = open_catalog(
@@ -79,8 +88,13 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         .inspect_err(|_| {
             discard_if_empty(journal.as_deref());
         })?;
+    let at = origin(&cfg.scan.connect, &connection);
     if let Some(journal) = &journal {
-        journal.set_origin(origin(&cfg.scan.connect, &connection));
+        journal.set_origin(at.clone());
+    }
+    if let Some(plan) = &mut plan {
+        plan.header(&plan_header(&cfg, at))
+            .with_context(|| format!("cannot write --plan {}", plan.path().display()))?;
     }
     log_start(
         "fix",
@@ -112,6 +126,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         connection.requests.clone(),
     )
     .checkpointed(checkpoints)
+    .planning(plan)
     .measured(metrics);
     if let (Some(journal), true) = (&journal, resumed_journal.is_some()) {
         let settled = settle_in_flight(&repairer, journal.path()).await?;
@@ -175,6 +190,21 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     // Nothing repaired: no journal is left behind, and no undo is offered.
     let journal = journal.filter(|j| !discard_if_empty(Some(j)));
     run.finish_writing(&cancel, &capabilities, journal.as_deref())
+}
+
+/// The header of the `--plan` a dry run writes: where and how it was made.
+fn plan_header(cfg: &FixConfig, origin: journal::Origin) -> reviewed::Header {
+    let rules = cfg.scan.job.rules.ids().iter();
+    reviewed::Header {
+        format: reviewed::FORMAT.to_owned(),
+        version: reviewed::VERSION,
+        origin,
+        bucket: cfg.scan.target.bucket.clone(),
+        prefix: cfg.scan.target.prefix.clone(),
+        rules: rules.map(|r| r.as_str().to_owned()).collect(),
+        policy: cfg.scan.job.rules.policy().map(|p| p.path.clone()),
+        written_at: crate::model::date::rfc3339(time::OffsetDateTime::now_utc()),
+    }
 }
 
 /// Scans to the end, recording every object without a finding at once and holding those with

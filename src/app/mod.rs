@@ -6,6 +6,7 @@
 //! - `fix.rs`: the same, then (after asking, unless `--yes`) → repair, with the journal and
 //!   `--resume`'s settling of the copies a stopped run left in flight.
 //! - `undo.rs`: a journal's repairs, put back.
+//! - `apply.rs`: a reviewed plan (`fix --dry-run --plan`), performed exactly.
 //! - `ask.rs`: whether a run may write, and the question on the terminal.
 //! - `files.rs`: the files a run writes are different files.
 //! - `journal_file.rs`: a writing run's journal file.
@@ -16,6 +17,7 @@
 //!   request.
 //! - `policy.rs`: `policy check` and `policy explain`, which send nothing.
 
+mod apply;
 mod ask;
 mod catalog_file;
 mod checkpoints;
@@ -28,6 +30,7 @@ mod run;
 mod scan;
 mod undo;
 
+pub use apply::apply;
 pub use ask::{consent, Consent};
 pub use fix::fix;
 pub use run::{exit_code, open_output};

@@ -17,6 +17,7 @@ use crate::model::SkipReason;
 use crate::outcome::{Failure, Inspected, Outcome, Repaired};
 use crate::repair::Capabilities;
 use crate::report::{self, ObjectRow, RunInfo, Summary};
+use crate::reviewed;
 use crate::rules::RuleSet;
 use crate::s3::{ConnectOptions, Connection, RequestStats};
 use crate::state::Checkpoint;
@@ -86,6 +87,9 @@ pub(crate) struct Run {
     gate: report::Gate,
     /// Objects that fail the gate: any makes the run exit 1.
     failing: u64,
+    /// `--plan`: the dry run's complete plan, and why it could not be written, if so.
+    plan_file: Option<reviewed::Writer>,
+    plan_failed: Option<std::io::Error>,
 }
 
 /// The one line `-v` logs as a run starts: what, where, with which rules, how hard.
@@ -168,6 +172,8 @@ impl Run {
             writer: Some(writer),
             gate: output.gate.clone(),
             failing: 0,
+            plan_file: None,
+            plan_failed: None,
             release: out.release,
             started: std::time::Instant::now(),
             summary: Summary {
@@ -201,6 +207,12 @@ impl Run {
             self.summary.from_catalog = Some(0);
         }
         self.checkpoints = Some(checkpoints);
+        self
+    }
+
+    /// Writes each object a dry run would repair into `plan` (`--plan`).
+    pub(crate) fn planning(mut self, plan: Option<reviewed::Writer>) -> Self {
+        self.plan_file = plan;
         self
     }
 
@@ -256,6 +268,7 @@ impl Run {
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {
         self.summary.record_repaired(repaired);
+        self.plan(repaired, cancel);
         if let Outcome::Failed(failure) = &repaired.outcome {
             // Nothing may change without a record, nor without its condition: stop taking new
             // objects.
@@ -281,6 +294,51 @@ impl Run {
         self.done(&repaired.listed.key, || {
             catalog::Entry::of_repaired(repaired)
         })
+    }
+
+    /// Adds a dry run's planned repair to `--plan`; a plan that cannot be written stops the run.
+    fn plan(&mut self, repaired: &Repaired, cancel: &CancellationToken) {
+        let (Some(writer), Outcome::WouldFix(plan), Some(head)) =
+            (&mut self.plan_file, &repaired.outcome, &repaired.head)
+        else {
+            return;
+        };
+        if self.plan_failed.is_some() {
+            return;
+        }
+        let line = reviewed::Line {
+            key: head.key.clone(),
+            snapshot: head.clone(),
+            findings: repaired.findings.clone(),
+            plan: serde_json::to_value(plan).unwrap_or_default(),
+        };
+        if let Err(e) = writer.line(&line) {
+            self.plan_failed = Some(e);
+            cancel.cancel();
+        }
+    }
+
+    /// Puts `--plan` in place if the dry run is complete, removes it otherwise, and says which
+    /// in a note; why it could not be written, if so.
+    fn finish_plan(&mut self) -> Option<String> {
+        let writer = self.plan_file.take()?;
+        let path = writer.path().display().to_string();
+        let failed = |e: std::io::Error| format!("cannot write --plan {path}: {e}");
+        if let Some(e) = self.plan_failed.take() {
+            drop(writer);
+            return Some(failed(e));
+        }
+        match writer.finish(self.summary.complete) {
+            Ok(Some(objects)) => self.info.notes.push(format!(
+                "plan: {path}, {objects} objects (review it, then perform exactly it with: s3mend apply {path})"
+            )),
+            Ok(None) => self
+                .info
+                .notes
+                .push("no plan written: the dry run did not finish".to_owned()),
+            Err(e) => return Some(failed(e)),
+        }
+        None
     }
 
     /// `key` is recorded in `--state` (and the catalog, with `entry`), unless its row could not
@@ -335,11 +393,13 @@ impl Run {
 
     fn close(&mut self, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
         let interrupted = cancel.is_cancelled()
+            && self.plan_failed.is_none()
             && self.listing_failed.is_none()
             && self.fatal.is_none()
             && self.report_failed.is_none();
         self.info.stopped = match (&self.fatal, &self.listing_failed) {
             _ if self.report_failed.is_some() => Some("the report could not be written".into()),
+            _ if self.plan_failed.is_some() => Some("the plan could not be written".into()),
             (Some(f), _) => Some(format!("stopped: {}", f.reported().message)),
             (None, Some(f)) => Some(format!("listing failed ({f})")),
             (None, None) if interrupted => Some("interrupted".to_owned()),
@@ -347,6 +407,7 @@ impl Run {
         };
         self.summary.complete = self.info.stopped.is_none();
         self.summary.requests = Some(self.requests.snapshot());
+        let plan_failed = self.finish_plan();
         // The catalog first, so the report can say what became of it.
         let mut catalog_failed = None;
         if let Some(checkpoints) = &mut self.checkpoints {
@@ -396,7 +457,7 @@ impl Run {
         if let Some(checkpoints) = &mut self.checkpoints {
             checkpoints.finish_state(self.summary.complete)?;
         }
-        if let Some(why) = catalog_failed {
+        if let Some(why) = catalog_failed.or(plan_failed) {
             anyhow::bail!("{why}");
         }
         if let Some(f) = &self.fatal {

@@ -35,7 +35,7 @@ pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Res
         .chain(cfg.output.files()),
     )?;
     let (bucket, latest, at) = repairs_to_undo(&cfg)?;
-    let (connect, warnings) = where_to_undo(cfg.connect.clone(), at.as_ref())?;
+    let (connect, warnings) = where_it_was(cfg.connect.clone(), at.as_ref(), "the journal")?;
     for warning in warnings {
         eprintln!("s3mend: warning: {warning}");
     }
@@ -155,11 +155,13 @@ fn repairs_to_undo(cfg: &UndoConfig) -> anyhow::Result<ToUndo> {
     Ok((bucket, latest, at))
 }
 
-/// Where undo connects: where the journal says the fix wrote, except for what the command line
-/// (or the environment) says, which wins; each contradiction is a warning.
-fn where_to_undo(
+/// Where undo (or apply) connects: where `what` (the journal, the plan) says the run was, except
+/// for what the command line (or the environment) says, which wins; each contradiction is a
+/// warning (apply refuses them).
+pub(super) fn where_it_was(
     mut opts: ConnectOptions,
     at: Option<&Origin>,
+    what: &str,
 ) -> anyhow::Result<(ConnectOptions, Vec<String>)> {
     let Some(at) = at else {
         return Ok((opts, Vec::new()));
@@ -171,7 +173,7 @@ fn where_to_undo(
     ) {
         (None, _) => given.clone_from(recorded),
         (Some(g), Some(r)) if g != r => warnings.push(format!(
-            "{flag} {g} is not what the journal records ({r}): using {g}"
+            "{flag} {g} is not what {what} records ({r}): using {g}"
         )),
         _ => {}
     };
@@ -179,13 +181,13 @@ fn where_to_undo(
     merge("--region", &mut opts.region, &at.region);
     merge("--profile", &mut opts.profile, &at.profile);
     if let Some(region) = &opts.region {
-        s3::check_region(region).map_err(|e| anyhow::anyhow!("the journal's region: {e}"))?;
+        s3::check_region(region).map_err(|e| anyhow::anyhow!("{what}'s region: {e}"))?;
     }
     let recorded = Addressing::from_str(&at.addressing, true).unwrap_or_default();
     match opts.addressing {
         Addressing::Auto => opts.addressing = recorded,
         given if given != recorded => warnings.push(format!(
-            "--addressing-style {} is not what the journal records ({}): using {}",
+            "--addressing-style {} is not what {what} records ({}): using {}",
             name(given),
             at.addressing,
             name(given)

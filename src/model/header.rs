@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ObjectHead;
 
@@ -97,9 +97,43 @@ impl Serialize for Header {
     }
 }
 
+impl std::str::FromStr for Header {
+    type Err = String;
+
+    /// The name as [`Header::name`] writes it (a reviewed plan reads its findings back).
+    fn from_str(name: &str) -> Result<Self, String> {
+        if let Some(meta) = name.strip_prefix("x-amz-meta-") {
+            return Ok(Header::Meta(meta.to_owned()));
+        }
+        Header::STANDARD
+            .into_iter()
+            .find(|h| h.name() == name)
+            .ok_or_else(|| format!("'{name}' is not a header s3mend repairs"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_read_back_what_they_write() {
+        let all = Header::STANDARD
+            .into_iter()
+            .chain([Header::Meta("team".into())]);
+        for header in all {
+            let json = serde_json::to_string(&header).unwrap();
+            assert_eq!(serde_json::from_str::<Header>(&json).unwrap(), header);
+        }
+        assert!(serde_json::from_str::<Header>("\"X-Evil\"").is_err());
+    }
 
     #[test]
     fn every_header_reads_and_writes_its_own_value() {

@@ -13,6 +13,7 @@
 
 mod capabilities;
 mod landing;
+mod reviewed;
 mod settle;
 mod undo;
 
@@ -264,6 +265,17 @@ impl<S: Store> Repairer<S> {
     }
 
     async fn attempt(&self, head: &ObjectHead, findings: &[Finding]) -> Result<Outcome, Stop> {
+        let (plan, acl) = self.prepare(head, findings).await?;
+        self.write_prepared(head, plan, acl).await
+    }
+
+    /// The complete request that repairs `findings` on `head`, with the object's ACL read (as
+    /// late as possible) and its grants in it.
+    async fn prepare(
+        &self,
+        head: &ObjectHead,
+        findings: &[Finding],
+    ) -> Result<(Plan, Option<ObjectAcl>), Stop> {
         let mut plan = plan::plan(self.store.bucket(), head, findings).map_err(Stop::Skip)?;
         if !self.settings.dry_run {
             // The run's one probe, before the ACL read: the grants go into the copy with as
@@ -272,6 +284,16 @@ impl<S: Store> Repairer<S> {
         }
         let acl = self.object_acl(head).await?;
         plan.grants = acl.as_ref().and_then(plan::grant_headers);
+        Ok((plan, acl))
+    }
+
+    /// Writes a prepared plan, and carries over an ACL changed meanwhile.
+    async fn write_prepared(
+        &self,
+        head: &ObjectHead,
+        plan: Plan,
+        acl: Option<ObjectAcl>,
+    ) -> Result<Outcome, Stop> {
         let expected = verify::expected_after(head, &plan);
         let outcome = self.apply(head, plan, acl.as_ref(), &expected).await?;
         if let (Outcome::Fixed { new, .. }, Some(sent)) = (&outcome, &acl) {

@@ -14,7 +14,7 @@ mod severity;
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Header, ObjectHead, SkipReason};
 use policy::Policy;
@@ -25,7 +25,7 @@ pub use severity::Severity;
 pub const SNIFF_BYTES: u64 = 64;
 
 /// What a rule found wrong with one header of one object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The rule's stable id.
     pub rule: RuleId,
@@ -38,11 +38,11 @@ pub struct Finding {
     /// The value a repair should send; `None` means: remove the header.
     pub proposed: Option<String>,
     /// The built-in rules whose proposal for this header the policy replaced.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<RuleId>,
     /// Why a repair must not apply this proposal (the body contradicts it): the object is
     /// skipped with this reason.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked: Option<SkipReason>,
 }
 
@@ -66,8 +66,8 @@ impl Finding {
 }
 
 /// Every rule s3mend knows. The order is the order findings are reported in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(into = "&'static str")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum RuleId {
     ContentEncoding,
     ContentType,
@@ -135,6 +135,14 @@ impl RuleId {
             RuleId::EncodingMismatch => encoding_mismatch::check(head, body),
             RuleId::Policy => None,
         }
+    }
+}
+
+impl TryFrom<String> for RuleId {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        name.parse()
     }
 }
 
@@ -237,6 +245,22 @@ impl RuleSet {
 
     pub fn sniffs(&self) -> bool {
         self.sniff
+    }
+
+    /// The rules named by `names` (unknown ones left out), for a report on findings made
+    /// elsewhere: `apply` reports a plan's findings and runs no rule itself.
+    pub fn named<S: AsRef<str>>(names: &[S]) -> Self {
+        let mut ids: Vec<RuleId> = names
+            .iter()
+            .filter_map(|n| n.as_ref().parse().ok())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        RuleSet {
+            ids,
+            policy: None,
+            sniff: true,
+        }
     }
 
     pub fn ids(&self) -> &[RuleId] {
@@ -365,6 +389,22 @@ mod tests {
         assert!(parse(&[","]).is_err());
         let err = parse(&["policy"]).unwrap_err();
         assert!(err.contains("needs --policy"), "{err}");
+    }
+
+    #[test]
+    fn findings_read_back_what_they_write() {
+        let mut finding = Finding::new(
+            RuleId::Policy,
+            Header::Meta("team".into()),
+            None,
+            Some("web".into()),
+        );
+        finding.severity = Severity::Warning;
+        finding.overrides = vec![RuleId::ContentType];
+        finding.blocked = Some(SkipReason::BodyNotGzip);
+        let json = serde_json::to_string(&finding).unwrap();
+        assert_eq!(serde_json::from_str::<Finding>(&json).unwrap(), finding);
+        assert!(serde_json::from_str::<RuleId>("\"no-such-rule\"").is_err());
     }
 
     #[test]
