@@ -474,6 +474,11 @@ pub struct OutputArgs {
     #[arg(long, value_name = "FORMAT=PATH", value_parser = parse_also_format)]
     pub also_format: Vec<(Format, PathBuf)>,
 
+    /// The table lists every object of each rule, skip and error, not the first ten (its
+    /// memory then grows with the findings; json, jsonl and csv always list every object).
+    #[arg(long)]
+    pub all_rows: bool,
+
     /// The least severe finding that fails the run (exit 1): `error` lets warnings (content-type,
     /// charset) pass, `never` reports findings and exits 0. Errors still exit 2.
     #[arg(long, value_enum, value_name = "SEVERITY", default_value_t)]

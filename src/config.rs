@@ -59,6 +59,8 @@ pub struct OutputConfig {
     pub progress: bool,
     /// `--fail-on` and `--accept-skips`.
     pub gate: Gate,
+    /// `--all-rows`.
+    pub all_rows: bool,
 }
 
 impl OutputConfig {
@@ -426,6 +428,7 @@ impl TryFrom<&OutputArgs> for OutputConfig {
                 fail_on: args.fail_on,
                 accept_skips: args.accept_skips.clone(),
             },
+            all_rows: args.all_rows,
         })
     }
 }

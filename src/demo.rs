@@ -168,6 +168,7 @@ async fn tell_the_story(
         quiet: false,
         progress: false,
         gate: Gate::default(),
+        all_rows: false,
     };
     let target = S3Uri {
         bucket: manifest.bucket.clone(),

@@ -46,6 +46,41 @@ impl Progress {
         }
     }
 
+    /// The repair phase: repaired of to-repair, the rate and the time left. With `--yes` the
+    /// objects to repair are still being found: the total is what the scan found so far.
+    pub fn start_repairs(counters: Arc<Counters>, wanted: bool) -> Self {
+        if !wanted || !std::io::stderr().is_terminal() {
+            return Progress {
+                bar: None,
+                ticker: None,
+            };
+        }
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {elapsed} repaired {pos}/{len} {wide_bar} {per_sec} ETA {eta}  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let ticker = tokio::spawn({
+            let bar = bar.clone();
+            async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(200));
+                loop {
+                    tick.tick().await;
+                    let (total, done, message) = repairs(&counters);
+                    bar.set_length(total);
+                    bar.set_position(done);
+                    bar.set_message(message);
+                }
+            }
+        });
+        Progress {
+            bar: Some(bar),
+            ticker: Some(ticker),
+        }
+    }
+
     pub fn finish(self) {
         if let Some(ticker) = self.ticker {
             ticker.abort();
@@ -54,6 +89,22 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The repair phase's total, done, and (while the scan still runs) its counts.
+fn repairs(c: &Counters) -> (u64, u64, String) {
+    let asked = Counters::get(&c.to_repair);
+    let done = Counters::get(&c.repaired);
+    if asked > 0 {
+        return (asked, done, String::new());
+    }
+    let found = Counters::get(&c.with_findings);
+    let scanning = format!(
+        "(found so far; listed {}, inspected {})",
+        Counters::get(&c.listed),
+        Counters::get(&c.inspected) + Counters::get(&c.errors)
+    );
+    (found.max(done), done, scanning)
 }
 
 fn message(c: &Counters, elapsed: Duration) -> String {
@@ -66,4 +117,23 @@ fn message(c: &Counters, elapsed: Duration) -> String {
         Counters::get(&c.with_findings),
         Counters::get(&c.errors),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn the_repair_total_is_the_answered_count_or_what_was_found_so_far() {
+        let c = Counters::default();
+        c.with_findings.store(40, Ordering::Relaxed);
+        c.repaired.store(10, Ordering::Relaxed);
+        c.listed.store(100, Ordering::Relaxed);
+        let (total, done, message) = repairs(&c);
+        assert_eq!((total, done), (40, 10));
+        assert!(message.contains("found so far; listed 100"), "{message}");
+        c.to_repair.store(35, Ordering::Relaxed);
+        assert_eq!(repairs(&c), (35, 10, String::new()));
+    }
 }

@@ -291,3 +291,30 @@ async fn a_plan_applies_only_where_it_was_made() {
     );
     assert_eq!(env.lab.stats().total(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_runs_table_lists_every_object_when_asked_and_says_so_when_not() {
+    let env = TestEnv::new().await;
+    for i in 0..12 {
+        env.put(&format!("k{i:02}.html"), "text/html", Some("UTF-8"));
+    }
+    let dry = ["fix", "s3://test-bucket/", "--dry-run"];
+    let first_ten = env.s3mend(&dry).await;
+    assert!(
+        first_ten
+            .stdout
+            .contains("… and 2 more (--all-rows lists every one)"),
+        "{}",
+        first_ten.stdout
+    );
+    assert!(!first_ten.stdout.contains("k11.html"));
+    let all = env.s3mend(&[&dry[..], &["--all-rows"]].concat()).await;
+    for i in 0..12 {
+        assert!(
+            all.stdout.contains(&format!("k{i:02}.html")),
+            "{}",
+            all.stdout
+        );
+    }
+    assert!(!all.stdout.contains("… and"), "{}", all.stdout);
+}

@@ -467,6 +467,34 @@ async fn versioned_buckets_keep_the_old_version() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_the_repairs_have_a_progress_bar_with_their_count() {
+    let env = TestEnv::new().await;
+    for i in 0..4 {
+        env.put(&format!("p{i}.html"), "text/html", Some("UTF-8"));
+    }
+    // Slow enough that the repair phase is drawn at least once.
+    env.lab.set_latency(std::time::Duration::from_millis(150));
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.jsonl");
+    let report = dir.path().join("report.json");
+    let args = [
+        "fix",
+        "s3://test-bucket/",
+        "--journal",
+        journal.to_str().unwrap(),
+        "--output",
+        report.to_str().unwrap(),
+        "--concurrency",
+        "1",
+    ];
+    let (code, screen) = env.on_a_terminal(&args, "y\n", &[]).await;
+    assert_eq!(code, 0, "{screen}");
+    assert!(screen.contains("repaired "), "{screen}");
+    assert!(screen.contains("/4"), "of the 4 to repair: {screen}");
+    assert!(screen.contains("ETA"), "{screen}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn on_a_terminal_fix_asks_once_with_the_count() {
     let env = TestEnv::new().await;
     env.put("a.html", "text/html", Some("UTF-8"));
@@ -491,6 +519,19 @@ async fn on_a_terminal_fix_asks_once_with_the_count() {
         screen.contains("Repair 2 objects in s3://test-bucket/? [y/N]"),
         "{screen}"
     );
+    // Before asking: how many objects each rule repairs, and each change with its count.
+    let counts = screen
+        .find("To repair in s3://test-bucket/:")
+        .unwrap_or_else(|| panic!("{screen}"));
+    let question = screen.find("Repair 2 objects").unwrap();
+    let shown = &screen[counts..question];
+    for line in [
+        "content-encoding [error]: 2 objects",
+        "Content-Encoding ANSI_X3.4-1968 → (remove)  × 1",
+        "Content-Encoding UTF-8 → (remove)           × 1",
+    ] {
+        assert!(shown.contains(line), "{line}: {shown}");
+    }
     assert!(screen.contains("nothing was written"), "{screen}");
     assert_eq!(code, 1);
     assert!(!journal.exists(), "no empty journal is left behind");

@@ -149,6 +149,15 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
             report::thousands(pending.len() as u64),
             cfg.scan.target
         );
+        if !pending.is_empty() && !cancel.is_cancelled() {
+            eprintln!("To repair in {}:", cfg.scan.target);
+            for line in report::question::lines(pending.iter().map(|i| i.findings.as_slice())) {
+                eprintln!("{line}");
+            }
+        }
+        counters
+            .to_repair
+            .store(pending.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let confirmed =
             pending.is_empty() || cancel.is_cancelled() || confirm(&question, &cancel).await;
         if !confirmed || cancel.is_cancelled() {
@@ -178,11 +187,18 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     } else {
         scan.boxed()
     };
-    let progress = Progress::start(counters, cfg.scan.output.progress);
+    let progress = Progress::start_repairs(counters.clone(), cfg.scan.output.progress);
     let mut results = std::pin::pin!(pipeline::repair(to_repair, repairer, concurrency));
     while let Some(item) = results.next().await {
         match item {
-            Ok(repaired) => run.repaired(&repaired, &cancel)?,
+            Ok(repaired) => {
+                if !repaired.findings.is_empty() {
+                    counters
+                        .repaired
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                run.repaired(&repaired, &cancel)?
+            }
             Err(failed) => run.listing_failed(failed.0, &cancel),
         }
     }

@@ -153,6 +153,7 @@ impl Run {
             step_summary: std::env::var_os("GITHUB_STEP_SUMMARY")
                 .filter(|p| !p.is_empty())
                 .map(Into::into),
+            all_rows: output.all_rows,
         };
         let main = report::writer(output.format, out.out, &options);
         let writer = if out.also.is_empty() {

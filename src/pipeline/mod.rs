@@ -52,6 +52,11 @@ pub struct Counters {
     pub errors: AtomicU64,
     /// Served from the catalog, without a HEAD.
     pub from_catalog: AtomicU64,
+    /// A fix: objects to repair once the question is answered (0 while they are still being
+    /// found, as with `--yes`), and objects whose repair has ended (fixed, skipped, conflict or
+    /// failed).
+    pub to_repair: AtomicU64,
+    pub repaired: AtomicU64,
     /// Keys in listing order; the run marks each done once its result is recorded.
     pub watermark: Mutex<Watermark>,
 }

@@ -33,14 +33,16 @@ pub struct Group {
 }
 
 impl Group {
-    fn with_capacity(capacity: usize) -> Self {
+    /// A group that keeps the first `capacity` keys.
+    pub fn with_capacity(capacity: usize) -> Self {
         Group {
             capacity,
             ..Group::default()
         }
     }
 
-    fn add(&mut self, key: &str, example: impl FnOnce() -> Example, fails: bool) {
+    /// Counts `key`, and keeps it (with its example) if it is among the first.
+    pub fn add(&mut self, key: &str, example: impl FnOnce() -> Example, fails: bool) {
         self.count += 1;
         self.failing += u64::from(fails);
         let full = self.examples.len() >= self.capacity;

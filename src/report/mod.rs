@@ -15,6 +15,7 @@ mod junit;
 mod layout;
 mod markdown;
 pub mod metrics;
+pub mod question;
 mod table;
 mod tee;
 
@@ -400,6 +401,8 @@ pub struct WriterOptions {
     pub gate: Gate,
     /// `$GITHUB_STEP_SUMMARY`, for the github format.
     pub step_summary: Option<std::path::PathBuf>,
+    /// `--all-rows`: the table lists every object, not the first ten of each group.
+    pub all_rows: bool,
 }
 
 /// A report being written.
@@ -429,6 +432,9 @@ pub fn writer(
 ) -> Box<dyn ReportWriter> {
     let gate = options.gate.clone();
     match format {
+        Format::Table if options.all_rows => {
+            Box::new(table::TableWriter::new(out, options.color).all_rows())
+        }
         Format::Table => Box::new(table::TableWriter::new(out, options.color)),
         Format::Json => Box::new(json::JsonWriter::new(out)),
         Format::Jsonl => Box::new(json::JsonlWriter::new(out)),

@@ -7,6 +7,7 @@ use std::io::{self, Write};
 
 use console::Style;
 
+use super::digest::{Example, Group};
 use super::{escape, layout, ObjectRow, ReportWriter, RunInfo, Status, Summary};
 use crate::model::Header;
 use crate::rules::{RuleId, Severity};
@@ -28,34 +29,8 @@ pub struct TableWriter {
     conflicts: Group,
     gone: Group,
     errors: Group,
-}
-
-/// A count and the alphabetically first few keys, each with a detail and, for findings, the
-/// proposal.
-#[derive(Default)]
-struct Group {
-    count: u64,
-    examples: BTreeMap<String, (String, Option<String>)>,
-}
-
-impl Group {
-    fn add(&mut self, key: &str, detail: impl FnOnce() -> (String, Option<String>)) {
-        self.count += 1;
-        let full = self.examples.len() >= EXAMPLES;
-        if full
-            && self
-                .examples
-                .keys()
-                .next_back()
-                .is_some_and(|last| key >= last.as_str())
-        {
-            return;
-        }
-        self.examples.insert(key.to_owned(), detail());
-        if self.examples.len() > EXAMPLES {
-            self.examples.pop_last();
-        }
-    }
+    /// Example keys per group: the first ten, or all with `--all-rows`.
+    examples: usize,
 }
 
 impl TableWriter {
@@ -71,10 +46,21 @@ impl TableWriter {
             by_rule: BTreeMap::new(),
             severities: BTreeMap::new(),
             skipped: BTreeMap::new(),
-            conflicts: Group::default(),
-            gone: Group::default(),
-            errors: Group::default(),
+            conflicts: Group::with_capacity(EXAMPLES),
+            gone: Group::with_capacity(EXAMPLES),
+            errors: Group::with_capacity(EXAMPLES),
+            examples: EXAMPLES,
         }
+    }
+
+    /// Every object of each group, not the first ten (`--all-rows`): memory then grows with
+    /// the findings.
+    pub fn all_rows(mut self) -> Self {
+        self.examples = usize::MAX;
+        for group in [&mut self.conflicts, &mut self.gone, &mut self.errors] {
+            *group = Group::with_capacity(usize::MAX);
+        }
+        self
     }
 
     fn style(&self, style: Style) -> Style {
@@ -100,14 +86,14 @@ impl TableWriter {
             writeln!(self.out, "{}", dim.apply_to(line))?;
         }
         let key_column = layout::key_column(group.examples.keys());
-        let detail_column = layout::detail_column(group.examples.values().map(|(d, _)| d));
-        for (key, (detail, proposed)) in &group.examples {
+        let detail_column = layout::detail_column(group.examples.values().map(|e| &e.detail));
+        for (key, example) in &group.examples {
             let lines = layout::row(
                 key,
                 key_column,
-                detail,
+                &example.detail,
                 detail_column,
-                proposed.as_deref(),
+                example.proposed.as_deref(),
                 self.width,
             );
             for line in lines {
@@ -119,10 +105,20 @@ impl TableWriter {
             writeln!(
                 self.out,
                 "    {}",
-                dim.apply_to(format!("… and {more} more"))
+                dim.apply_to(format!("… and {more} more (--all-rows lists every one)"))
             )?;
         }
         Ok(())
+    }
+}
+
+/// A group's example: the table shows a detail and, for a finding, the proposal.
+fn example(detail: String, proposed: Option<String>) -> Example {
+    Example {
+        detail,
+        proposed,
+        status: String::new(),
+        fails: false,
     }
 }
 
@@ -138,22 +134,23 @@ impl ReportWriter for TableWriter {
     fn object(&mut self, row: &ObjectRow) -> io::Result<()> {
         let key = escape::for_terminal(&row.key);
         let key = key.as_ref();
-        let reason = || (shown(&row.reason, ""), None);
+        let examples = self.examples;
+        let reason = || example(shown(&row.reason, ""), None);
         match row.status {
             Status::Skipped => {
                 let why = shown(&row.reason, "");
                 self.skipped
                     .entry(why)
-                    .or_default()
-                    .add(key, || (String::new(), None));
+                    .or_insert_with(|| Group::with_capacity(examples))
+                    .add(key, || example(String::new(), None), false);
                 return Ok(());
             }
             Status::Conflict => {
-                self.conflicts.add(key, reason);
+                self.conflicts.add(key, reason, false);
                 return Ok(());
             }
             Status::Gone => {
-                self.gone.add(key, || (String::new(), None));
+                self.gone.add(key, || example(String::new(), None), false);
                 return Ok(());
             }
             Status::Finding
@@ -171,18 +168,21 @@ impl ReportWriter for TableWriter {
             *severity = (*severity).max(finding.severity);
             self.by_rule
                 .entry((finding.rule, finding.header.clone()))
-                .or_default()
-                .add(key, || {
-                    (
-                        shown(&finding.current, "(absent)"),
-                        Some(shown(&finding.proposed, "(remove)")),
-                    )
-                });
+                .or_insert_with(|| Group::with_capacity(examples))
+                .add(
+                    key,
+                    || {
+                        example(
+                            shown(&finding.current, "(absent)"),
+                            Some(shown(&finding.proposed, "(remove)")),
+                        )
+                    },
+                    false,
+                );
         }
         if let Some(error) = &row.error {
-            self.errors.add(key, || {
-                (escape::for_terminal(&error.to_string()).into_owned(), None)
-            });
+            let detail = || example(escape::for_terminal(&error.to_string()).into_owned(), None);
+            self.errors.add(key, detail, false);
         }
         Ok(())
     }
@@ -373,9 +373,13 @@ mod tests {
 
     #[test]
     fn groups_keep_the_first_keys_in_order() {
-        let mut group = Group::default();
+        let mut group = Group::with_capacity(EXAMPLES);
         for i in (0..25).rev() {
-            group.add(&format!("k{i:02}"), || (format!("d{i}"), None));
+            group.add(
+                &format!("k{i:02}"),
+                || example(format!("d{i}"), None),
+                false,
+            );
         }
         assert_eq!(group.count, 25);
         let keys: Vec<_> = group.examples.keys().cloned().collect();
