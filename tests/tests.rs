@@ -3,6 +3,9 @@
 
 mod harness;
 
+mod batch;
+#[cfg(feature = "lambda")]
+mod batch_lambda;
 mod catalog;
 mod ci_formats;
 mod compat;

@@ -30,6 +30,7 @@ mod undo;
 
 pub use ask::{consent, Consent};
 pub use fix::fix;
+pub(crate) use journal_file::origin;
 pub use run::{exit_code, open_output};
 pub use scan::scan;
 pub use undo::undo;

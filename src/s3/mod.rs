@@ -14,8 +14,8 @@ mod store;
 mod write;
 
 pub use client::{
-    check_region, connect, connect_until, Addressing, ConnectOptions, Connection,
-    DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,
+    check_region, connect, connect_until, Addressing, BucketUnreachable, ConnectOptions,
+    Connection, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_MAX_ATTEMPTS,
 };
 pub use fast_head::Heads;
 pub use head::head_object;
