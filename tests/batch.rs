@@ -43,7 +43,7 @@ fn event(name: &str) -> Invocation {
 
 /// The journal's log stream, readable while the handler writes to it.
 #[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Log(Arc<Mutex<Vec<u8>>>);
 
 impl Log {
     fn text(&self) -> String {
@@ -70,7 +70,7 @@ impl Write for Log {
 }
 
 /// The function as Lambda would configure it for the lab, with `attempts` per request.
-fn handler(env: &TestEnv, attempts: u32) -> (Handler, Log) {
+pub(crate) fn lab_handler(env: &TestEnv, attempts: u32) -> (Handler, Log) {
     let endpoint = env.lab.endpoint();
     let mut settings: Settings = batch::from_env(|name| match name {
         "AWS_ENDPOINT_URL" => Some(endpoint.clone()),
@@ -117,7 +117,7 @@ async fn the_fix_event_repairs_losslessly_journalling_before_the_copy_and_undo_r
     let before = env
         .lab
         .put_object(BUCKET, KEY, everything(gzipped(b"<p>menu</p>")));
-    let (handler, log) = handler(&env, 3);
+    let (handler, log) = lab_handler(&env, 3);
     // At the copy, the plan is already in the log.
     let seen_at_copy = Arc::new(Mutex::new(None));
     let (seen, at_copy) = (seen_at_copy.clone(), log.clone());
@@ -185,7 +185,7 @@ async fn scan_and_dry_run_events_write_and_journal_nothing() {
             ..ObjectSeed::default()
         },
     );
-    let (handler, log) = handler(&env, 3);
+    let (handler, log) = lab_handler(&env, 3);
     let scanned = handler.handle(event("scan.json")).await;
     assert_eq!(
         only(&scanned),
@@ -223,7 +223,7 @@ async fn throttling_is_a_temporary_failure_and_the_retry_repairs() {
     let env = site().await;
     env.lab
         .put_object(BUCKET, KEY, everything(gzipped(b"<p>menu</p>")));
-    let (handler, log) = handler(&env, 1);
+    let (handler, log) = lab_handler(&env, 1);
     env.lab.set_faults(Faults::seeded(7).on(
         "HeadObject",
         FaultRates {
@@ -261,7 +261,7 @@ async fn a_missing_key_and_an_sse_c_object_fail_for_good() {
             ..ObjectSeed::default()
         },
     );
-    let (handler, log) = handler(&env, 3);
+    let (handler, log) = lab_handler(&env, 3);
     for mode in ["scan.json", "fix.json"] {
         let missing = handler.handle(with_key(mode, "menus/gone.html")).await;
         assert_eq!(
@@ -297,7 +297,7 @@ async fn a_noncurrent_version_is_not_rewritten() {
     let old_version = old.version_id.clone().expect("versioned");
     let mut event = example("fix.json");
     event["tasks"][0]["s3VersionId"] = old_version.clone().into();
-    let (handler, _) = handler(&env, 3);
+    let (handler, _) = lab_handler(&env, 3);
     let response = handler.handle(serde_json::from_value(event).unwrap()).await;
     let (code, text) = only(&response);
     assert_eq!(code, ResultCode::PermanentFailure);
@@ -313,7 +313,7 @@ async fn a_noncurrent_version_is_not_rewritten() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_arguments_and_the_old_schema_fail_every_task_before_any_request() {
     let env = site().await;
-    let (handler, _) = handler(&env, 3);
+    let (handler, _) = lab_handler(&env, 3);
     let mut bad = example("fix.json");
     bad["job"]["userArguments"]["mode"] = "repair".into();
     let response = handler.handle(serde_json::from_value(bad).unwrap()).await;

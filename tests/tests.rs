@@ -24,6 +24,7 @@ mod pace;
 mod policy;
 mod races;
 mod resume;
+mod scale_examples;
 mod scan_errors;
 mod scan_formats;
 mod scan_walk;
