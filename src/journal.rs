@@ -120,10 +120,22 @@ impl Journal {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(path)?;
+        Journal::start(path, file)
+    }
+
+    /// A journal whose lines go to a log stream instead of a file (the Batch Operations handler's
+    /// stdout, which Lambda sends to CloudWatch Logs): each append returns once its line is
+    /// flushed to `out`, as whole lines, before the copy it records. `name` stands for the path
+    /// in messages.
+    pub fn to_log(name: &str, out: impl Write + Send + 'static) -> io::Result<Journal> {
+        Journal::start(Path::new(name), Log(out))
+    }
+
+    fn start(path: &Path, sink: impl Durable) -> io::Result<Journal> {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("s3mend-journal".into())
-            .spawn(move || write_batches(file, rx))?;
+            .spawn(move || write_batches(sink, rx))?;
         Ok(Journal {
             path: path.to_owned(),
             lines: tx,
@@ -167,8 +179,38 @@ impl Journal {
     }
 }
 
+/// Where journal lines go, and how they are made to stay: a file is synced to disk, a log
+/// stream flushed to its reader.
+trait Durable: Write + Send + 'static {
+    fn make_durable(&mut self) -> io::Result<()>;
+}
+
+impl Durable for File {
+    fn make_durable(&mut self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
+struct Log<W>(W);
+
+impl<W: Write> Write for Log<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<W: Write + Send + 'static> Durable for Log<W> {
+    fn make_durable(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// The writer thread: takes every line waiting, writes them, syncs once, answers each.
-fn write_batches(mut file: File, rx: mpsc::Receiver<Pending>) {
+fn write_batches(mut file: impl Durable, rx: mpsc::Receiver<Pending>) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
@@ -176,7 +218,7 @@ fn write_batches(mut file: File, rx: mpsc::Receiver<Pending>) {
         for pending in &batch {
             text.extend_from_slice(&pending.line);
         }
-        let result = file.write_all(&text).and_then(|()| file.sync_data());
+        let result = file.write_all(&text).and_then(|()| file.make_durable());
         for pending in batch {
             let answer = match &result {
                 Ok(()) => Ok(()),
@@ -362,6 +404,58 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    /// A `Write` whose bytes a test can read while the journal still holds it.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_journal_to_a_log_writes_the_lines_a_file_gets_each_before_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let log = Shared::default();
+        let to_file = Journal::create(&path).unwrap();
+        let to_log = Journal::to_log("stdout", log.clone()).unwrap();
+        assert_eq!(to_log.path(), Path::new("stdout"));
+        let headers = crate::plan::carry_over(&head("a", "gzip")).unwrap();
+        let planned = Planned {
+            bucket: "bkt",
+            key: "a",
+            version_id: None,
+            etag: Some("\"e\""),
+            old: &head("a", "UTF-8"),
+            old_acl: None,
+            new: &head("a", "gzip"),
+            request: &headers,
+            grants: None,
+        };
+        for journal in [&to_file, &to_log] {
+            journal.set_origin(Origin {
+                region: Some("eu-west-1".into()),
+                addressing: "auto".into(),
+                ..Origin::default()
+            });
+            journal.planned(&planned).await.unwrap();
+        }
+        // Written whole, with its newline, by the time `planned` returned.
+        let written = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(written, std::fs::read_to_string(&path).unwrap());
+        assert!(written.ends_with('\n') && written.lines().count() == 1);
+        let logged = dir.path().join("from-the-log.jsonl");
+        std::fs::write(&logged, &written).unwrap();
+        assert_eq!(read(&logged).unwrap(), read(&path).unwrap());
     }
 
     #[test]

@@ -21,6 +21,8 @@
 //! - [`s3`] is the only module that talks to S3 and the only one that sees SDK types: client
 //!   construction and pacing, listing, HEAD (through the SDK and around it), the requests of a
 //!   repair, error classification.
+//! - [`batch`] is the S3 Batch Operations handler: one manifest object per task, through the
+//!   same detect stage and repairer, answered with Batch Operations' result codes.
 //! - [`atomic_file`] replaces a file so that a crash leaves the old one or the new one.
 //! - [`progress`] draws the progress bar; [`demo`] seeds the lab (the `s3mend-lab` crate) from
 //!   `fixtures/`.
@@ -28,6 +30,7 @@
 
 pub mod app;
 pub mod atomic_file;
+pub mod batch;
 pub mod catalog;
 pub mod cli;
 pub mod color;

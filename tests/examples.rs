@@ -202,7 +202,7 @@ fn kubernetes_document(kind: &str) -> Yaml {
     found.into_iter().next().unwrap()
 }
 
-fn strings(list: &Yaml) -> Vec<String> {
+pub(crate) fn strings(list: &Yaml) -> Vec<String> {
     list.as_vec()
         .unwrap_or_else(|| panic!("not a list: {list:?}"))
         .iter()
@@ -324,7 +324,7 @@ impl Invocation {
 }
 
 /// Every flag `s3mend fix --help` lists, long and short.
-fn fix_flags() -> BTreeSet<String> {
+pub(crate) fn fix_flags() -> BTreeSet<String> {
     let out = Command::new(env!("CARGO_BIN_EXE_s3mend"))
         .args(["fix", "--help"])
         .output()
@@ -484,7 +484,7 @@ fn the_cronjob_is_a_batch_v1_cronjob_that_runs_the_nightly_fix_on_a_volume() {
 }
 
 /// `kubernetes-validate` in the venv `.ci/tools.sh install` makes.
-fn kubernetes_validate() -> PathBuf {
+pub(crate) fn kubernetes_validate() -> PathBuf {
     let cache = std::env::var_os("S3MEND_CI_CACHE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("s3mend-ci")))

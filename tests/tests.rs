@@ -6,6 +6,9 @@ mod harness;
 mod apply;
 mod ask;
 mod aws_flags;
+mod batch;
+#[cfg(feature = "lambda")]
+mod batch_lambda;
 mod catalog;
 mod ci_formats;
 mod compat;
@@ -26,6 +29,7 @@ mod pace;
 mod policy;
 mod races;
 mod resume;
+mod scale_examples;
 mod scan_errors;
 mod scan_formats;
 mod scan_walk;

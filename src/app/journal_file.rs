@@ -29,7 +29,7 @@ pub(super) fn discard_if_empty(journal: Option<&Journal>) -> bool {
 
 /// Where a run that connected with `opts` writes, for its journal: what undo needs to reach the
 /// same objects.
-pub(super) fn origin(opts: &ConnectOptions, connection: &Connection) -> Origin {
+pub(crate) fn origin(opts: &ConnectOptions, connection: &Connection) -> Origin {
     use clap::ValueEnum;
     Origin {
         endpoint: opts.endpoint_url.clone(),

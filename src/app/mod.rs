@@ -33,6 +33,7 @@ mod undo;
 pub use apply::apply;
 pub use ask::{consent, Consent};
 pub use fix::fix;
+pub(crate) use journal_file::origin;
 pub use run::{exit_code, open_output};
 pub use scan::scan;
 pub use undo::undo;

@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
-use detect::Source;
+pub use detect::{detect, Source};
 pub use repair::repair;
 pub use walk::KeyFilter;
 

@@ -441,13 +441,48 @@ async fn check_bucket(
 ) -> anyhow::Result<()> {
     match preflight(client, bucket, attempt_timeout).await {
         Ok(_) => Ok(()),
-        Err(err) => bail!("{}", S3Failure::from_sdk(&err)),
+        Err(err) => {
+            let failure = S3Failure::from_sdk(&err);
+            Err(anyhow::Error::new(BucketUnreachable {
+                message: failure.to_string(),
+                failure,
+            }))
+        }
     }
 }
+
+/// A bucket check that failed: the one-line message, and S3's answer behind it, for a caller
+/// that decides by the answer (the Batch Operations handler: retry on throttling, not on 403).
+#[derive(Debug)]
+pub struct BucketUnreachable {
+    pub message: String,
+    pub failure: S3Failure,
+}
+
+impl std::fmt::Display for BucketUnreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for BucketUnreachable {}
 
 /// The one-line error for a failed preflight. `signed_for` is the region the request was signed
 /// for.
 fn bucket_error(
+    bucket: &str,
+    failure: &S3Failure,
+    opts: &ConnectOptions,
+    signed_for: &str,
+) -> anyhow::Error {
+    let message = bucket_message(bucket, failure, opts, signed_for);
+    anyhow::Error::new(BucketUnreachable {
+        message: message.to_string(),
+        failure: failure.clone(),
+    })
+}
+
+fn bucket_message(
     bucket: &str,
     failure: &S3Failure,
     opts: &ConnectOptions,

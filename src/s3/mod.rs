@@ -18,8 +18,8 @@ mod tls;
 mod write;
 
 pub use client::{
-    check_region, connect, connect_until, Addressing, ConnectOptions, Connection,
-    DEFAULT_ATTEMPT_TIMEOUT,
+    check_region, connect, connect_until, Addressing, BucketUnreachable, ConnectOptions,
+    Connection, DEFAULT_ATTEMPT_TIMEOUT,
 };
 pub use conventions::RequestConventions;
 pub use fast_head::Heads;
