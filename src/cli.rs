@@ -59,9 +59,11 @@ pub enum Command {
     /// Repair what scan finds, losslessly, with a conditional in-place copy per object.
     #[command(after_help = FIX_EXIT_CODES)]
     Fix(FixArgs),
-    /// Put back the metadata a fix changed, from its journal.
+    /// Put back the metadata a fix changed, from its journal (or the journals of its shards).
     #[command(after_help = FIX_EXIT_CODES)]
     Undo(UndoArgs),
+    /// Combine the JSON reports of a sharded run (--shard I/N) into one report, in any format.
+    Merge(MergeArgs),
     /// Start an embedded S3 server seeded with a broken static site, then scan, fix and scan it
     /// again. No AWS account or network needed.
     Demo(DemoArgs),
@@ -145,6 +147,21 @@ pub struct ScanArgs {
     #[arg(long, requires = "catalog")]
     pub catalog_reset: bool,
 
+    /// Read the objects from this S3 Inventory report (s3://BUCKET/PATH/manifest.json, CSV)
+    /// instead of listing the bucket. Objects written after the inventory was taken are not seen.
+    #[arg(long, value_name = "S3_URL")]
+    pub inventory: Option<String>,
+
+    /// Do part I of N of the run (I from 1 to N): N processes given 1/N … N/N cover the bucket
+    /// exactly once. `auto`: the part from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
+    /// AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job), which count from 0.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
+
+    /// The number of shards of `--shard auto` (AWS Batch: AWS_BATCH_JOB_ARRAY_SIZE unless given).
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub shard_count: Option<u32>,
+
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -193,9 +210,9 @@ pub struct WriteArgs {
 
 #[derive(Debug, Args)]
 pub struct UndoArgs {
-    /// The journal a fix wrote.
-    #[arg(value_name = "JOURNAL")]
-    pub from: PathBuf,
+    /// The journal a fix wrote; several for the journals of a sharded fix.
+    #[arg(value_name = "JOURNAL", required = true)]
+    pub from: Vec<PathBuf>,
 
     #[command(flatten)]
     pub connect: ConnectArgs,
@@ -212,6 +229,16 @@ pub struct UndoArgs {
 
     #[command(flatten)]
     pub metrics: MetricsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The reports to combine, each written with --format json or jsonl (one per shard).
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `FORMAT=PATH` of `--also-format`.

@@ -179,6 +179,8 @@ async fn tell_the_story(
             rules: RuleSet::all(),
             concurrency: DEMO_CONCURRENCY,
             start_after: None,
+            shard: None,
+            inventory: None,
         },
         target,
         connect: lab_connection(lab),
@@ -186,6 +188,7 @@ async fn tell_the_story(
         state: None,
         catalog: None,
         metrics: MetricsConfig::default(),
+        inventory: None,
     };
     let shown = "js/analytics.js";
     let before = lab.object(&manifest.bucket, shown);

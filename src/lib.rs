@@ -12,6 +12,8 @@
 //!   write-ahead record undo reads), [`state`] (`--resume` checkpoints), [`report`] (every output
 //!   format). [`catalog`] is the `--catalog` file format and its merge with a listing (its
 //!   reader and writer touch only that local file).
+//! - [`inventory`] reads an S3 Inventory's manifest and CSV data files (`--inventory`);
+//!   [`shard`] says which part of the keys a `--shard I/N` process takes. Both pure.
 //! - [`pipeline`] streams a bucket: walk → inspect → detect → repair, one file per stage.
 //! - [`repair`] repairs one object (plan, ACL, journal, conditional copy, verify), settles a
 //!   stopped run's copies and undoes repairs, over the [`s3::Store`] trait.
@@ -30,6 +32,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod exit_codes;
+pub mod inventory;
 pub mod journal;
 pub mod model;
 pub mod outcome;
@@ -40,5 +43,6 @@ pub mod repair;
 pub mod report;
 pub mod rules;
 pub mod s3;
+pub mod shard;
 pub mod state;
 pub mod verify;

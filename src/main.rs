@@ -10,7 +10,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 use s3mend::cli::{Cli, Command, LogFormat, PolicyCommand};
-use s3mend::config::{FixConfig, ScanConfig, UndoConfig};
+use s3mend::config::{FixConfig, MergeConfig, ScanConfig, UndoConfig};
 use s3mend::exit_codes::ExitCode;
 use s3mend::{app, demo};
 
@@ -59,6 +59,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Undo(args) => {
                 let cfg = UndoConfig::from_args(&args).map_err(anyhow::Error::msg)?;
                 app::undo(cfg, cancel).await
+            }
+            Command::Merge(args) => {
+                let cfg = MergeConfig::from_args(&args).map_err(anyhow::Error::msg)?;
+                app::merge(cfg)
             }
             Command::Demo(args) => demo::run(&args, cancel).await,
             Command::Policy(PolicyCommand::Check { file }) => {

@@ -177,6 +177,7 @@ impl Run {
                 stopped: None,
                 command,
                 notes,
+                shard: None,
             },
             checkpoints: None,
             listing_failed: None,
@@ -198,6 +199,12 @@ impl Run {
             self.summary.from_catalog = Some(0);
         }
         self.checkpoints = Some(checkpoints);
+        self
+    }
+
+    /// The part of a sharded run this is (`--shard I/N`): the report says so, for `merge`.
+    pub(crate) fn sharded(mut self, shard: Option<crate::shard::Shard>) -> Self {
+        self.info.shard = shard.map(|s| s.to_string());
         self
     }
 

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ObjectHead;
 
@@ -97,6 +97,28 @@ impl Serialize for Header {
     }
 }
 
+impl Header {
+    /// The header a report names: `Content-Type`, `x-amz-meta-team` (case as HTTP: any).
+    pub fn from_name(name: &str) -> Option<Header> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(meta) = lower.strip_prefix("x-amz-meta-") {
+            return Some(Header::Meta(meta.to_owned()));
+        }
+        Header::STANDARD
+            .into_iter()
+            .find(|h| h.name().eq_ignore_ascii_case(name))
+    }
+}
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Header::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!("{name:?} is not a header s3mend repairs"))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,5 +146,13 @@ mod tests {
             serde_json::to_value(Header::ContentEncoding).unwrap(),
             "Content-Encoding"
         );
+        for header in Header::STANDARD
+            .into_iter()
+            .chain([Header::Meta("team".into())])
+        {
+            let json = serde_json::to_string(&header).unwrap();
+            assert_eq!(serde_json::from_str::<Header>(&json).unwrap(), header);
+        }
+        assert!(serde_json::from_str::<Header>("\"Host\"").is_err());
     }
 }

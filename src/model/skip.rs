@@ -1,9 +1,9 @@
 //! Why an object with findings is left as it is.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Why an object with findings is not repaired.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SkipReason {
     /// Encrypted with a customer key s3mend does not have.

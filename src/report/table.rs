@@ -402,6 +402,7 @@ mod tests {
             stopped: None,
             command: "scan",
             notes: Vec::new(),
+            shard: None,
         };
         Box::new(TableWriter::new(Box::new(out.clone()), false))
             .finish(&summary, &info)

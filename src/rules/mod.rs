@@ -14,7 +14,7 @@ mod severity;
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Header, ObjectHead, SkipReason};
 use policy::Policy;
@@ -25,7 +25,7 @@ pub use severity::Severity;
 pub const SNIFF_BYTES: u64 = 64;
 
 /// What a rule found wrong with one header of one object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// The rule's stable id.
     pub rule: RuleId,
@@ -38,7 +38,7 @@ pub struct Finding {
     /// The value a repair should send; `None` means: remove the header.
     pub proposed: Option<String>,
     /// The built-in rules whose proposal for this header the policy replaced.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<RuleId>,
     /// Why a repair must not apply this proposal (the body contradicts it): the object is
     /// skipped with this reason.
@@ -66,8 +66,8 @@ impl Finding {
 }
 
 /// Every rule s3mend knows. The order is the order findings are reported in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(into = "&'static str")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum RuleId {
     ContentEncoding,
     ContentType,
@@ -150,6 +150,14 @@ impl std::fmt::Display for RuleId {
     }
 }
 
+impl TryFrom<String> for RuleId {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
 impl std::str::FromStr for RuleId {
     type Err = String;
 
@@ -178,6 +186,16 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// The rules a report names, for writing it again (`s3mend merge`): nothing is checked with
+    /// them.
+    pub fn reported(ids: Vec<RuleId>) -> Self {
+        RuleSet {
+            ids,
+            policy: None,
+            sniff: true,
+        }
+    }
+
     /// The default rules, without a policy.
     pub fn all() -> Self {
         RuleSet {

@@ -1,10 +1,12 @@
 //! How much a finding matters. `--fail-on` (`src/gate.rs`) turns severities into the exit code; every
 //! report format shows them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A finding's severity, from least to most.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Worth repairing; a pre-deploy gate with `--fail-on error` lets it pass.

@@ -22,4 +22,5 @@ pub use head::head_object;
 pub use list::{Page, Pages};
 pub use metrics::RequestStats;
 pub use pace::{Aimd, Pace, CUT_WINDOW};
+pub use read::Body;
 pub use store::{Parts, S3Store, Store};
