@@ -15,6 +15,7 @@ mod gate;
 mod github_action;
 mod hardening;
 mod heads;
+mod inventory;
 mod metrics;
 mod nightly;
 mod pace;
