@@ -191,3 +191,51 @@ fn entries(page: Page) -> Vec<Entry> {
         merged.extend(entry);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(key: &str) -> ListedObject {
+        ListedObject {
+            key: key.to_owned(),
+            size: 1,
+            etag: None,
+            last_modified: None,
+        }
+    }
+
+    #[test]
+    fn keys_and_common_prefixes_merge_in_key_order_decoded() {
+        let page = Page {
+            objects: vec![listed("a+b"), listed("a%2F0"), listed("c")],
+            url_encoded: true,
+            prefixes: vec!["a%2F".into(), "b+x%2F".into()],
+        };
+        let names: Vec<String> = entries(page)
+            .into_iter()
+            .map(|e| match e {
+                Entry::Key(k) => format!("key {}", k.key),
+                Entry::Prefix(p) => format!("prefix {p}"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            ["key a b", "prefix a/", "key a/0", "prefix b x/", "key c"]
+        );
+        // A server that sends raw keys although it says it encoded them: taken as they come.
+        let raw = Page {
+            objects: vec![listed("a b")],
+            url_encoded: true,
+            prefixes: vec!["a+b/".into()],
+        };
+        let names: Vec<String> = entries(raw)
+            .into_iter()
+            .map(|e| match e {
+                Entry::Key(k) => k.key,
+                Entry::Prefix(p) => p,
+            })
+            .collect();
+        assert_eq!(names, ["a b", "a+b/"]);
+    }
+}
