@@ -86,12 +86,14 @@ pub enum Command {
     /// Repair what scan finds, losslessly, with a conditional in-place copy per object.
     #[command(after_help = FIX_EXIT_CODES)]
     Fix(FixArgs),
-    /// Put back the metadata a fix changed, from its journal.
+    /// Put back the metadata a fix changed, from its journal (or the journals of its shards).
     #[command(after_help = FIX_EXIT_CODES)]
     Undo(UndoArgs),
     /// Perform a reviewed plan (`fix --dry-run --plan PLAN`) exactly, with no listing: each
     /// object only if it is still as planned.
     Apply(ApplyArgs),
+    /// Combine the JSON reports of a sharded run (--shard I/N) into one report, in any format.
+    Merge(MergeArgs),
     /// Start an embedded S3 server seeded with a broken static site, then scan, fix and scan it
     /// again. No AWS account or network needed.
     Demo(DemoArgs),
@@ -162,6 +164,21 @@ pub struct ScanArgs {
     /// alone, and encoding-mismatch finds nothing (saves one ranged GET per object concerned).
     #[arg(long, help_heading = SELECTION)]
     pub no_sniff: bool,
+
+    /// Read the objects from this S3 Inventory report (s3://BUCKET/PATH/manifest.json, CSV)
+    /// instead of listing the bucket. Objects written after the inventory was taken are not seen.
+    #[arg(long, value_name = "S3_URL", help_heading = SELECTION)]
+    pub inventory: Option<String>,
+
+    /// Do part I of N of the run (I from 1 to N): N processes given 1/N … N/N cover the bucket
+    /// exactly once. `auto`: the part from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
+    /// AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job), which count from 0.
+    #[arg(long, value_name = "I/N|auto", help_heading = PERFORMANCE)]
+    pub shard: Option<String>,
+
+    /// The number of shards of `--shard auto` (AWS Batch: AWS_BATCH_JOB_ARRAY_SIZE unless given).
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = PERFORMANCE)]
+    pub shard_count: Option<u32>,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -272,9 +289,9 @@ pub struct WriteArgs {
 
 #[derive(Debug, Args)]
 pub struct UndoArgs {
-    /// The journal a fix wrote.
-    #[arg(value_name = "JOURNAL", help_heading = TARGET)]
-    pub from: PathBuf,
+    /// The journal a fix wrote; several for the journals of a sharded fix.
+    #[arg(value_name = "JOURNAL", required = true, help_heading = TARGET)]
+    pub from: Vec<PathBuf>,
 
     #[command(flatten)]
     pub output: OutputArgs,
@@ -292,6 +309,16 @@ pub struct UndoArgs {
     // Last, as in fix, where it follows all of scan's flags.
     #[command(flatten)]
     pub write: WriteArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The reports to combine, each written with --format json or jsonl (one per shard).
+    #[arg(value_name = "REPORT", required = true, help_heading = TARGET)]
+    pub reports: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// `FORMAT=PATH` of `--also-format`.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::catalog;
 use crate::cli::{
-    ApplyArgs, ConnectArgs, FixArgs, MetricsArgs, OutputArgs, RequestPayerArg, RetryModeArg,
-    ScanArgs, UndoArgs, WriteArgs,
+    ApplyArgs, ConnectArgs, FixArgs, MergeArgs, MetricsArgs, OutputArgs, RequestPayerArg,
+    RetryModeArg, ScanArgs, UndoArgs, WriteArgs,
 };
 use crate::model::{legacy_name, not_a_bucket_name, S3Uri};
 use crate::pipeline::{KeyFilter, ScanJob};
@@ -16,6 +16,7 @@ use crate::repair::{RepairSettings, MIN_PART_SIZE};
 use crate::report::{Format, Gate};
 use crate::rules::{policy, RuleSet};
 use crate::s3::{ConnectOptions, RequestConventions, RetryMode, TlsOptions};
+use crate::shard::Shard;
 use crate::state::Scope;
 
 /// Everything a scan needs.
@@ -28,6 +29,8 @@ pub struct ScanConfig {
     pub state: Option<StateConfig>,
     pub catalog: Option<CatalogConfig>,
     pub metrics: MetricsConfig,
+    /// `--inventory`: where the manifest is (read by `app` before the first HEAD).
+    pub inventory: Option<S3Uri>,
 }
 
 /// `--catalog PATH [--catalog-reset]`, with the listing it describes.
@@ -199,9 +202,26 @@ impl ApplyConfig {
     }
 }
 
+/// `s3mend merge REPORT...`.
+#[derive(Clone, Debug)]
+pub struct MergeConfig {
+    pub reports: Vec<PathBuf>,
+    pub output: OutputConfig,
+}
+
+impl MergeConfig {
+    pub fn from_args(args: &MergeArgs) -> Result<Self, String> {
+        Ok(MergeConfig {
+            reports: args.reports.clone(),
+            output: OutputConfig::try_from(&args.output)?,
+        })
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct UndoConfig {
-    pub from: PathBuf,
+    /// The journals, one per shard of the fix (or just one).
+    pub from: Vec<PathBuf>,
     pub connect: ConnectOptions,
     pub write: WriteConfig,
     pub concurrency: usize,
@@ -290,6 +310,16 @@ impl ScanConfig {
         };
         let rules = RuleSet::parse(&args.rules, policy)?.sniffing(!args.no_sniff);
         let filter = KeyFilter::new(&args.include, &args.exclude)?;
+        let shard = match &args.shard {
+            Some(spec) => Some(Shard::resolve(spec, args.shard_count, |name| {
+                std::env::var(name).ok()
+            })?),
+            None => None,
+        };
+        let inventory = match &args.inventory {
+            Some(url) => Some(inventory_location(url, args)?),
+            None => None,
+        };
         Ok(ScanConfig {
             job: ScanJob {
                 bucket: target.bucket.clone(),
@@ -298,7 +328,10 @@ impl ScanConfig {
                 rules: rules.clone(),
                 concurrency: usize::from(args.concurrency),
                 start_after: None,
+                shard,
+                inventory: None,
             },
+            inventory,
             state: args.state.clone().map(|path| StateConfig {
                 path,
                 resume: args.resume,
@@ -310,6 +343,7 @@ impl ScanConfig {
                     exclude: args.exclude.clone(),
                     rules: rules.ids().iter().map(|r| r.as_str().to_owned()).collect(),
                     policy: args.policy.as_ref().map(|p| p.display().to_string()),
+                    shard: shard.map(|s| s.to_string()),
                 },
             }),
             catalog: args.catalog.clone().map(|path| CatalogConfig {
@@ -327,6 +361,33 @@ impl ScanConfig {
             metrics: MetricsConfig::from_args(&args.metrics)?,
         })
     }
+}
+
+/// `--inventory URL`: the manifest's location, and the flags that cannot go with it.
+fn inventory_location(url: &str, args: &ScanArgs) -> Result<S3Uri, String> {
+    let location: S3Uri = url
+        .parse()
+        .map_err(|e: String| format!("--inventory: {e}"))?;
+    if location.prefix.is_empty() || location.prefix.ends_with('/') {
+        return Err(format!(
+            "--inventory {url} names no manifest: give s3://BUCKET/PATH/manifest.json"
+        ));
+    }
+    // An inventory's rows are not in key order (across its files), and the catalog and the
+    // checkpoint of --state both stand on a listing in key order.
+    if args.catalog.is_some() {
+        return Err(
+            "--catalog cannot go with --inventory: the catalog is merged with a listing in key order, and an inventory is not one (the inventory already spares the listing)"
+                .to_owned(),
+        );
+    }
+    if args.state.is_some() {
+        return Err(
+            "--state cannot go with --inventory: an inventory's rows are not in key order, so no checkpoint key says what is done (run again instead, or shard the run)"
+                .to_owned(),
+        );
+    }
+    Ok(location)
 }
 
 /// The connection settings, with the command's `--concurrency` as the cap on requests in flight

@@ -182,6 +182,8 @@ async fn tell_the_story(
             rules: RuleSet::all(),
             concurrency: DEMO_CONCURRENCY,
             start_after: None,
+            shard: None,
+            inventory: None,
         },
         target,
         connect: lab_connection(lab),
@@ -189,6 +191,7 @@ async fn tell_the_story(
         state: None,
         catalog: None,
         metrics: MetricsConfig::default(),
+        inventory: None,
     };
     let shown = "js/analytics.js";
     let before = lab.object(&manifest.bucket, shown);

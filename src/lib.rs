@@ -15,6 +15,8 @@
 //!   format). [`catalog`] is the `--catalog` file format and its merge with a listing (its
 //!   reader and writer touch only that local file); [`reviewed`] is the plan file a dry run
 //!   writes (`--plan`) and `apply` performs.
+//! - [`inventory`] reads an S3 Inventory's manifest and CSV data files (`--inventory`);
+//!   [`shard`] says which part of the keys a `--shard I/N` process takes. Both pure.
 //! - [`pipeline`] streams a bucket: walk → inspect → detect → repair, one file per stage.
 //! - [`repair`] repairs one object (plan, ACL, journal, conditional copy, verify), settles a
 //!   stopped run's copies and undoes repairs, over the [`s3::Store`] trait.
@@ -38,6 +40,7 @@ pub mod command;
 pub mod config;
 pub mod demo;
 pub mod exit_codes;
+pub mod inventory;
 pub mod journal;
 pub mod model;
 pub mod outcome;
@@ -49,6 +52,7 @@ pub mod report;
 pub mod reviewed;
 pub mod rules;
 pub mod s3;
+pub mod shard;
 pub mod shell;
 pub mod state;
 pub mod verify;

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use s3mend::cli::{Cli, ColorWhen, Command, LogFormat, PolicyCommand};
 use s3mend::color::{self, ColorEnv};
-use s3mend::config::{ApplyConfig, FixConfig, ScanConfig, UndoConfig};
+use s3mend::config::{ApplyConfig, FixConfig, MergeConfig, ScanConfig, UndoConfig};
 use s3mend::exit_codes::ExitCode;
 use s3mend::{app, command, demo, shell};
 
@@ -75,6 +75,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Apply(args) => {
                 let cfg = ApplyConfig::from_args(&args).map_err(anyhow::Error::msg)?;
                 app::apply(cfg, cancel).await
+            }
+            Command::Merge(args) => {
+                let cfg = MergeConfig::from_args(&args).map_err(anyhow::Error::msg)?;
+                app::merge(cfg)
             }
             Command::Demo(args) => demo::run(&args, cancel).await,
             Command::Policy(PolicyCommand::Check { file }) => {

@@ -81,6 +81,9 @@ pub struct Scope {
     /// The `--policy` file, as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// `--shard I/N`: each shard keeps a state of its own, which no other shard may resume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
 }
 
 impl Scope {
@@ -89,6 +92,14 @@ impl Scope {
         let target = |s: &Scope| format!("s3://{}/{}", s.bucket, s.prefix);
         if target(self) != target(run) {
             return Some(format!("it is for {}, not {}", target(self), target(run)));
+        }
+        if self.shard != run.shard {
+            let shard = |s: &Scope| {
+                s.shard
+                    .as_ref()
+                    .map_or("a run without --shard".to_owned(), |s| format!("shard {s}"))
+            };
+            return Some(format!("it is for {}, not {}", shard(self), shard(run)));
         }
         if self.command != run.command {
             return Some(format!(
@@ -326,6 +337,7 @@ mod tests {
             exclude: vec![],
             rules: vec!["content-encoding".into(), "content-type".into()],
             policy: None,
+            shard: None,
         }
     }
 
@@ -357,6 +369,13 @@ mod tests {
             ),
             (
                 Scope {
+                    shard: Some("3/4".into()),
+                    ..scope()
+                },
+                "it is for a run without --shard, not shard 3/4",
+            ),
+            (
+                Scope {
                     include: vec!["*.html".into()],
                     ..scope()
                 },
@@ -377,6 +396,13 @@ mod tests {
                 "--policy none, this run has site.toml",
             ),
         ];
+        let shard = |s: &str| Scope {
+            shard: Some(s.into()),
+            ..scope()
+        };
+        let why = shard("2/4").mismatch(&shard("3/4")).unwrap();
+        assert_eq!(why, "it is for shard 2/4, not shard 3/4");
+        assert_eq!(shard("3/4").mismatch(&shard("3/4")), None);
         for (run, needle) in cases {
             let why = state.mismatch(&run).expect("a mismatch");
             assert!(why.contains(needle), "{why}");

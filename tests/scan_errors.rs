@@ -124,6 +124,9 @@ async fn a_failed_head_is_an_error_row_and_the_walk_goes_on() {
         serde_json::json!({"listed": 3, "inspected": 2, "clean": 1, "with_findings": 1,
                            "errors": 1, "gone": 0, "unreadable": 0,
                            "complete": true, "stopped": null,
+                           // What the run was, for `s3mend merge`.
+                           "command": "scan", "target": "s3://test-bucket/",
+                           "rules": ["content-encoding", "content-type"],
                            // HeadBucket, ListObjectsV2, three HEADs, and the ranged GET of
                            // a.html's body, whose Content-Encoding is to change.
                            "requests": {"calls": 6, "attempts": 6, "throttled": 0,

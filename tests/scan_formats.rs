@@ -59,6 +59,8 @@ async fn fixture_site_reports_exactly_the_bad_objects_with_the_right_proposals()
             "listed": manifest.objects.len(), "inspected": manifest.objects.len(),
             "clean": manifest.objects.len() - expected.len(), "with_findings": expected.len(),
             "errors": 0, "gone": 0, "unreadable": 0, "complete": true, "stopped": null,
+            // What the run was, for `s3mend merge`.
+            "command": "scan", "target": target, "rules": ["content-encoding", "content-type"],
             // HeadBucket, one ListObjectsV2 page, one HEAD per object, and one ranged GET (the
             // sniff) per object whose Content-Encoding is to change; nothing retried.
             "requests": {"calls": manifest.objects.len() + 2 + sniffed, "attempts": manifest.objects.len() + 2 + sniffed,

@@ -22,6 +22,7 @@ mod gate;
 mod github_action;
 mod hardening;
 mod heads;
+mod inventory;
 mod messages;
 mod metrics;
 mod nightly;

@@ -38,6 +38,7 @@
 //! - `testing.rs`: the test-only methods of [`Lab`] and [`LabHandle`], and the SDK client.
 //! - `hooks.rs` (race hooks), `inject.rs` (armed and random faults, raised from the access hook),
 //!   `faults.rs` (seeded fault mixes), `damage.rs` (damaged listings and lost copy responses),
+//!   `inventory.rs` (S3 Inventory reports of a bucket, as S3 writes them),
 //!   `conn_faults.rs` (resets, 200-with-an-error and cut or trickled bodies, carried out by the
 //!   connection), `quirks.rs` (other stores' departures from S3, per bucket).
 //!
@@ -77,6 +78,8 @@ mod hooks;
 #[cfg(feature = "testing")]
 mod inject;
 #[cfg(feature = "testing")]
+mod inventory;
+#[cfg(feature = "testing")]
 mod quirks;
 #[cfg(feature = "testing")]
 mod testing;
@@ -108,6 +111,8 @@ pub use damage::{Framing, ListingDamage};
 pub use faults::{FaultRates, Faults};
 #[cfg(feature = "testing")]
 pub use inject::Arrival;
+#[cfg(feature = "testing")]
+pub use inventory::InventorySpec;
 #[cfg(feature = "testing")]
 pub use testing::{client, client_with_keys};
 #[cfg(feature = "testing")]

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::ask::{confirm, consent, on_a_terminal, Consent, REFUSED};
 use super::catalog_file::open_catalog;
 use super::files;
+use super::inventory_file::{self, open_inventory};
 use super::journal_file::{discard_if_empty, open_journal, origin};
 use super::metrics::RunMetrics;
 use super::run::{log_start, open_output, Checkpoints, Run, Start};
@@ -88,6 +89,16 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         .inspect_err(|_| {
             discard_if_empty(journal.as_deref());
         })?;
+    let inventory = open_inventory(
+        &connection,
+        cfg.scan.inventory.as_ref(),
+        &cfg.scan.target.bucket,
+    )
+    .await
+    .inspect_err(|_| {
+        discard_if_empty(journal.as_deref());
+    })?;
+    cfg.scan.job.inventory = inventory;
     let at = origin(&cfg.scan.connect, &connection);
     if let Some(journal) = &journal {
         journal.set_origin(at.clone());
@@ -127,7 +138,12 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     )
     .checkpointed(checkpoints)
     .planning(plan)
-    .measured(metrics);
+    .measured(metrics)
+    .sharded(cfg.scan.job.shard);
+    run.info.notes.extend(inventory_file::notes(
+        cfg.scan.job.inventory.as_deref(),
+        cfg.scan.inventory.as_ref(),
+    ));
     if let (Some(journal), true) = (&journal, resumed_journal.is_some()) {
         let settled = settle_in_flight(&repairer, journal.path()).await?;
         run.info.notes.extend(settled);

@@ -13,6 +13,8 @@
 //! - `metrics.rs`: `--statsd` and `--metrics-file`, sent when a run ends.
 //! - `run.rs`: one run's report, summary and exit code; `checkpoints.rs`: its `--state` and
 //!   `--catalog` files, moved forward as results are recorded.
+//! - `inventory_file.rs`: the `--inventory` manifest, read before the first HEAD.
+//! - `merge.rs`: `s3mend merge`, the reports of a sharded run made one.
 //! - `catalog_file.rs`: the `--catalog` to read and the one to write, opened before the first
 //!   request.
 //! - `policy.rs`: `policy check` and `policy explain`, which send nothing.
@@ -23,7 +25,9 @@ mod catalog_file;
 mod checkpoints;
 mod files;
 mod fix;
+mod inventory_file;
 mod journal_file;
+mod merge;
 mod metrics;
 pub mod policy;
 mod run;
@@ -34,6 +38,7 @@ pub use apply::apply;
 pub use ask::{consent, Consent};
 pub use fix::fix;
 pub(crate) use journal_file::origin;
+pub use merge::merge;
 pub use run::{exit_code, open_output};
 pub use scan::scan;
 pub use undo::undo;

@@ -187,6 +187,7 @@ impl Run {
                 stopped: None,
                 command,
                 notes,
+                shard: None,
             },
             checkpoints: None,
             listing_failed: None,
@@ -214,6 +215,12 @@ impl Run {
     /// Writes each object a dry run would repair into `plan` (`--plan`).
     pub(crate) fn planning(mut self, plan: Option<reviewed::Writer>) -> Self {
         self.plan_file = plan;
+        self
+    }
+
+    /// The part of a sharded run this is (`--shard I/N`): the report says so, for `merge`.
+    pub(crate) fn sharded(mut self, shard: Option<crate::shard::Shard>) -> Self {
+        self.info.shard = shard.map(|s| s.to_string());
         self
     }
 

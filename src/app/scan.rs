@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::catalog_file::open_catalog;
 use super::files;
+use super::inventory_file::{self, open_inventory};
 use super::metrics::RunMetrics;
 use super::run::{log_start, open_output, Checkpoints, Run, Start};
 use crate::config::ScanConfig;
@@ -47,6 +48,8 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
     )?
     .cataloguing(next_catalog);
     let connection = s3::connect_until(&cfg.connect, &cfg.target.bucket, &cancel).await?;
+    cfg.job.inventory =
+        open_inventory(&connection, cfg.inventory.as_ref(), &cfg.target.bucket).await?;
     log_start(
         "scan",
         &cfg.target.to_string(),
@@ -64,7 +67,12 @@ pub async fn scan(mut cfg: ScanConfig, cancel: CancellationToken) -> anyhow::Res
         connection.requests.clone(),
     )
     .checkpointed(checkpoints)
-    .measured(metrics);
+    .measured(metrics)
+    .sharded(cfg.job.shard);
+    run.info.notes.extend(inventory_file::notes(
+        cfg.job.inventory.as_deref(),
+        cfg.inventory.as_ref(),
+    ));
     let progress = Progress::start(counters.clone(), cfg.output.progress);
     let mut results = std::pin::pin!(pipeline::scan(
         &connection,

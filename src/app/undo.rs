@@ -1,7 +1,9 @@
-//! `s3mend undo JOURNAL`: the journal's repairs put back, each only if the object is still as the
-//! fix left it.
+//! `s3mend undo JOURNAL...`: the journals' repairs put back, each only if the object is still as
+//! the fix left it. Several journals are those of one sharded fix (`--shard I/N`): one bucket,
+//! one place, every key in one journal only.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -26,13 +28,14 @@ use clap::ValueEnum;
 
 pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
     files::distinct(
-        [
-            ("JOURNAL", Some(cfg.from.as_path())),
-            ("--journal", cfg.write.journal.as_deref()),
-            ("--metrics-file", cfg.metrics.file.as_deref()),
-        ]
-        .into_iter()
-        .chain(cfg.output.files()),
+        cfg.from
+            .iter()
+            .map(|from| ("JOURNAL", Some(from.as_path())))
+            .chain([
+                ("--journal", cfg.write.journal.as_deref()),
+                ("--metrics-file", cfg.metrics.file.as_deref()),
+            ])
+            .chain(cfg.output.files()),
     )?;
     let (bucket, latest, at) = repairs_to_undo(&cfg)?;
     let (connect, warnings) = where_it_was(cfg.connect.clone(), at.as_ref(), "the journal")?;
@@ -77,7 +80,7 @@ pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Res
         .inspect_err(|_| {
             discard_if_empty(journal.as_deref());
         })
-        .with_context(|| format!("journal {} is for s3://{bucket}/", cfg.from.display()))?;
+        .with_context(|| format!("journal {} is for s3://{bucket}/", cfg.from[0].display()))?;
     if let Some(journal) = &journal {
         journal.set_origin(origin(&cfg.connect, &connection));
     }
@@ -127,32 +130,72 @@ pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Res
 /// What undo needs from a journal.
 type ToUndo = (String, BTreeMap<String, Recorded>, Option<Origin>);
 
-/// The journal's bucket, the last written repair of each key (the one to undo) and where the
+/// The journals' bucket, the last written repair of each key (the one to undo) and where the
 /// fix wrote. Planned-only entries may have been written before the run stopped, so they are
-/// checked like the others.
+/// checked like the others. The journals of a sharded fix name one bucket and one place, and no
+/// key twice: journals of fixes run one after the other are undone one at a time, newest first.
 fn repairs_to_undo(cfg: &UndoConfig) -> anyhow::Result<ToUndo> {
-    let entries = journal::read(&cfg.from)?;
-    let at = entries.iter().find_map(|e| e.at.clone());
-    let Some(bucket) = entries.first().map(|e| e.bucket.clone()) else {
-        anyhow::bail!(
-            "journal {} records no repair: nothing to undo",
-            cfg.from.display()
-        );
-    };
-    if let Some(other) = entries.iter().find(|e| e.bucket != bucket) {
-        anyhow::bail!(
-            "journal {} mixes buckets ({bucket} and {}): not a journal s3mend wrote",
-            cfg.from.display(),
-            other.bucket
-        );
-    }
+    let mut found: Option<(String, PathBuf)> = None;
+    let mut at: Option<(Origin, PathBuf)> = None;
     let mut latest = BTreeMap::new();
-    for entry in entries {
-        if matches!(entry.status, None | Some(Status::Fixed | Status::Error)) {
-            latest.insert(entry.key.clone(), entry);
+    let mut owner: BTreeMap<String, usize> = BTreeMap::new();
+    for (n, path) in cfg.from.iter().enumerate() {
+        let entries = journal::read(path)?;
+        let Some(first) = entries.first() else {
+            if cfg.from.len() == 1 {
+                anyhow::bail!(
+                    "journal {} records no repair: nothing to undo",
+                    path.display()
+                );
+            }
+            continue;
+        };
+        let (bucket, named_in) = found.get_or_insert_with(|| (first.bucket.clone(), path.clone()));
+        if let Some(other) = entries.iter().find(|e| e.bucket != *bucket) {
+            if named_in == path {
+                anyhow::bail!(
+                    "journal {} mixes buckets ({bucket} and {}): not a journal s3mend wrote",
+                    path.display(),
+                    other.bucket
+                );
+            }
+            anyhow::bail!(
+                "journal {} is for bucket {}, journal {} for {bucket}: undo them one at a time",
+                path.display(),
+                other.bucket,
+                named_in.display()
+            );
+        }
+        if let Some(origin) = entries.iter().find_map(|e| e.at.clone()) {
+            match &at {
+                Some((seen, in_journal)) if *seen != origin => anyhow::bail!(
+                    "journals {} and {} record different places (endpoint, region or profile): undo them one at a time",
+                    in_journal.display(),
+                    path.display()
+                ),
+                Some(_) => {}
+                None => at = Some((origin, path.clone())),
+            }
+        }
+        for entry in entries {
+            if let Some(&other) = owner.get(&entry.key).filter(|&&other| other != n) {
+                anyhow::bail!(
+                    "{} is in journals {} and {}: undo them one at a time, newest first",
+                    entry.key,
+                    cfg.from[other].display(),
+                    path.display()
+                );
+            }
+            owner.insert(entry.key.clone(), n);
+            if matches!(entry.status, None | Some(Status::Fixed | Status::Error)) {
+                latest.insert(entry.key.clone(), entry);
+            }
         }
     }
-    Ok((bucket, latest, at))
+    let Some((bucket, _)) = found else {
+        anyhow::bail!("the journals record no repair: nothing to undo");
+    };
+    Ok((bucket, latest, at.map(|(origin, _)| origin)))
 }
 
 /// Where undo (or apply) connects: where `what` (the journal, the plan) says the run was, except

@@ -2,14 +2,14 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The code s3mend gives a HEAD that found a delete marker (S3 sends none: HEAD has no body).
 pub const DELETE_MARKER: &str = "DeleteMarker";
 
 /// A failed S3 request: the S3 error code (or a code derived from the HTTP status or the kind
 /// of transport failure), a message, and the HTTP status when there was a response.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct S3Failure {
     pub code: String,
     pub message: String,
@@ -51,6 +51,8 @@ pub enum ListingFailure {
     /// The server's answer cannot be a true listing (a page cut off, a token cycle, keys out of
     /// order): the reason, in one line.
     Damaged(String),
+    /// An inventory read instead of a listing cannot be read to its end: why, in one line.
+    Inventory(String),
 }
 
 impl fmt::Display for ListingFailure {
@@ -58,12 +60,14 @@ impl fmt::Display for ListingFailure {
         match self {
             ListingFailure::Request(failure) => failure.fmt(f),
             ListingFailure::Damaged(why) => write!(f, "the listing is damaged: {why}"),
+            ListingFailure::Inventory(why) => f.write_str(why),
         }
     }
 }
 
 /// What a run's S3 requests came to, as reports show it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RequestCounts {
     /// S3 operations s3mend asked for.
     pub calls: u64,

@@ -97,25 +97,25 @@ impl Serialize for Header {
     }
 }
 
-impl std::str::FromStr for Header {
-    type Err = String;
-
-    /// The name as [`Header::name`] writes it (a reviewed plan reads its findings back).
-    fn from_str(name: &str) -> Result<Self, String> {
-        if let Some(meta) = name.strip_prefix("x-amz-meta-") {
-            return Ok(Header::Meta(meta.to_owned()));
+impl Header {
+    /// The header a report names: `Content-Type`, `x-amz-meta-team` (case as HTTP: any).
+    pub fn from_name(name: &str) -> Option<Header> {
+        let lower = name.to_ascii_lowercase();
+        if let Some(meta) = lower.strip_prefix("x-amz-meta-") {
+            return Some(Header::Meta(meta.to_owned()));
         }
         Header::STANDARD
             .into_iter()
-            .find(|h| h.name() == name)
-            .ok_or_else(|| format!("'{name}' is not a header s3mend repairs"))
+            .find(|h| h.name().eq_ignore_ascii_case(name))
     }
 }
 
 impl<'de> Deserialize<'de> for Header {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let name = String::deserialize(d)?;
-        name.parse().map_err(serde::de::Error::custom)
+        Header::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!("{name:?} is not a header s3mend repairs"))
+        })
     }
 }
 
@@ -158,5 +158,13 @@ mod tests {
             serde_json::to_value(Header::ContentEncoding).unwrap(),
             "Content-Encoding"
         );
+        for header in Header::STANDARD
+            .into_iter()
+            .chain([Header::Meta("team".into())])
+        {
+            let json = serde_json::to_string(&header).unwrap();
+            assert_eq!(serde_json::from_str::<Header>(&json).unwrap(), header);
+        }
+        assert!(serde_json::from_str::<Header>("\"Host\"").is_err());
     }
 }

@@ -1,15 +1,18 @@
 //! The pipeline: walk → inspect → detect (a scan), then → repair (a fix), with bounded
 //! concurrency and cancellation.
 //!
-//! The walker lists keys into a small bounded channel (one page of prefetch), the inspect stage
+//! The walker lists keys (all of them, one shard's part with `--shard`, or an inventory's rows
+//! with `--inventory`) into a small bounded channel (one page of prefetch), the inspect stage
 //! HEADs up to `concurrency` objects at once and runs the rules on each snapshot. Data flows one
 //! way; one object's failure is an item in the stream, never the end of the run. Cancelling stops
 //! listing and taking new keys, while HEADs already in flight finish.
 
 mod detect;
 mod inspect;
+mod inventory;
 mod ranges;
 mod repair;
+mod shards;
 mod walk;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,10 +28,12 @@ pub use repair::repair;
 pub use walk::KeyFilter;
 
 use crate::catalog;
+use crate::inventory::Manifest;
 use crate::model::ListingFailure;
 use crate::outcome::{Inspected, Unread};
 use crate::rules::RuleSet;
 use crate::s3::{Connection, Store};
+use crate::shard::Shard;
 use crate::state::Watermark;
 
 /// What a scan needs to know, already validated.
@@ -41,6 +46,18 @@ pub struct ScanJob {
     pub concurrency: usize,
     /// A resumed run lists only keys after this one.
     pub start_after: Option<String>,
+    /// `--shard I/N`: only this part of the keys.
+    pub shard: Option<Shard>,
+    /// `--inventory`: the objects come from this inventory instead of a listing.
+    pub inventory: Option<Arc<Inventory>>,
+}
+
+/// An inventory to read: its checked manifest, and the bucket its data files are in (the
+/// manifest's own).
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    pub manifest: Manifest,
+    pub bucket: String,
 }
 
 /// Live counts, shared with whoever shows progress, and the run's watermark.
@@ -88,20 +105,41 @@ pub fn scan(
     // enough that memory does not depend on the bucket.
     *counters.watermark.lock() = Watermark::after(job.start_after.clone());
     let (tx, rx) = tokio::sync::mpsc::channel(walk::PAGE_SIZE as usize);
-    let pages = ranges::pages(
-        connection,
-        &job.bucket,
-        &job.prefix,
-        job.start_after.clone(),
-        catalog.as_ref(),
-    );
-    tokio::spawn(walk::list(
-        pages,
-        job.start_after.clone(),
-        job.filter.clone(),
-        tx,
-        cancel.clone(),
-    ));
+    if let Some(inventory) = &job.inventory {
+        tokio::spawn(inventory::list(
+            connection.clone(),
+            inventory.clone(),
+            job.shard,
+            job.prefix.clone(),
+            job.filter.clone(),
+            tx,
+            cancel.clone(),
+        ));
+    } else {
+        let pages = match job.shard {
+            Some(shard) => shards::pages(
+                connection,
+                &job.bucket,
+                &job.prefix,
+                job.start_after.clone(),
+                shard,
+            ),
+            None => ranges::pages(
+                connection,
+                &job.bucket,
+                &job.prefix,
+                job.start_after.clone(),
+                catalog.as_ref(),
+            ),
+        };
+        tokio::spawn(walk::list(
+            pages,
+            job.start_after.clone(),
+            job.filter.clone(),
+            tx,
+            cancel.clone(),
+        ));
+    }
     let heads = connection.heads.clone();
     let store = Arc::new(connection.store(&job.bucket));
     let rules = Arc::new(job.rules);

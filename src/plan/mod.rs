@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use crate::model::SkipReason;
@@ -21,7 +21,7 @@ pub use copy_source::copy_source;
 pub use grants::{grant_headers, GrantHeaders};
 
 /// Server-side encryption to re-send, so a copy does not fall back to the bucket default.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Encryption {
     /// `AES256`, `aws:kms` or `aws:kms:dsse`.
     pub algorithm: String,
@@ -30,14 +30,14 @@ pub struct Encryption {
 }
 
 /// Every user-controllable attribute of an object, as a REPLACE copy must send it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HeaderSet {
     pub content_type: Option<String>,
     pub content_encoding: Option<String>,
     pub cache_control: Option<String>,
     pub content_disposition: Option<String>,
     pub content_language: Option<String>,
-    #[serde(serialize_with = "http_date")]
+    #[serde(serialize_with = "http_date", deserialize_with = "from_http_date")]
     pub expires: Option<OffsetDateTime>,
     pub metadata: BTreeMap<String, String>,
     pub website_redirect_location: Option<String>,
@@ -45,7 +45,7 @@ pub struct HeaderSet {
     pub storage_class: String,
     pub encryption: Option<Encryption>,
     pub object_lock_mode: Option<String>,
-    #[serde(serialize_with = "http_date")]
+    #[serde(serialize_with = "http_date", deserialize_with = "from_http_date")]
     pub object_lock_retain_until_date: Option<OffsetDateTime>,
     pub object_lock_legal_hold_status: Option<String>,
 }
@@ -60,8 +60,20 @@ fn http_date<S: serde::Serializer>(
     }
 }
 
+/// A date a report wrote with [`http_date`], read back.
+fn from_http_date<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OffsetDateTime>, D::Error> {
+    match Option::<String>::deserialize(d)? {
+        None => Ok(None),
+        Some(text) => date::parse_http_date(&text)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not an HTTP date"))),
+    }
+}
+
 /// One header's change.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
     pub rule: RuleId,
     pub header: Header,

@@ -76,7 +76,8 @@ impl ReportWriter for JsonlWriter {
     }
 }
 
-/// The summary as the JSON contract shows it, extended with why the run stopped early.
+/// The summary as the JSON contract shows it, extended with why the run stopped early and what
+/// the run was (which `s3mend merge` checks before it adds reports up).
 #[derive(Serialize)]
 struct SummaryView<'a> {
     #[serde(flatten)]
@@ -84,6 +85,11 @@ struct SummaryView<'a> {
     stopped: Option<&'a str>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     notes: &'a [String],
+    command: &'a str,
+    target: &'a str,
+    rules: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<&'a str>,
 }
 
 impl<'a> SummaryView<'a> {
@@ -92,6 +98,10 @@ impl<'a> SummaryView<'a> {
             summary,
             stopped: info.stopped.as_deref(),
             notes: &info.notes,
+            command: info.command,
+            target: &info.target,
+            rules: info.rules.ids().iter().map(|r| r.as_str()).collect(),
+            shard: info.shard.as_deref(),
         }
     }
 }

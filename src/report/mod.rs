@@ -14,6 +14,7 @@ mod json;
 mod junit;
 mod layout;
 mod markdown;
+pub mod merge;
 pub mod metrics;
 pub mod question;
 mod table;
@@ -25,7 +26,7 @@ pub use held::{Held, Release};
 use std::io::{self, Write};
 
 use clap::ValueEnum;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{RequestCounts, S3Failure};
 use crate::outcome::{Inspected, Outcome, Repaired, Unread};
@@ -54,7 +55,7 @@ pub enum Format {
 }
 
 /// An object's state in a report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     /// Scan: at least one rule flagged the object.
@@ -102,8 +103,9 @@ impl Status {
     }
 }
 
-/// One reported object: it has findings, could not be inspected, or is gone.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One reported object: it has findings, could not be inspected, or is gone. Reports are read
+/// back by `s3mend merge`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObjectRow {
     pub key: String,
     pub version_id: Option<String>,
@@ -288,7 +290,8 @@ pub struct Summary {
 
 /// What a fix did with the objects that have findings:
 /// `with_findings = fixed + would_fix + skipped + conflicts + failed`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FixCounts {
     pub fixed: u64,
     pub would_fix: u64,
@@ -390,6 +393,8 @@ pub struct RunInfo {
     pub command: &'static str,
     /// Things said once about the run (e.g. that the server has no ACLs).
     pub notes: Vec<String>,
+    /// `--shard I/N`: the part of the run this report covers.
+    pub shard: Option<String>,
 }
 
 /// How a report is written, besides its format.

@@ -422,6 +422,7 @@ mod tests {
             stopped: None,
             command: "scan",
             notes: Vec::new(),
+            shard: None,
         };
         writer.finish(&Summary::default(), &info).unwrap();
         let bytes = out.0.lock().clone();
@@ -486,6 +487,7 @@ mod tests {
             stopped: None,
             command: "scan",
             notes: Vec::new(),
+            shard: None,
         };
         Box::new(TableWriter::new(Box::new(out.clone()), false))
             .finish(&summary, &info)

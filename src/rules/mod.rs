@@ -186,6 +186,16 @@ pub struct RuleSet {
 }
 
 impl RuleSet {
+    /// The rules a report names, for writing it again (`s3mend merge`): nothing is checked with
+    /// them.
+    pub fn reported(ids: Vec<RuleId>) -> Self {
+        RuleSet {
+            ids,
+            policy: None,
+            sniff: true,
+        }
+    }
+
     /// The default rules, without a policy.
     pub fn all() -> Self {
         RuleSet {

@@ -35,6 +35,7 @@ use super::fast_head::Heads;
 use super::list::Pages;
 use super::metrics::{CountRequests, RequestStats};
 use super::pace::{self, Pace};
+use super::read::Body;
 use super::retry::{Configured, Retry, RetryMode};
 use super::store::S3Store;
 use super::tls::TlsOptions;
@@ -158,6 +159,26 @@ impl Connection {
         page_size: i32,
     ) -> Pages {
         Pages::new(&self.client, bucket, prefix, start_after, page_size)
+    }
+
+    /// One level of `bucket` under `prefix` (keys and common prefixes up to the next `/`).
+    pub fn list_level(&self, bucket: &str, prefix: &str, start_after: Option<String>) -> Pages {
+        Pages::new(&self.client, bucket, prefix, start_after, 1000).delimited("/")
+    }
+
+    /// A GetObject of the whole of `key`, its body to be read as it arrives.
+    pub async fn object(&self, bucket: &str, key: &str) -> Result<Body, S3Failure> {
+        super::read::object(&self.client, bucket, key).await
+    }
+
+    /// All of `key`, if it has at most `max` bytes.
+    pub async fn whole_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        max: usize,
+    ) -> Result<Vec<u8>, S3Failure> {
+        super::read::whole_object(&self.client, bucket, key, max).await
     }
 
     /// The requests a repair of `bucket`'s objects makes.

@@ -24,8 +24,11 @@ use crate::model::{ListedObject, ListingFailure, S3Failure};
 pub struct Page {
     /// Keys exactly as listed: URL-encoded if `url_encoded` (when the server honours it).
     pub objects: Vec<ListedObject>,
-    /// The server says it URL-encoded the keys (`EncodingType=url` in the answer).
+    /// The server says it URL-encoded the keys (`EncodingType=url` in the answer), and the
+    /// common prefixes.
     pub url_encoded: bool,
+    /// With a delimiter: the common prefixes, as listed (URL-encoded if `url_encoded`).
+    pub prefixes: Vec<String>,
 }
 
 /// Where the listing goes next.
@@ -41,6 +44,8 @@ pub struct Pages {
     client: Client,
     bucket: String,
     prefix: String,
+    /// `/` for a listing of one level (keys and common prefixes).
+    delimiter: Option<String>,
     page_size: i32,
     next: Next,
     /// Pages fetched so far, for messages.
@@ -65,11 +70,18 @@ impl Pages {
             client: client.clone(),
             bucket: bucket.to_owned(),
             prefix: prefix.to_owned(),
+            delimiter: None,
             page_size,
             next: Next::First(start_after),
             fetched: 0,
             tokens: HashSet::new(),
         }
+    }
+
+    /// Lists one level: keys up to the next `delimiter` come back as common prefixes.
+    pub fn delimited(mut self, delimiter: &str) -> Pages {
+        self.delimiter = Some(delimiter.to_owned());
+        self
     }
 
     /// The next page, `None` at the end; a failure ends the listing.
@@ -86,6 +98,7 @@ impl Pages {
             .list_objects_v2()
             .bucket(&self.bucket)
             .prefix(&self.prefix)
+            .set_delimiter(self.delimiter.clone())
             .set_start_after(start_after)
             .set_continuation_token(token.clone())
             .encoding_type(EncodingType::Url)
@@ -116,15 +129,19 @@ impl Pages {
                 })
             })
             .collect();
+        let prefixes: Vec<String> = out
+            .common_prefixes()
+            .iter()
+            .filter_map(|p| p.prefix().map(str::to_owned))
+            .collect();
+        // KeyCount counts the common prefixes too.
+        let carried = out.contents().len() + out.common_prefixes().len();
         if let Some(count) = out.key_count() {
-            if usize::try_from(count).ok() != Some(out.contents().len()) {
-                return damaged(format!(
-                    "says KeyCount {count} but carries {} keys",
-                    out.contents().len()
-                ));
+            if usize::try_from(count).ok() != Some(carried) {
+                return damaged(format!("says KeyCount {count} but carries {carried} keys"));
             }
         }
-        if !objects.is_empty() {
+        if !objects.is_empty() || !prefixes.is_empty() {
             self.tokens.clear();
         }
         if out.is_truncated() == Some(true) {
@@ -142,6 +159,7 @@ impl Pages {
         Some(Ok(Page {
             objects,
             url_encoded: out.encoding_type() == Some(&EncodingType::Url),
+            prefixes,
         }))
     }
 }

@@ -27,6 +27,7 @@ pub use head::head_object;
 pub use list::{Page, Pages};
 pub use metrics::RequestStats;
 pub use pace::{Aimd, Pace, CUT_WINDOW};
+pub use read::Body;
 pub use retry::{RetryMode, DEFAULT_MAX_ATTEMPTS};
 pub use store::{Parts, S3Store, Store};
 pub use tls::TlsOptions;

@@ -100,3 +100,57 @@ pub async fn body_start(
     }
     Ok(start)
 }
+
+/// The body of a whole object, read chunk by chunk as it arrives (an inventory's data file).
+pub struct Body {
+    stream: aws_sdk_s3::primitives::ByteStream,
+}
+
+impl Body {
+    /// The next chunk, `None` at the end; a connection lost midway is a failure.
+    pub async fn next(&mut self) -> Option<Result<bytes::Bytes, S3Failure>> {
+        match self.stream.try_next().await {
+            Ok(Some(chunk)) => Some(Ok(chunk)),
+            Ok(None) => None,
+            Err(e) => Some(Err(S3Failure {
+                code: "NetworkError".into(),
+                message: super::error::chain(&e),
+                http_status: None,
+            })),
+        }
+    }
+}
+
+/// A GetObject of the whole of `key`, its body not yet read.
+pub async fn object(client: &Client, bucket: &str, key: &str) -> Result<Body, S3Failure> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| S3Failure::from_sdk(&e))?;
+    Ok(Body { stream: out.body })
+}
+
+/// All of `key`, if it has at most `max` bytes (a manifest).
+pub async fn whole_object(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    max: usize,
+) -> Result<Vec<u8>, S3Failure> {
+    let mut body = object(client, bucket, key).await?;
+    let mut all = Vec::new();
+    while let Some(chunk) = body.next().await {
+        all.extend_from_slice(&chunk?);
+        if all.len() > max {
+            return Err(S3Failure {
+                code: "TooLarge".into(),
+                message: format!("s3://{bucket}/{key} is larger than {max} bytes"),
+                http_status: None,
+            });
+        }
+    }
+    Ok(all)
+}
