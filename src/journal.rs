@@ -13,8 +13,7 @@ use tokio::sync::oneshot;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ObjectAcl;
-use crate::model::ObjectHead;
+use crate::model::{Annotation, ObjectAcl, ObjectHead};
 use crate::plan::{GrantHeaders, HeaderSet};
 
 /// An open journal, shared by the repair tasks.
@@ -65,6 +64,21 @@ pub struct Planned<'a> {
     /// The exact headers the copy sends.
     pub request: &'a HeaderSet,
     pub grants: Option<&'a GrantHeaders>,
+    /// The annotations a multipart rewrite puts back after completing, each with the file that
+    /// keeps its payload (in [`crate::payloads::dir_for`] this journal); empty otherwise.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub annotations: &'a [SavedAnnotation],
+}
+
+/// An annotation a multipart rewrite keeps, and where its payload is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedAnnotation {
+    #[serde(flatten)]
+    pub annotation: Annotation,
+    /// The payload's file in the journal's payload directory; `None` without a journal (the
+    /// payload was then kept in memory only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// How a journalled copy ended.
@@ -199,6 +213,8 @@ pub struct Recorded {
     pub status: Option<Status>,
     /// Where the run wrote (journals before s3mend 0.2 do not say).
     pub at: Option<Origin>,
+    /// The annotations a multipart rewrite was to put back.
+    pub annotations: Vec<SavedAnnotation>,
 }
 
 #[derive(Deserialize)]
@@ -212,6 +228,8 @@ enum ReadLine {
         new: Box<ObjectHead>,
         #[serde(default)]
         at: Option<Origin>,
+        #[serde(default)]
+        annotations: Vec<SavedAnnotation>,
     },
     Outcome {
         bucket: String,
@@ -272,6 +290,7 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Recorded>> {
                 old_acl,
                 new,
                 at,
+                annotations,
             } => recorded.push(Recorded {
                 bucket,
                 key,
@@ -280,6 +299,7 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Recorded>> {
                 new: *new,
                 status: None,
                 at,
+                annotations,
             }),
             ReadLine::Outcome {
                 bucket,
@@ -322,6 +342,14 @@ mod tests {
         let path = dir.path().join("j.jsonl");
         let journal = Journal::create(&path).unwrap();
         let headers = crate::plan::carry_over(&head("a", "gzip")).unwrap();
+        let saved = [SavedAnnotation {
+            annotation: Annotation {
+                name: "review".into(),
+                etag: Some("\"e1\"".into()),
+                size: 2,
+            },
+            file: Some("1-2-3".into()),
+        }];
         for key in ["a", "b"] {
             journal
                 .planned(&Planned {
@@ -334,6 +362,7 @@ mod tests {
                     new: &head(key, "gzip"),
                     request: &headers,
                     grants: None,
+                    annotations: &saved,
                 })
                 .await
                 .unwrap();
@@ -354,6 +383,10 @@ mod tests {
         assert_eq!(recorded[0].old, head("a", "UTF-8"));
         assert_eq!(recorded[0].new, head("a", "gzip"));
         assert_eq!(recorded[0].status, Some(Status::Fixed));
+        assert_eq!(
+            recorded[0].annotations, saved,
+            "the annotation set round-trips"
+        );
         assert_eq!(recorded[1].key, "b");
         assert_eq!(recorded[1].status, None, "stopped between copy and record");
         #[cfg(unix)]
