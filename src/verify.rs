@@ -82,14 +82,16 @@ pub fn changed(before: &ObjectHead, now: &ObjectHead) -> Vec<String> {
 }
 
 /// Whether `attr` differs between `expected` and `actual`. A checksum attribute is compared only
-/// when both HEADs asked for checksums, and then its presence (the algorithm) always, but its
+/// when both HEADs asked for checksums and the expected object has one, and then its presence (the algorithm) always, but its
 /// value and the type only where the expected type is FULL_OBJECT: a COMPOSITE value is one of
 /// parts, which a rewrite cuts anew (`docs/s3-behaviour.md` §12).
 fn differs(attr: Attr, expected: &ObjectHead, actual: &ObjectHead) -> bool {
     if attr.on_copy() != OnCopy::Checksum {
         return comparable(attr, expected) != comparable(attr, actual);
     }
-    if !(expected.checksum_mode && actual.checksum_mode) {
+    // Nothing to keep where the object had no checksum (S3 gives a rewrite its default).
+    if !(expected.checksum_mode && actual.checksum_mode) || expected.checksum_algorithm().is_none()
+    {
         return false;
     }
     let (want, got) = (attr.value(expected), attr.value(actual));

@@ -169,6 +169,9 @@ pub async fn copy_source_condition_enforced(
         .key(probe_key)
         .copy_source(copy_source)
         .copy_source_if_match(NO_SUCH_ETAG)
+        // Never the annotations: a copy that happens is deleted at once, and a store without
+        // them (a directory bucket) refuses the default directive (docs/s3-behaviour.md §12).
+        .annotation_directive(AnnotationDirective::Exclude)
         .customize()
         // A server that ignores the condition copies the whole object.
         .config_override(long_attempts(client, size))
