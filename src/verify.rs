@@ -16,7 +16,7 @@ pub fn expected_after(old: &ObjectHead, plan: &Plan) -> ObjectHead {
 
 /// What HEAD must show after a multipart rewrite meant to leave `expected`: the new `…-N`
 /// ETag the upload got, and the checksum type it asked for (a SHA-256 of the whole object becomes
-/// one of parts, `docs/s3-behaviour.md` §12).
+/// one of parts, `docs/s3-behaviour.md` §15).
 pub fn after_multipart(
     expected: &ObjectHead,
     etag: Option<&str>,
@@ -84,7 +84,7 @@ pub fn changed(before: &ObjectHead, now: &ObjectHead) -> Vec<String> {
 /// Whether `attr` differs between `expected` and `actual`. A checksum attribute is compared only
 /// when both HEADs asked for checksums and the expected object has one, and then its presence (the algorithm) always, but its
 /// value and the type only where the expected type is FULL_OBJECT: a COMPOSITE value is one of
-/// parts, which a rewrite cuts anew (`docs/s3-behaviour.md` §12).
+/// parts, which a rewrite cuts anew (`docs/s3-behaviour.md` §15).
 fn differs(attr: Attr, expected: &ObjectHead, actual: &ObjectHead) -> bool {
     if attr.on_copy() != OnCopy::Checksum {
         return comparable(attr, expected) != comparable(attr, actual);

@@ -1,4 +1,4 @@
-//! Annotations and additional checksums through a repair (`docs/s3-behaviour.md` §12): a single
+//! Annotations and additional checksums through a repair (`docs/s3-behaviour.md` §15): a single
 //! CopyObject keeps both by itself; the multipart path re-creates the checksum and puts every
 //! annotation back; a run killed before the last put finishes them on `--resume`; a store
 //! without annotations is learnt once and noted.

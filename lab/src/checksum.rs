@@ -1,4 +1,4 @@
-//! Additional checksums as S3 keeps them (`docs/s3-behaviour.md` §12): an algorithm, a type
+//! Additional checksums as S3 keeps them (`docs/s3-behaviour.md` §15): an algorithm, a type
 //! (FULL_OBJECT: over the whole body; COMPOSITE: over the parts' checksums, `-N` appended) and
 //! a value, stored per object and shown by HEAD only in checksum mode.
 

@@ -1,5 +1,5 @@
 //! Annotations: named payloads (up to 1,000 of ≤ 1 MiB) on an object version
-//! (`docs/s3-behaviour.md` §12). HEAD does not show them; ListObjectAnnotations does.
+//! (`docs/s3-behaviour.md` §15). HEAD does not show them; ListObjectAnnotations does.
 
 use serde::{Deserialize, Serialize};
 

@@ -24,7 +24,7 @@ pub enum OnCopy {
     /// The server's state, not the object's metadata: archive and restore status, metadata HEAD
     /// could not return.
     ServerState,
-    /// An additional checksum (`docs/s3-behaviour.md` §12): HEAD shows it only in checksum mode
+    /// An additional checksum (`docs/s3-behaviour.md` §15): HEAD shows it only in checksum mode
     /// ([`ObjectHead::checksum_mode`]). A copy keeps the algorithm; the value where its type is
     /// FULL_OBJECT (the same bytes give the same value), not a COMPOSITE one (a value of parts).
     Checksum,

@@ -1,6 +1,6 @@
 //! The additional checksum a multipart rewrite must ask for: CopyObject keeps the source's
 //! algorithm by itself, but CreateMultipartUpload gives the new object S3's default unless told
-//! the algorithm and the type (`docs/s3-behaviour.md` §12). Pure.
+//! the algorithm and the type (`docs/s3-behaviour.md` §15). Pure.
 
 use serde::Serialize;
 

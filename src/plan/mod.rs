@@ -98,7 +98,7 @@ pub struct Plan {
     pub checksum: Option<MultipartChecksum>,
     /// Send `x-amz-object-annotation-directive: EXCLUDE`: only where the server refused the
     /// default (COPY) with a 501 or the bucket is a directory bucket, which has no annotations
-    /// (`docs/s3-behaviour.md` §12). Set by the repairer, not by the planner.
+    /// (`docs/s3-behaviour.md` §15). Set by the repairer, not by the planner.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub exclude_annotations: bool,
 }

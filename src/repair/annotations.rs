@@ -1,5 +1,5 @@
 //! Annotations across a multipart rewrite, which does not copy them (`docs/s3-behaviour.md`
-//! §12): before the upload completes, every annotation of the source version is listed and read
+//! §15): before the upload completes, every annotation of the source version is listed and read
 //! and its payload kept (next to the journal, which names each file, or in memory without one);
 //! after it completes, each is put back on the new version, conditional on the new ETag, and the
 //! new version's annotations are listed again and compared by name, ETag and size. A run stopped

@@ -1,7 +1,7 @@
 //! What a run learns about the server and the bucket, once, and every repair then relies on:
 //! whose objects may be copied, whether the bucket has ACLs, whether copies may carry the
 //! destination `If-Match`, whether the server enforces the copy-source condition at all, and
-//! whether it has annotations (`docs/s3-behaviour.md` §12).
+//! whether it has annotations (`docs/s3-behaviour.md` §15).
 //!
 //! The app makes it (with the caller's id, the one fact learnt before the first object), hands it
 //! to the repairer, and reads what was learnt for the report's notes when the run is over.

@@ -1,4 +1,4 @@
-//! Annotations through the SDK (`docs/s3-behaviour.md` §12): what a multipart rewrite, which
+//! Annotations through the SDK (`docs/s3-behaviour.md` §15): what a multipart rewrite, which
 //! does not copy them, reads before it completes and puts back after.
 
 use aws_sdk_s3::primitives::ByteStream;

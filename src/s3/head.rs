@@ -22,7 +22,7 @@ pub async fn head_object(
 }
 
 /// HEADs the current version of `key` in checksum mode, so the additional checksum shows
-/// (`docs/s3-behaviour.md` §12): what a repair plans on and verifies with.
+/// (`docs/s3-behaviour.md` §15): what a repair plans on and verifies with.
 pub async fn head_with_checksums(
     client: &aws_sdk_s3::Client,
     bucket: &str,

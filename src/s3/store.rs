@@ -24,7 +24,7 @@ pub trait Store: Send + Sync {
     /// The bucket every call is about.
     fn bucket(&self) -> &str;
 
-    /// HEADs the current version of `key`, in checksum mode (`docs/s3-behaviour.md` §12).
+    /// HEADs the current version of `key`, in checksum mode (`docs/s3-behaviour.md` §15).
     fn head(&self, key: &str) -> impl Future<Output = Result<ObjectHead, S3Failure>> + Send;
 
     /// HEADs `key` to settle what a copy in flight did: retried even once the run is stopped.

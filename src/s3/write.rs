@@ -111,7 +111,7 @@ pub async fn copy_in_place(
         .copy_source_if_match(&plan.if_match)
         .set_if_match(destination_if_match.then(|| plan.destination_etag.clone()))
         .metadata_directive(MetadataDirective::Replace)
-        // Absent, the default (COPY) keeps the annotations (docs/s3-behaviour.md §12).
+        // Absent, the default (COPY) keeps the annotations (docs/s3-behaviour.md §15).
         .set_annotation_directive(
             plan.exclude_annotations
                 .then_some(AnnotationDirective::Exclude),
@@ -170,7 +170,7 @@ pub async fn copy_source_condition_enforced(
         .copy_source(copy_source)
         .copy_source_if_match(NO_SUCH_ETAG)
         // Never the annotations: a copy that happens is deleted at once, and a store without
-        // them (a directory bucket) refuses the default directive (docs/s3-behaviour.md §12).
+        // them (a directory bucket) refuses the default directive (docs/s3-behaviour.md §15).
         .annotation_directive(AnnotationDirective::Exclude)
         .customize()
         // A server that ignores the condition copies the whole object.
@@ -213,7 +213,7 @@ pub async fn multipart_in_place(
     destination_if_match: bool,
 ) -> Result<Rewritten, S3Failure> {
     // Without the algorithm and type the new object gets S3's default checksum instead of the
-    // source's (docs/s3-behaviour.md §12).
+    // source's (docs/s3-behaviour.md §15).
     let checksum = plan.checksum.as_ref();
     let create = client
         .create_multipart_upload()
