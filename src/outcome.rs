@@ -135,8 +135,9 @@ pub enum Failure {
     /// repair's copy, and putting it back on top failed (`repair/landing.rs`).
     Reinstate { version: String, failure: S3Failure },
     /// A multipart rewrite was made but these annotations are not back on the new object (it
-    /// does not copy them): `why` says what failed; their payloads stay next to the journal and
-    /// `--resume` puts them back (`repair/annotations.rs`).
+    /// does not copy them): `why` says what failed; their payloads stay next to the journal,
+    /// which names each file (`repair/annotations.rs`). Only a run stopped before the record
+    /// is finished by `--resume`.
     Annotations { names: Vec<String>, why: String },
 }
 
@@ -167,7 +168,7 @@ impl Failure {
             ),
             Failure::Annotations { names, why } => local(
                 "AnnotationsNotRestored",
-                format!("the object was rewritten in parts, but {} of its annotations ({}) are not back on it: {why}; --resume puts them back", names.len(), names.join(", ")),
+                format!("the object was rewritten in parts, but {} of its annotations ({}) are not back on it: {why}; their payloads stay next to the journal, which names each file", names.len(), names.join(", ")),
             ),
             Failure::UnconditionalRefused => local(
                 "UnconditionalCopyRefused",
