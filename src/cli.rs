@@ -170,16 +170,6 @@ pub struct ScanArgs {
     #[arg(long, value_name = "S3_URL", help_heading = SELECTION)]
     pub inventory: Option<String>,
 
-    /// Do part I of N of the run (I from 1 to N): N processes given 1/N … N/N cover the bucket
-    /// exactly once. `auto`: the part from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
-    /// AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job), which count from 0.
-    #[arg(long, value_name = "I/N|auto", help_heading = PERFORMANCE)]
-    pub shard: Option<String>,
-
-    /// The number of shards of `--shard auto` (AWS Batch: AWS_BATCH_JOB_ARRAY_SIZE unless given).
-    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = PERFORMANCE)]
-    pub shard_count: Option<u32>,
-
     #[command(flatten)]
     pub output: OutputArgs,
 
@@ -189,6 +179,16 @@ pub struct ScanArgs {
     /// How many HEAD requests to keep in flight.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u16).range(1..=1024), help_heading = PERFORMANCE)]
     pub concurrency: u16,
+
+    /// Do part I of N of the run (I from 1 to N): N processes given 1/N, 2/N, ... N/N cover the bucket
+    /// exactly once. `auto`: the part from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
+    /// AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job), which count from 0.
+    #[arg(long, value_name = "I/N|auto", help_heading = PERFORMANCE)]
+    pub shard: Option<String>,
+
+    /// The number of shards of `--shard auto` (AWS Batch: AWS_BATCH_JOB_ARRAY_SIZE unless given).
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = PERFORMANCE)]
+    pub shard_count: Option<u32>,
 
     /// Keep a checkpoint in this file (rewritten atomically about once a second): the key up to
     /// which every object is done, for --resume.

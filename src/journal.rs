@@ -13,8 +13,7 @@ use tokio::sync::oneshot;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::ObjectAcl;
-use crate::model::ObjectHead;
+use crate::model::{Annotation, ObjectAcl, ObjectHead};
 use crate::plan::{GrantHeaders, HeaderSet};
 
 /// An open journal, shared by the repair tasks.
@@ -25,6 +24,9 @@ use crate::plan::{GrantHeaders, HeaderSet};
 /// for its own.
 pub struct Journal {
     path: PathBuf,
+    /// False for a journal to a log stream ([`Journal::to_log`]): there is no file beside which
+    /// to keep anything.
+    is_file: bool,
     lines: mpsc::Sender<Pending>,
     /// Where the run wrote, recorded in every plan so that undo finds the same server.
     origin: std::sync::OnceLock<Origin>,
@@ -65,6 +67,21 @@ pub struct Planned<'a> {
     /// The exact headers the copy sends.
     pub request: &'a HeaderSet,
     pub grants: Option<&'a GrantHeaders>,
+    /// The annotations a multipart rewrite puts back after completing, each with the file that
+    /// keeps its payload (in [`crate::payloads::dir_for`] this journal); empty otherwise.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub annotations: &'a [SavedAnnotation],
+}
+
+/// An annotation a multipart rewrite keeps, and where its payload is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedAnnotation {
+    #[serde(flatten)]
+    pub annotation: Annotation,
+    /// The payload's file in the journal's payload directory; `None` without a journal (the
+    /// payload was then kept in memory only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// How a journalled copy ended.
@@ -120,7 +137,7 @@ impl Journal {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let file = options.open(path)?;
-        Journal::start(path, file)
+        Journal::start(path, file, true)
     }
 
     /// A journal whose lines go to a log stream instead of a file (the Batch Operations handler's
@@ -128,16 +145,17 @@ impl Journal {
     /// flushed to `out`, as whole lines, before the copy it records. `name` stands for the path
     /// in messages.
     pub fn to_log(name: &str, out: impl Write + Send + 'static) -> io::Result<Journal> {
-        Journal::start(Path::new(name), Log(out))
+        Journal::start(Path::new(name), Log(out), false)
     }
 
-    fn start(path: &Path, sink: impl Durable) -> io::Result<Journal> {
+    fn start(path: &Path, sink: impl Durable, is_file: bool) -> io::Result<Journal> {
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("s3mend-journal".into())
             .spawn(move || write_batches(sink, rx))?;
         Ok(Journal {
             path: path.to_owned(),
+            is_file,
             lines: tx,
             origin: std::sync::OnceLock::new(),
         })
@@ -151,6 +169,12 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where payloads kept for this journal's repairs go (`payloads.rs`), if it is a file: a
+    /// journal to a log keeps them in memory.
+    pub fn payload_dir(&self) -> Option<PathBuf> {
+        self.is_file.then(|| crate::payloads::dir_for(&self.path))
     }
 
     pub async fn planned(&self, entry: &Planned<'_>) -> io::Result<()> {
@@ -241,6 +265,8 @@ pub struct Recorded {
     pub status: Option<Status>,
     /// Where the run wrote (journals before s3mend 0.2 do not say).
     pub at: Option<Origin>,
+    /// The annotations a multipart rewrite was to put back.
+    pub annotations: Vec<SavedAnnotation>,
 }
 
 #[derive(Deserialize)]
@@ -254,6 +280,8 @@ enum ReadLine {
         new: Box<ObjectHead>,
         #[serde(default)]
         at: Option<Origin>,
+        #[serde(default)]
+        annotations: Vec<SavedAnnotation>,
     },
     Outcome {
         bucket: String,
@@ -314,6 +342,7 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Recorded>> {
                 old_acl,
                 new,
                 at,
+                annotations,
             } => recorded.push(Recorded {
                 bucket,
                 key,
@@ -322,6 +351,7 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Recorded>> {
                 new: *new,
                 status: None,
                 at,
+                annotations,
             }),
             ReadLine::Outcome {
                 bucket,
@@ -364,6 +394,14 @@ mod tests {
         let path = dir.path().join("j.jsonl");
         let journal = Journal::create(&path).unwrap();
         let headers = crate::plan::carry_over(&head("a", "gzip")).unwrap();
+        let saved = [SavedAnnotation {
+            annotation: Annotation {
+                name: "review".into(),
+                etag: Some("\"e1\"".into()),
+                size: 2,
+            },
+            file: Some("1-2-3".into()),
+        }];
         for key in ["a", "b"] {
             journal
                 .planned(&Planned {
@@ -376,6 +414,7 @@ mod tests {
                     new: &head(key, "gzip"),
                     request: &headers,
                     grants: None,
+                    annotations: &saved,
                 })
                 .await
                 .unwrap();
@@ -396,6 +435,10 @@ mod tests {
         assert_eq!(recorded[0].old, head("a", "UTF-8"));
         assert_eq!(recorded[0].new, head("a", "gzip"));
         assert_eq!(recorded[0].status, Some(Status::Fixed));
+        assert_eq!(
+            recorded[0].annotations, saved,
+            "the annotation set round-trips"
+        );
         assert_eq!(recorded[1].key, "b");
         assert_eq!(recorded[1].status, None, "stopped between copy and record");
         #[cfg(unix)]
@@ -440,6 +483,7 @@ mod tests {
             new: &head("a", "gzip"),
             request: &headers,
             grants: None,
+            annotations: &[],
         };
         for journal in [&to_file, &to_log] {
             journal.set_origin(Origin {

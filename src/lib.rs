@@ -11,7 +11,8 @@
 //! - Pure layers over the model, tested without a server: [`rules`] (what is wrong, one per
 //!   file), [`plan`] (the complete request a lossless copy sends), [`verify`] (HEAD after a copy
 //!   against what it must be), [`outcome`] (what happened to one object), [`journal`] (the
-//!   write-ahead record undo reads), [`state`] (`--resume` checkpoints), [`report`] (every output
+//!   write-ahead record undo reads; [`payloads`] keeps the annotation payloads a multipart
+//!   rewrite puts back, next to it), [`state`] (`--resume` checkpoints), [`report`] (every output
 //!   format). [`catalog`] is the `--catalog` file format and its merge with a listing (its
 //!   reader and writer touch only that local file); [`reviewed`] is the plan file a dry run
 //!   writes (`--plan`) and `apply` performs.
@@ -44,6 +45,7 @@ pub mod inventory;
 pub mod journal;
 pub mod model;
 pub mod outcome;
+pub mod payloads;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

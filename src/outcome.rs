@@ -134,6 +134,11 @@ pub enum Failure {
     /// A version someone else wrote while the repair was in flight is noncurrent under the
     /// repair's copy, and putting it back on top failed (`repair/landing.rs`).
     Reinstate { version: String, failure: S3Failure },
+    /// A multipart rewrite was made but these annotations are not back on the new object (it
+    /// does not copy them): `why` says what failed; their payloads stay next to the journal,
+    /// which names each file (`repair/annotations.rs`). Only a run stopped before the record
+    /// is finished by `--resume`.
+    Annotations { names: Vec<String>, why: String },
 }
 
 impl Failure {
@@ -160,6 +165,10 @@ impl Failure {
             Failure::Reinstate { version, failure } => local(
                 "ReinstateFailed",
                 format!("version {version} was written between the inspection and the copy and is now noncurrent under the repair; putting it back on top failed: {failure}"),
+            ),
+            Failure::Annotations { names, why } => local(
+                "AnnotationsNotRestored",
+                format!("the object was rewritten in parts, but {} of its annotations ({}) are not back on it: {why}; their payloads stay next to the journal, which names each file", names.len(), names.join(", ")),
             ),
             Failure::UnconditionalRefused => local(
                 "UnconditionalCopyRefused",

@@ -3,7 +3,7 @@
 //! says a copy treats each one.
 
 use crate::model::{date, Attr, ObjectHead, OnCopy};
-use crate::plan::Plan;
+use crate::plan::{MultipartChecksum, Plan};
 
 /// What HEAD must return after `plan` is applied to the object `old` describes.
 pub fn expected_after(old: &ObjectHead, plan: &Plan) -> ObjectHead {
@@ -12,6 +12,22 @@ pub fn expected_after(old: &ObjectHead, plan: &Plan) -> ObjectHead {
         change.header.set(&mut new, change.after.clone());
     }
     new
+}
+
+/// What HEAD must show after a multipart rewrite meant to leave `expected`: the new `…-N`
+/// ETag the upload got, and the checksum type it asked for (a SHA-256 of the whole object becomes
+/// one of parts, `docs/s3-behaviour.md` §16).
+pub fn after_multipart(
+    expected: &ObjectHead,
+    etag: Option<&str>,
+    checksum: Option<&MultipartChecksum>,
+) -> ObjectHead {
+    let mut expected = expected.clone();
+    expected.etag = etag.map(str::to_owned);
+    if let Some(checksum) = checksum {
+        expected.checksum_type = Some(checksum.kind.clone());
+    }
+    expected
 }
 
 /// The fields in which `actual` differs from `expected`, in alphabetical order, ignoring what a
@@ -33,8 +49,9 @@ pub fn differences(expected: &ObjectHead, actual: &ObjectHead) -> Vec<String> {
             OnCopy::Changes | OnCopy::ServerState => false,
             OnCopy::Kept if attr == Attr::ETag => etag_is_md5,
             OnCopy::Kept | OnCopy::Resend => true,
+            OnCopy::Checksum => true,
         })
-        .filter(|&attr| comparable(attr, expected) != comparable(attr, actual))
+        .filter(|&attr| differs(attr, expected, actual))
         .map(Attr::field)
         .collect();
     if expected.metadata != actual.metadata {
@@ -54,7 +71,7 @@ pub fn changed(before: &ObjectHead, now: &ObjectHead) -> Vec<String> {
     let mut fields: Vec<&str> = Attr::ALL
         .into_iter()
         .filter(|&attr| attr.on_copy() != OnCopy::ServerState)
-        .filter(|&attr| comparable(attr, before) != comparable(attr, now))
+        .filter(|&attr| differs(attr, before, now))
         .map(Attr::field)
         .collect();
     if before.metadata != now.metadata {
@@ -62,6 +79,31 @@ pub fn changed(before: &ObjectHead, now: &ObjectHead) -> Vec<String> {
     }
     fields.sort_unstable();
     fields.into_iter().map(str::to_owned).collect()
+}
+
+/// Whether `attr` differs between `expected` and `actual`. A checksum attribute is compared only
+/// when both HEADs asked for checksums and the expected object has one, and then its presence (the algorithm) always, but its
+/// value and the type only where the expected type is FULL_OBJECT: a COMPOSITE value is one of
+/// parts, which a rewrite cuts anew (`docs/s3-behaviour.md` §16).
+fn differs(attr: Attr, expected: &ObjectHead, actual: &ObjectHead) -> bool {
+    if attr.on_copy() != OnCopy::Checksum {
+        return comparable(attr, expected) != comparable(attr, actual);
+    }
+    // Nothing to keep where the object had no checksum (S3 gives a rewrite its default).
+    if !(expected.checksum_mode && actual.checksum_mode) || expected.checksum_algorithm().is_none()
+    {
+        return false;
+    }
+    let (want, got) = (attr.value(expected), attr.value(actual));
+    let full_object = expected
+        .checksum_type
+        .as_deref()
+        .is_none_or(|t| t == "FULL_OBJECT");
+    if full_object {
+        want != got
+    } else {
+        attr != Attr::ChecksumType && want.is_some() != got.is_some()
+    }
 }
 
 /// An ETag of an object uploaded in parts: `"<hex>-<parts>"`.
@@ -273,6 +315,80 @@ mod tests {
         let expected = expected_after(&kms, &plan_for(&kms));
         let actual = ObjectHead {
             etag: Some("\"random\"".into()),
+            ..expected.clone()
+        };
+        assert!(differences(&expected, &actual).is_empty());
+    }
+
+    #[test]
+    fn checksums_are_compared_only_when_both_heads_asked_for_them() {
+        let full = ObjectHead {
+            checksum_crc64nvme: Some("AAAAAAAAAAA=".into()),
+            checksum_type: Some("FULL_OBJECT".into()),
+            checksum_mode: true,
+            ..old()
+        };
+        assert!(differences(&full, &full.clone()).is_empty());
+        let lost = ObjectHead {
+            checksum_crc64nvme: None,
+            checksum_crc32: Some("AAAAAA==".into()),
+            ..full.clone()
+        };
+        assert_eq!(
+            differences(&full, &lost),
+            ["checksum_crc32", "checksum_crc64nvme"]
+        );
+        // A FULL_OBJECT value is the bytes': a metadata-only copy keeps it.
+        let other_value = ObjectHead {
+            checksum_crc64nvme: Some("BBBBBBBBBBB=".into()),
+            ..full.clone()
+        };
+        assert_eq!(differences(&full, &other_value), ["checksum_crc64nvme"]);
+        // Without checksum mode on either side nothing is known.
+        let unread = ObjectHead {
+            checksum_mode: false,
+            ..lost.clone()
+        };
+        assert!(differences(&full, &unread).is_empty());
+        assert!(changed(&unread, &full).is_empty());
+        // A COMPOSITE value is one of parts: only the algorithm must stay.
+        let composite = ObjectHead {
+            checksum_sha256: Some("x-2".into()),
+            checksum_type: Some("COMPOSITE".into()),
+            checksum_mode: true,
+            ..old()
+        };
+        let rewritten = ObjectHead {
+            checksum_sha256: Some("y-3".into()),
+            ..composite.clone()
+        };
+        assert!(differences(&composite, &rewritten).is_empty());
+        let sha_lost = ObjectHead {
+            checksum_sha256: None,
+            checksum_crc64nvme: Some("AAAAAAAAAAA=".into()),
+            checksum_type: Some("FULL_OBJECT".into()),
+            ..composite.clone()
+        };
+        assert_eq!(
+            differences(&composite, &sha_lost),
+            ["checksum_crc64nvme", "checksum_sha256"]
+        );
+    }
+
+    #[test]
+    fn a_multipart_rewrite_expects_its_etag_and_the_checksum_type_it_asked_for() {
+        let sha = ObjectHead {
+            checksum_sha256: Some("v".into()),
+            checksum_type: Some("FULL_OBJECT".into()),
+            checksum_mode: true,
+            ..old()
+        };
+        let checksum = crate::plan::multipart_checksum(&sha);
+        let expected = after_multipart(&sha, Some("\"n-2\""), checksum.as_ref());
+        assert_eq!(expected.etag.as_deref(), Some("\"n-2\""));
+        assert_eq!(expected.checksum_type.as_deref(), Some("COMPOSITE"));
+        let actual = ObjectHead {
+            checksum_sha256: Some("w-2".into()),
             ..expected.clone()
         };
         assert!(differences(&expected, &actual).is_empty());

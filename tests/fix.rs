@@ -316,10 +316,13 @@ async fn large_objects_take_the_multipart_path_and_leave_no_upload_open() {
     let after = object(&env, "big.js");
     assert_eq!(after.body, before.body);
     assert_eq!(after.parts_count, Some(3), "5 MiB parts, never smaller");
+    // The source had no checksum: the upload gets S3's default (CRC64NVME).
+    assert_eq!(after.checksum.as_ref().unwrap().algorithm, "CRC64NVME");
     let expected = StoredObject {
         content_encoding: Some("gzip".into()),
         etag: after.etag.clone(),
         parts_count: after.parts_count,
+        checksum: after.checksum.clone(),
         ..before
     };
     assert_eq!(comparable(after), comparable(expected));
@@ -335,6 +338,7 @@ async fn large_objects_take_the_multipart_path_and_leave_no_upload_open() {
             content_encoding: None,
             etag: plain_after.etag.clone(),
             parts_count: Some(3),
+            checksum: plain_after.checksum.clone(),
             ..plain
         })
     );

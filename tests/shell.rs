@@ -183,7 +183,7 @@ async fn the_manual_pages_render() {
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(
         run.stderr.trim(),
-        "s3mend: error: no command 'nosuch': one of scan, fix, undo, demo, policy, completions, man"
+        "s3mend: error: no command 'nosuch': one of scan, fix, undo, apply, merge, demo, policy, completions, man"
     );
 }
 

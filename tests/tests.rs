@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod annotations;
 mod apply;
 mod ask;
 mod aws_flags;

@@ -76,7 +76,8 @@ pub(super) async fn serve(
     connections.shutdown().await;
 }
 
-/// One request: the latency, the region check, then s3s.
+/// One request: the latency, the region check, then the annotation operations
+/// (`annotations.rs`) or s3s.
 async fn handle(
     service: s3s::service::S3Service,
     shared: Arc<Shared>,
@@ -97,6 +98,17 @@ async fn handle(
             return Ok(res);
         }
     }
+    // s3s cannot route the annotation operations: they are answered in front of it.
+    let req = match super::annotations::serve(&shared.handle, req).await {
+        Ok(res) => {
+            shared
+                .handle
+                .counters
+                .served(arrived.elapsed().saturating_sub(latency));
+            return Ok(res);
+        }
+        Err(req) => req,
+    };
     let res = hyper::service::Service::call(&service, req).await?;
     let counters = &shared.handle.counters;
     counters.served(arrived.elapsed().saturating_sub(latency));

@@ -51,6 +51,7 @@ pub fn copied_object(
     attrs: RequestAttrs,
     metadata: Directive,
     tagging: Directive,
+    keep_annotations: bool,
 ) -> StoredObject {
     let source_tags = source.tags.clone();
     let mut attrs = attrs;
@@ -76,7 +77,29 @@ pub fn copied_object(
     if source.parts_count.is_none() {
         obj.etag.clone_from(&source.etag);
     }
+    // The algorithm is kept (no x-amz-checksum-algorithm is sent); the copy is one part, so its
+    // checksum is over the whole body: a FULL_OBJECT value stays the same.
+    obj.checksum = source
+        .checksum
+        .as_ref()
+        .and_then(|c| super::checksum::full_object(&c.algorithm, &obj.body));
+    if keep_annotations {
+        obj.annotations.clone_from(&source.annotations);
+    }
     obj
+}
+
+/// The annotation directive of a copy (`x-amz-object-annotation-directive`): whether the copy
+/// keeps the source's annotations. Absent means COPY.
+pub fn keeps_annotations(value: Option<&str>) -> S3Result<bool> {
+    match value {
+        None | Some("COPY") => Ok(true),
+        Some("EXCLUDE") => Ok(false),
+        Some(other) => Err(s3_error!(
+            InvalidArgument,
+            "Unknown x-amz-object-annotation-directive: {other}"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -107,7 +130,7 @@ mod tests {
             content_encoding: Some("gzip".into()),
             ..RequestAttrs::default()
         };
-        let obj = copied_object(&source(), attrs, Directive::Replace, Directive::Copy);
+        let obj = copied_object(&source(), attrs, Directive::Replace, Directive::Copy, true);
         assert_eq!(obj.content_type.as_deref(), Some("binary/octet-stream"));
         assert_eq!(obj.content_encoding.as_deref(), Some("gzip"));
         assert_eq!(obj.cache_control, None);
@@ -126,6 +149,7 @@ mod tests {
             RequestAttrs::default(),
             Directive::Copy,
             Directive::Replace,
+            true,
         );
         assert_eq!(obj.content_type.as_deref(), Some("text/plain"));
         assert_eq!(obj.metadata, source().metadata);
@@ -152,6 +176,24 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_keeps_the_checksum_algorithm_and_the_annotations_unless_excluded() {
+        let src = StoredObject {
+            checksum: crate::checksum::full_object("SHA256", b"hello"),
+            annotations: [("a".to_owned(), crate::model::Annotation::new("x".into()))].into(),
+            ..source()
+        };
+        let attrs = || RequestAttrs::default();
+        let kept = copied_object(&src, attrs(), Directive::Replace, Directive::Copy, true);
+        assert_eq!(kept.checksum, src.checksum);
+        assert_eq!(kept.annotations, src.annotations);
+        let excluded = copied_object(&src, attrs(), Directive::Replace, Directive::Copy, false);
+        assert!(excluded.annotations.is_empty());
+        assert!(keeps_annotations(None).unwrap());
+        assert!(!keeps_annotations(Some("EXCLUDE")).unwrap());
+        assert!(keeps_annotations(Some("MAYBE")).is_err());
+    }
+
+    #[test]
     fn multipart_source_gets_an_md5_etag() {
         let src = StoredObject {
             etag: "\"abc-2\"".into(),
@@ -163,6 +205,7 @@ mod tests {
             RequestAttrs::default(),
             Directive::Replace,
             Directive::Copy,
+            true,
         );
         assert_eq!(obj.etag, md5_etag(b"hello"));
         assert_eq!(obj.parts_count, None);

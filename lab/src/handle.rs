@@ -94,6 +94,17 @@ impl LabHandle {
         });
     }
 
+    /// Makes the bucket a store with annotations (the default) or without: then every
+    /// annotation request answers 501 NotImplemented, and so does a CopyObject with the default
+    /// annotation directive (COPY), as on an S3 directory bucket; EXCLUDE copies.
+    pub fn set_annotations_supported(&self, bucket: &str, supported: bool) {
+        self.store.create_bucket(bucket);
+        let _ = self.store.write(bucket, |b| {
+            b.annotations = supported;
+            Ok(())
+        });
+    }
+
     /// Stores an object directly (creating the bucket if needed), as a PUT would.
     pub fn put_object(&self, bucket: &str, key: &str, seed: ObjectSeed) -> StoredObject {
         self.store.create_bucket(bucket);
@@ -130,10 +141,18 @@ impl LabHandle {
             acl: acl::AclHeaders::default(),
             grants: Some(grants),
         };
-        let obj = StoredObject {
+        let mut obj = StoredObject {
             owner_id: owner,
             ..attrs.into_object(seed.body)
         };
+        if let Some(algorithm) = &seed.checksum_algorithm {
+            obj.checksum = super::checksum::full_object(algorithm, &obj.body);
+        }
+        obj.annotations = seed
+            .annotations
+            .into_iter()
+            .map(|(name, payload)| (name, super::model::Annotation::new(payload)))
+            .collect();
         self.store
             .write(bucket, |b| Ok(b.insert(key, obj.clone())))
             .unwrap_or(obj)

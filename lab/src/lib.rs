@@ -49,6 +49,8 @@
 
 mod access;
 mod acl;
+mod annotations;
+mod checksum;
 mod conn;
 mod copy;
 mod delay;
@@ -100,7 +102,7 @@ use tokio::task::JoinHandle;
 pub use acl::{LAB_OWNER_ID, LAB_OWNER_NAME};
 pub use handle::LabHandle;
 pub use latency::LatencyDist;
-pub use model::{Grant, Grantee, ObjectSeed, StoredObject};
+pub use model::{Annotation, Checksum, Grant, Grantee, ObjectSeed, StoredObject};
 pub use ownership::AclMode;
 pub use region::{LabRegion, WrongRegion, LAB_REGION};
 pub use stats::LabStats;
@@ -268,6 +270,13 @@ impl Lab {
     /// Sets how the bucket treats ACLs; see [`AclMode`].
     pub fn set_acl_mode(&self, bucket: &str, mode: AclMode) {
         self.shared.handle.set_acl_mode(bucket, mode);
+    }
+
+    /// See [`LabHandle::set_annotations_supported`].
+    pub fn set_annotations_supported(&self, bucket: &str, supported: bool) {
+        self.shared
+            .handle
+            .set_annotations_supported(bucket, supported);
     }
 
     /// Stores an object directly (creating the bucket if needed), as a PUT would.

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
+pub use super::checksum::Checksum;
+
 /// Everything a stored object (or delete marker) carries: what HEAD returns, plus body, tags and ACL.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredObject {
@@ -43,6 +45,30 @@ pub struct StoredObject {
     pub owner_id: String,
     /// `Some(n)` when created by a multipart upload (the etag then ends in `-n`).
     pub parts_count: Option<i32>,
+    /// The additional checksum, shown by HEAD only in checksum mode.
+    pub checksum: Option<Checksum>,
+    /// This version's annotations by name (`annotations.rs`): a copy keeps them unless told to
+    /// exclude them; a multipart upload starts without.
+    pub annotations: BTreeMap<String, Annotation>,
+}
+
+/// One annotation: a named payload on an object version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Annotation {
+    pub payload: Bytes,
+    /// The payload's MD5, quoted.
+    pub etag: String,
+    pub last_modified: OffsetDateTime,
+}
+
+impl Annotation {
+    pub fn new(payload: Bytes) -> Self {
+        Annotation {
+            etag: super::store::md5_etag(&payload),
+            payload,
+            last_modified: super::store::now(),
+        }
+    }
 }
 
 impl Default for StoredObject {
@@ -74,6 +100,8 @@ impl Default for StoredObject {
             grants: Vec::new(),
             owner_id: String::new(),
             parts_count: None,
+            checksum: None,
+            annotations: BTreeMap::new(),
         }
     }
 }
@@ -143,6 +171,10 @@ pub struct ObjectSeed {
     /// The canonical id of the account that wrote the object (another account's upload into a
     /// lab bucket); `None`: the lab's own account.
     pub owner_id: Option<String>,
+    /// Uploaded with this additional checksum (`SHA256`…): a single PUT's, FULL_OBJECT.
+    pub checksum_algorithm: Option<String>,
+    /// Annotations by name, put after the upload.
+    pub annotations: BTreeMap<String, Bytes>,
 }
 
 impl ObjectSeed {

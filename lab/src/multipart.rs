@@ -10,6 +10,7 @@ use md5::{Digest, Md5};
 use s3s::{s3_error, S3Result};
 use time::OffsetDateTime;
 
+use super::checksum;
 use super::model::StoredObject;
 
 /// One uploaded part.
@@ -19,6 +20,8 @@ pub struct Part {
     /// Quoted MD5 hex of the part.
     pub etag: String,
     pub last_modified: OffsetDateTime,
+    /// The part's raw digest under the upload's checksum algorithm, if it has one.
+    pub checksum: Option<Vec<u8>>,
 }
 
 /// An open upload: the attributes the final object will carry (from CreateMultipartUpload) and
@@ -33,11 +36,14 @@ pub struct Upload {
 
 /// Checks the client's part list against the uploaded parts and builds the final object.
 ///
-/// `listed` is (part number, etag without quotes) in request order.
+/// `listed` is (part number, etag without quotes, the part's checksum as base64 if sent) in
+/// request order. An upload created with a checksum algorithm and type gets that checksum (a
+/// COMPOSITE one needs every part's, as S3 requires); one created without gets S3's default,
+/// a FULL_OBJECT CRC64NVME.
 /// S3's smallest part but the last (UploadPart, UploadPartCopy): 5 MiB.
 pub const MIN_PART_SIZE: usize = 5 << 20;
 
-pub fn assemble(upload: &Upload, listed: &[(i32, Option<String>)]) -> S3Result<StoredObject> {
+pub fn assemble(upload: &Upload, listed: &[Listed]) -> S3Result<StoredObject> {
     if listed.is_empty() {
         return Err(s3_error!(
             MalformedXML,
@@ -47,7 +53,9 @@ pub fn assemble(upload: &Upload, listed: &[(i32, Option<String>)]) -> S3Result<S
     let mut body = BytesMut::new();
     let mut md5s = Vec::with_capacity(listed.len() * 16);
     let mut previous = 0;
-    for (number, etag) in listed {
+    let wanted = upload.template.checksum.as_ref();
+    let mut part_digests = Vec::new();
+    for (number, etag, sent) in listed {
         if *number <= previous {
             return Err(s3_error!(
                 InvalidPartOrder,
@@ -63,7 +71,18 @@ pub fn assemble(upload: &Upload, listed: &[(i32, Option<String>)]) -> S3Result<S
             return Err(invalid_part());
         }
         // Every part but the last must be at least 5 MiB, or S3 refuses to complete.
-        let last = Some(&(*number, etag.clone())) == listed.last();
+        if let (Some(wanted), Some(digest)) = (wanted, &part.checksum) {
+            let expected = aws_smithy_types::base64::encode(digest);
+            if wanted.kind == "COMPOSITE" && sent.as_deref() != Some(expected.as_str()) {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "The upload was created using a {} checksum. The complete request must include the checksum for each part.",
+                    wanted.algorithm.to_ascii_lowercase()
+                ));
+            }
+            part_digests.push(digest.clone());
+        }
+        let last = listed.last().is_some_and(|l| l.0 == *number);
         if !last && part.body.len() < MIN_PART_SIZE {
             return Err(s3_error!(
                 EntityTooSmall,
@@ -75,13 +94,23 @@ pub fn assemble(upload: &Upload, listed: &[(i32, Option<String>)]) -> S3Result<S
     }
     let count =
         i32::try_from(listed.len()).map_err(|_| s3_error!(InvalidRequest, "too many parts"))?;
+    let body = body.freeze();
+    let checksum = match wanted {
+        Some(c) if c.kind == "COMPOSITE" => checksum::composite(&c.algorithm, &part_digests),
+        Some(c) => checksum::full_object(&c.algorithm, &body),
+        None => checksum::full_object("CRC64NVME", &body),
+    };
     Ok(StoredObject {
-        body: body.freeze(),
+        body,
         etag: format!("\"{}-{count}\"", hex::encode(Md5::digest(&md5s))),
         parts_count: Some(count),
+        checksum,
         ..upload.template.clone()
     })
 }
+
+/// A part as CompleteMultipartUpload lists it: number, ETag, checksum (base64).
+pub type Listed = (i32, Option<String>, Option<String>);
 
 fn invalid_part() -> s3s::S3Error {
     s3_error!(
@@ -125,6 +154,7 @@ mod tests {
                     body: Bytes::copy_from_slice(p),
                     etag: super::super::store::md5_etag(p),
                     last_modified: OffsetDateTime::UNIX_EPOCH,
+                    checksum: None,
                 },
             );
         }
@@ -140,7 +170,7 @@ mod tests {
     fn assembles_in_order_with_dash_n_etag() {
         let first = vec![b'a'; MIN_PART_SIZE];
         let up = upload(&[&first, b"cd"]);
-        let obj = assemble(&up, &[(1, None), (2, None)]).unwrap();
+        let obj = assemble(&up, &[(1, None, None), (2, None, None)]).unwrap();
         assert_eq!(obj.body.len(), MIN_PART_SIZE + 2);
         assert!(obj.body.ends_with(b"acd"));
         assert!(obj.etag.ends_with("-2\""));
@@ -150,10 +180,10 @@ mod tests {
     #[test]
     fn a_part_below_5_mib_but_the_last_is_too_small() {
         let up = upload(&[b"ab", b"cd"]);
-        let err = assemble(&up, &[(1, None), (2, None)]).unwrap_err();
+        let err = assemble(&up, &[(1, None, None), (2, None, None)]).unwrap_err();
         assert_eq!(err.code().as_str(), "EntityTooSmall");
         assert!(
-            assemble(&up, &[(2, None)]).is_ok(),
+            assemble(&up, &[(2, None, None)]).is_ok(),
             "the last part may be small"
         );
     }
@@ -161,9 +191,9 @@ mod tests {
     #[test]
     fn rejects_wrong_order_and_wrong_etag() {
         let up = upload(&[b"ab", b"cd"]);
-        assert!(assemble(&up, &[(2, None), (1, None)]).is_err());
-        assert!(assemble(&up, &[(1, Some("nope".into()))]).is_err());
-        assert!(assemble(&up, &[(3, None)]).is_err());
+        assert!(assemble(&up, &[(2, None, None), (1, None, None)]).is_err());
+        assert!(assemble(&up, &[(1, Some("nope".into()), None)]).is_err());
+        assert!(assemble(&up, &[(3, None, None)]).is_err());
     }
 
     #[test]

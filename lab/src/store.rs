@@ -34,6 +34,9 @@ pub struct Bucket {
     pub created: OffsetDateTime,
     pub versioning: Versioning,
     pub acl_mode: AclMode,
+    /// `false`: a store without annotations (`annotations.rs` answers 501, and so does a copy
+    /// with the default annotation directive, as on a directory bucket).
+    pub annotations: bool,
     /// Where tests make the bucket behave like another store than S3.
     #[cfg(feature = "testing")]
     pub quirks: Quirks,
@@ -58,6 +61,7 @@ impl Bucket {
             created: now(),
             versioning: Versioning::Unversioned,
             acl_mode: AclMode::Enabled,
+            annotations: true,
             #[cfg(feature = "testing")]
             quirks: Quirks::default(),
             objects: BTreeMap::new(),

@@ -1526,10 +1526,17 @@ async fn multipart_in_place_copy_keeps_everything_and_checks_the_destination() {
 
     let after = lab.object("bkt", "k").unwrap();
     assert!(after.etag.ends_with("-2\""), "{}", after.etag);
+    // Created without a checksum algorithm, the upload gets S3's default.
+    let checksum = after.checksum.clone().unwrap();
+    assert_eq!(
+        (checksum.algorithm.as_str(), checksum.kind.as_str()),
+        ("CRC64NVME", "FULL_OBJECT")
+    );
     let expected = lab::StoredObject {
         last_modified: after.last_modified,
         etag: after.etag.clone(),
         parts_count: Some(2),
+        checksum: Some(checksum),
         ..before
     };
     assert_eq!(after, expected);
@@ -2730,4 +2737,86 @@ async fn a_trickled_listing_trips_attempt_timeouts_mid_body() {
         body.len()
     );
     assert_eq!(lab.stats().fault_count("ListObjectsV2", "Trickle"), 2);
+}
+
+#[tokio::test]
+async fn annotations_are_served_per_version_and_copied_unless_excluded() {
+    let (lab, client) = start().await;
+    lab.put_object("bkt", "k", lab::seed_body("hello"));
+    let put = client
+        .put_object_annotation()
+        .bucket("bkt")
+        .key("k")
+        .annotation_name("review")
+        .annotation_payload(ByteStream::from_static(b"ok"))
+        .send()
+        .await;
+    let put = put.unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(put.e_tag().is_some());
+    let listed = client
+        .list_object_annotations()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.annotations().len(), 1);
+    assert_eq!(listed.annotations()[0].annotation_name(), "review");
+    assert_eq!(listed.annotations()[0].size(), 2);
+    let got = client
+        .get_object_annotation()
+        .bucket("bkt")
+        .key("k")
+        .annotation_name("review")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        got.annotation_payload.collect().await.unwrap().to_vec(),
+        b"ok"
+    );
+    let refused = client
+        .put_object_annotation()
+        .bucket("bkt")
+        .key("k")
+        .annotation_name("other")
+        .annotation_payload(ByteStream::from_static(b"x"))
+        .object_if_match("\"nope\"")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&refused), 412);
+    for (key, exclude) in [("kept", false), ("excluded", true)] {
+        let copy = client
+            .copy_object()
+            .bucket("bkt")
+            .key(key)
+            .copy_source("bkt/k");
+        let copy = if exclude {
+            copy.annotation_directive(aws_sdk_s3::types::AnnotationDirective::Exclude)
+        } else {
+            copy
+        };
+        copy.send().await.unwrap();
+        let n = lab.object("bkt", key).unwrap().annotations.len();
+        assert_eq!(n, usize::from(!exclude), "{key}");
+    }
+    lab.set_annotations_supported("bkt", false);
+    let err = client
+        .list_object_annotations()
+        .bucket("bkt")
+        .key("k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 501);
+    let err = client
+        .copy_object()
+        .bucket("bkt")
+        .key("k2")
+        .copy_source("bkt/k")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 501);
 }

@@ -122,9 +122,12 @@ pub fn of_outcome(outcome: &Outcome) -> Answer {
                 Failure::S3(failure) => code_for(failure),
                 // The journal line could not be written: nothing was copied.
                 Failure::Journal(_) => TemporaryFailure,
+                // Annotations a multipart rewrite could not put back need a person: the
+                // completion report names them.
                 Failure::VerifyMismatch(_)
                 | Failure::UnconditionalRefused
-                | Failure::Reinstate { .. } => PermanentFailure,
+                | Failure::Reinstate { .. }
+                | Failure::Annotations { .. } => PermanentFailure,
             };
             Answer::new(code, format!("error: {failure}"))
         }

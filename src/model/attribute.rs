@@ -24,6 +24,10 @@ pub enum OnCopy {
     /// The server's state, not the object's metadata: archive and restore status, metadata HEAD
     /// could not return.
     ServerState,
+    /// An additional checksum (`docs/s3-behaviour.md` §16): HEAD shows it only in checksum mode
+    /// ([`ObjectHead::checksum_mode`]). A copy keeps the algorithm; the value where its type is
+    /// FULL_OBJECT (the same bytes give the same value), not a COMPOSITE one (a value of parts).
+    Checksum,
 }
 
 /// Where an attribute's value lives in an [`ObjectHead`], by its type.
@@ -120,7 +124,22 @@ attributes! {
     TagCount: "x-amz-tagging-count" => Count(tag_count), Kept;
     PartsCount: "x-amz-mp-parts-count" => Count(parts_count), Changes;
     LastModified: "last-modified" => HttpDate(last_modified), Changes;
+    ChecksumCrc32: "x-amz-checksum-crc32" => Text(checksum_crc32), Checksum;
+    ChecksumCrc32c: "x-amz-checksum-crc32c" => Text(checksum_crc32c), Checksum;
+    ChecksumCrc64nvme: "x-amz-checksum-crc64nvme" => Text(checksum_crc64nvme), Checksum;
+    ChecksumSha1: "x-amz-checksum-sha1" => Text(checksum_sha1), Checksum;
+    ChecksumSha256: "x-amz-checksum-sha256" => Text(checksum_sha256), Checksum;
+    ChecksumType: "x-amz-checksum-type" => Text(checksum_type), Checksum;
 }
+
+/// The checksum value attributes with the algorithm each names, as S3 and the SDK spell it.
+pub const CHECKSUMS: [(Attr, &str); 5] = [
+    (Attr::ChecksumCrc32, "CRC32"),
+    (Attr::ChecksumCrc32c, "CRC32C"),
+    (Attr::ChecksumCrc64nvme, "CRC64NVME"),
+    (Attr::ChecksumSha1, "SHA1"),
+    (Attr::ChecksumSha256, "SHA256"),
+];
 
 impl Attr {
     /// The attribute a response header carries (`name` in lower case, as HTTP libraries give it).
@@ -195,6 +214,13 @@ mod tests {
             tag_count: Some(1),
             parts_count: Some(1),
             last_modified: some(),
+            checksum_crc32: some(),
+            checksum_crc32c: some(),
+            checksum_crc64nvme: some(),
+            checksum_sha1: some(),
+            checksum_sha256: some(),
+            checksum_type: some(),
+            checksum_mode: true,
         };
         let head = serde_json::to_value(&head).unwrap();
         let mut fields: Vec<&str> = head
@@ -202,7 +228,7 @@ mod tests {
             .unwrap()
             .keys()
             .map(String::as_str)
-            .filter(|f| !matches!(*f, "key" | "metadata"))
+            .filter(|f| !matches!(*f, "key" | "metadata" | "checksum_mode"))
             .collect();
         fields.sort_unstable();
         let mut table: Vec<&str> = Attr::ALL.iter().map(|a| a.field()).collect();

@@ -78,12 +78,40 @@ pub struct ObjectHead {
     /// same bytes keeps the ETag but not this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
+    /// The additional checksum's value, base64, under the attribute of its algorithm (at most
+    /// one is set), and its type (`FULL_OBJECT` or `COMPOSITE`): shown by HEAD only in checksum
+    /// mode ([`ObjectHead::checksum_mode`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_crc32: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_crc32c: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_crc64nvme: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_sha1: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<String>,
+    /// Whether the HEAD asked for checksums (`x-amz-checksum-mode: ENABLED`): without it the
+    /// checksum fields say nothing, and are compared with nothing. The scan's HEADs do not ask
+    /// (on SSE-KMS objects the mode needs `kms:Decrypt`); a repair's own HEADs do.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub checksum_mode: bool,
 }
 
 /// Storage classes whose objects must be restored before they can be copied or read.
 const ARCHIVE_CLASSES: [&str; 2] = ["GLACIER", "DEEP_ARCHIVE"];
 
 impl ObjectHead {
+    /// The additional checksum's algorithm (`SHA256`…), if HEAD showed one.
+    pub fn checksum_algorithm(&self) -> Option<&'static str> {
+        super::attribute::CHECKSUMS
+            .into_iter()
+            .find(|(attr, _)| attr.value(self).is_some())
+            .map(|(_, algorithm)| algorithm)
+    }
+
     /// An object with only its key known; tests fill in the rest.
     pub fn new(key: impl Into<String>) -> Self {
         ObjectHead {

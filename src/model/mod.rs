@@ -7,6 +7,7 @@
 //! - [`ObjectHead`]: what HeadObject returned; [`Attr`] lists its single-valued attributes once,
 //!   with the header that carries each and what a REPLACE copy does to it, for every layer that
 //!   reads headers, re-sends them or compares them.
+//! - [`Annotation`]: a named payload on an object version, as ListObjectAnnotations lists it.
 //! - [`Header`]: a header a finding is about and a repair may rewrite.
 //! - [`ListedObject`]: one entry of a listing.
 //! - [`ObjectAcl`], [`Grant`]: an object's ACL as GetObjectAcl returns it.
@@ -19,6 +20,7 @@
 //! - [`date`]: the two date forms S3 headers use.
 
 mod acl;
+mod annotation;
 mod attribute;
 pub mod date;
 mod failure;
@@ -28,7 +30,8 @@ mod skip;
 mod uri;
 
 pub use acl::{Grant, ObjectAcl};
-pub use attribute::{Attr, OnCopy, Slot};
+pub use annotation::{missing as missing_annotations, Annotation};
+pub use attribute::{Attr, OnCopy, Slot, CHECKSUMS};
 pub use failure::{ListingFailure, RequestCounts, S3Failure, DELETE_MARKER};
 pub use head::{ListedObject, ObjectHead, ObjectVersion, Rewritten};
 pub use header::Header;

@@ -14,9 +14,11 @@ pub use crate::model::SkipReason;
 use crate::model::{date, Header, ObjectHead};
 use crate::rules::{Finding, RuleId};
 
+mod checksum;
 mod copy_source;
 mod grants;
 
+pub use checksum::{multipart_checksum, MultipartChecksum};
 pub use copy_source::copy_source;
 pub use grants::{grant_headers, GrantHeaders};
 
@@ -101,6 +103,16 @@ pub struct Plan {
     /// The object's ACL grants to send with the copy (which would otherwise be private); `None`
     /// when the object is private or the bucket does not use ACLs.
     pub grants: Option<GrantHeaders>,
+    /// The checksum a multipart rewrite asks for (a single CopyObject keeps the source's by
+    /// itself and sends none); `None` when the snapshot showed none or was taken without
+    /// checksum mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<MultipartChecksum>,
+    /// Send `x-amz-object-annotation-directive: EXCLUDE`: only where the server refused the
+    /// default (COPY) with a 501 or the bucket is a directory bucket, which has no annotations
+    /// (`docs/s3-behaviour.md` §16). Set by the repairer, not by the planner.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exclude_annotations: bool,
 }
 
 /// Plans the repair of `head`'s findings, or says why it must be skipped. Every finding goes
@@ -135,6 +147,8 @@ pub fn plan(bucket: &str, head: &ObjectHead, findings: &[Finding]) -> Result<Pla
         headers,
         changes,
         grants: None,
+        checksum: multipart_checksum(head),
+        exclude_annotations: false,
     })
 }
 
@@ -166,6 +180,8 @@ pub fn restore(bucket: &str, current: &ObjectHead, old: &ObjectHead) -> Result<P
         headers,
         changes,
         grants: None,
+        checksum: multipart_checksum(current),
+        exclude_annotations: false,
     })
 }
 
@@ -274,6 +290,13 @@ mod tests {
             tag_count: Some(2),
             parts_count: None,
             last_modified: Some("2013-08-02T08:28:20Z".into()),
+            checksum_crc32: None,
+            checksum_crc32c: None,
+            checksum_crc64nvme: None,
+            checksum_sha1: None,
+            checksum_sha256: Some("n4bQgYhMfWWaL+qgxVrQFaO/TxsrC4Is0V1sFbDwCgg=".into()),
+            checksum_type: Some("FULL_OBJECT".into()),
+            checksum_mode: true,
         }
     }
 

@@ -1,6 +1,7 @@
 //! What a run learns about the server and the bucket, once, and every repair then relies on:
 //! whose objects may be copied, whether the bucket has ACLs, whether copies may carry the
-//! destination `If-Match`, and whether the server enforces the copy-source condition at all.
+//! destination `If-Match`, whether the server enforces the copy-source condition at all, and
+//! whether it has annotations (`docs/s3-behaviour.md` §16).
 //!
 //! The app makes it (with the caller's id, the one fact learnt before the first object), hands it
 //! to the repairer, and reads what was learnt for the report's notes when the run is over.
@@ -35,6 +36,53 @@ pub struct Capabilities {
     /// Why the versions under a versioned repair could not be checked, the first time it
     /// happened (`landing.rs`).
     versions_unchecked: std::sync::OnceLock<String>,
+    /// A copy with the default annotation directive (COPY) was answered 501: copies send
+    /// EXCLUDE from then on (such a server has no annotations to keep).
+    annotation_directive_refused: AtomicBool,
+    /// ListObjectAnnotations was answered 501: multipart rewrites have no annotations to keep.
+    annotations_unimplemented: AtomicBool,
+    /// A copy into a directory bucket was sent with EXCLUDE (it has no annotations).
+    directory_bucket: AtomicBool,
+}
+
+/// What to change in a copy the server answered 501 (Not Implemented) to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotImplemented {
+    /// Send it without the destination `If-Match`.
+    DestinationCondition,
+    /// Send it with `x-amz-object-annotation-directive: EXCLUDE`.
+    AnnotationDirective,
+}
+
+/// Which of the copy's newer features a 501 refused, or `None` if the answer is no 501 or
+/// nothing is left to drop. A message that names annotations says so; otherwise the destination
+/// `If-Match` goes first: a server that refuses the default annotation directive has no
+/// annotations, but one that only lacks `If-Match` may have them, so EXCLUDE is sent only once
+/// the `If-Match` is gone or was never sent. A multipart rewrite has no directive.
+pub fn after_not_implemented(
+    failure: &S3Failure,
+    if_match: bool,
+    annotations_excluded: bool,
+    multipart: bool,
+) -> Option<NotImplemented> {
+    if failure.code != "NotImplemented" && failure.http_status != Some(501) {
+        return None;
+    }
+    let names_annotations = failure.message.to_ascii_lowercase().contains("annotation");
+    let may_exclude = !multipart && !annotations_excluded;
+    if may_exclude && (names_annotations || !if_match) {
+        Some(NotImplemented::AnnotationDirective)
+    } else if if_match {
+        Some(NotImplemented::DestinationCondition)
+    } else {
+        None
+    }
+}
+
+/// Whether `bucket` is an S3 directory bucket (S3 Express One Zone: `NAME--ZONE--x-s3`), which
+/// has no annotations and refuses the COPY annotation directive with a 501.
+pub fn is_directory_bucket(bucket: &str) -> bool {
+    bucket.ends_with("--x-s3")
 }
 
 impl Capabilities {
@@ -46,7 +94,43 @@ impl Capabilities {
             destination_if_match: AtomicBool::new(true),
             source_condition: tokio::sync::OnceCell::new(),
             versions_unchecked: std::sync::OnceLock::new(),
+            annotation_directive_refused: AtomicBool::new(false),
+            annotations_unimplemented: AtomicBool::new(false),
+            directory_bucket: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a copy into `bucket` sends `x-amz-object-annotation-directive: EXCLUDE`: only in
+    /// a directory bucket or once the server refused the default with a 501.
+    pub fn excludes_annotations(&self, bucket: &str) -> bool {
+        if is_directory_bucket(bucket) {
+            self.directory_bucket.store(true, Ordering::Relaxed);
+            return true;
+        }
+        self.annotation_directive_refused.load(Ordering::Relaxed)
+    }
+
+    /// The server answered 501 to a copy with the default annotation directive.
+    pub fn refuse_annotation_directive(&self) {
+        self.annotation_directive_refused
+            .store(true, Ordering::Relaxed);
+    }
+
+    /// Whether to list an object's annotations before a multipart rewrite: not in a directory
+    /// bucket, nor once ListObjectAnnotations was answered 501.
+    pub fn lists_annotations(&self, bucket: &str) -> bool {
+        !is_directory_bucket(bucket) && !self.annotations_unimplemented.load(Ordering::Relaxed)
+    }
+
+    /// Learns from a failed ListObjectAnnotations whether the server has no annotations; `false`
+    /// when the failure is the object's own.
+    pub fn learn_from_annotation_failure(&self, failure: &S3Failure) -> bool {
+        let unimplemented = failure.code == "NotImplemented" || failure.http_status == Some(501);
+        if unimplemented {
+            self.annotations_unimplemented
+                .store(true, Ordering::Relaxed);
+        }
+        unimplemented
     }
 
     pub fn acl_support(&self) -> AclSupport {
@@ -127,6 +211,21 @@ impl Capabilities {
                 "could not check every versioned repair for a version written between its inspection and its copy ({why}); such a version would be noncurrent now"
             ));
         }
+        if self.annotation_directive_refused.load(Ordering::Relaxed) {
+            notes.push(
+                "the server does not implement annotations (501 to the default x-amz-object-annotation-directive): copies were sent with EXCLUDE, as it has none to keep".into(),
+            );
+        }
+        if self.annotations_unimplemented.load(Ordering::Relaxed) {
+            notes.push(
+                "the server does not implement ListObjectAnnotations (501): multipart rewrites had no annotations to keep".into(),
+            );
+        }
+        if self.directory_bucket.load(Ordering::Relaxed) {
+            notes.push(
+                "a directory bucket has no annotations: copies were sent with x-amz-object-annotation-directive: EXCLUDE".into(),
+            );
+        }
         match self.acl_support() {
             AclSupport::Used => {}
             AclSupport::NotImplemented => notes.push(
@@ -171,6 +270,57 @@ mod tests {
         assert!(caps.is_foreign(&acl("them")));
         assert!(!caps.is_foreign(&ObjectAcl::default()));
         assert!(!Capabilities::new(None).is_foreign(&acl("them")));
+    }
+
+    #[test]
+    fn a_501_drops_if_match_first_unless_it_names_annotations() {
+        use NotImplemented::*;
+        let generic = S3Failure::answered("NotImplemented", 501);
+        let named = S3Failure {
+            message: "x-amz-object-annotation-directive COPY is not implemented".into(),
+            ..generic.clone()
+        };
+        assert_eq!(
+            after_not_implemented(&generic, true, false, false),
+            Some(DestinationCondition)
+        );
+        assert_eq!(
+            after_not_implemented(&generic, false, false, false),
+            Some(AnnotationDirective)
+        );
+        assert_eq!(
+            after_not_implemented(&named, true, false, false),
+            Some(AnnotationDirective)
+        );
+        assert_eq!(
+            after_not_implemented(&named, true, true, false),
+            Some(DestinationCondition)
+        );
+        assert_eq!(after_not_implemented(&generic, false, true, false), None);
+        assert_eq!(after_not_implemented(&named, false, false, true), None);
+        let other = S3Failure::answered("AccessDenied", 403);
+        assert_eq!(after_not_implemented(&other, true, false, false), None);
+    }
+
+    #[test]
+    fn annotation_support_is_learnt_once_and_noted() {
+        let caps = Capabilities::new(None);
+        assert!(!caps.excludes_annotations("b"));
+        assert!(caps.lists_annotations("b"));
+        assert!(caps.notes(false).is_empty());
+        assert!(!caps.learn_from_annotation_failure(&S3Failure::answered("AccessDenied", 403)));
+        assert!(caps.learn_from_annotation_failure(&S3Failure::answered("NotImplemented", 501)));
+        assert!(!caps.lists_annotations("b"));
+        caps.refuse_annotation_directive();
+        assert!(caps.excludes_annotations("b"));
+        let notes = caps.notes(false);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        assert!(notes[0].contains("EXCLUDE"), "{notes:?}");
+
+        let caps = Capabilities::new(None);
+        assert!(caps.excludes_annotations("site--usw2-az1--x-s3"));
+        assert!(!caps.lists_annotations("site--usw2-az1--x-s3"));
+        assert!(caps.notes(false)[0].contains("directory bucket"));
     }
 
     #[tokio::test]

@@ -7,10 +7,12 @@
 //!
 //! Layout: this file is the repairer (one object's repair, and [`Repairer::apply`], the
 //! journalled, conditional, verified write that fix and undo share); `capabilities.rs` is what
-//! the run learns about the server once; `settle.rs` closes the journal entries a stopped run
+//! the run learns about the server once; `annotations.rs` keeps and puts back the annotations a
+//! multipart rewrite does not copy; `settle.rs` closes the journal entries a stopped run
 //! left open; `undo.rs` puts journalled repairs back. Every request goes through a
 //! [`Store`](crate::s3::Store), so the whole stage is tested here with a stub (`tests.rs`).
 
+mod annotations;
 mod capabilities;
 mod landing;
 mod reviewed;
@@ -25,7 +27,10 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-pub use capabilities::{AclSupport, Capabilities};
+pub use capabilities::{is_directory_bucket, AclSupport, Capabilities};
+
+use annotations::Kept;
+use capabilities::NotImplemented;
 pub use settle::Settled;
 
 use crate::journal::{self, Journal};
@@ -203,8 +208,9 @@ impl<S: Store> Repairer<S> {
     /// after a conflict otherwise. The ACL is read right before the copy in any case.
     async fn read_again(&self, head: &ObjectHead, findings: &[Finding]) -> Outcome {
         match self.store.head(&head.key).await {
+            // The new snapshot, read in checksum mode, is the one to plan on.
             Ok(now) if verify::changed(head, &now).is_empty() => {
-                self.first_attempt(head, findings).await
+                self.first_attempt(&now, findings).await
             }
             Ok(now) => self.after_conflict(&head.key, Some(now)).await,
             Err(failure) => gone_or_failed(failure),
@@ -265,6 +271,25 @@ impl<S: Store> Repairer<S> {
     }
 
     async fn attempt(&self, head: &ObjectHead, findings: &[Finding]) -> Result<Outcome, Stop> {
+        let fresh;
+        let head = if self.is_multipart(head) && !head.checksum_mode {
+            // A multipart rewrite must ask for the source's checksum, which only a HEAD in
+            // checksum mode shows (the scan's does not).
+            fresh = self
+                .store
+                .head(&head.key)
+                .await
+                .map_err(|f| match Unread::of(&f) {
+                    Unread::Gone => Stop::Conflict,
+                    _ => f.into(),
+                })?;
+            if !verify::changed(head, &fresh).is_empty() {
+                return Err(Stop::Conflict);
+            }
+            &fresh
+        } else {
+            head
+        };
         let (plan, acl) = self.prepare(head, findings).await?;
         self.write_prepared(head, plan, acl).await
     }
@@ -315,25 +340,53 @@ impl<S: Store> Repairer<S> {
             return Ok(Outcome::WouldFix(Box::new(plan)));
         }
         self.copies_are_conditional(&plan).await?;
-        self.record_plan(head, acl, expected, &plan).await?;
+        let kept = if self.is_multipart(head) {
+            self.keep_annotations(head).await?
+        } else {
+            Kept::default()
+        };
+        self.record_plan(head, acl, expected, &plan, &kept.saved)
+            .await?;
         // A copy whose verification failed was still written: its record keeps the new ETag.
         let verified = match self.rewrite(head, &mut plan).await {
-            Ok(new) => match self.check_landing(head, expected, &new).await {
-                Ok(()) => match self
-                    .verify(&head.key, &self.expect_etag(head, expected, &new))
-                    .await
-                {
-                    Ok(()) => Ok(new),
+            Ok(new) => match self
+                .put_back(
+                    &head.key,
+                    &kept,
+                    new.version_id.as_deref(),
+                    new.etag.as_deref(),
+                )
+                .await
+            {
+                Err(f) => Err((Stop::Fail(f), Some(new))),
+                Ok(()) => match self.check_landing(head, expected, &new).await {
+                    Ok(()) => match self
+                        .verify(&head.key, &self.expect_etag(head, &plan, expected, &new))
+                        .await
+                    {
+                        Ok(()) => Ok(new),
+                        Err(stop) => Err((stop, Some(new))),
+                    },
                     Err(stop) => Err((stop, Some(new))),
                 },
-                Err(stop) => Err((stop, Some(new))),
             },
             // No answer: the copy may have been applied all the same. The object says which.
             Err(Stop::Fail(Failure::S3(f))) if unanswered(&f) => {
-                match self.look_again(head, expected, f).await {
-                    Ok(new) => match self.check_landing(head, expected, &new).await {
-                        Ok(()) => Ok(new),
-                        Err(stop) => Err((stop, Some(new))),
+                match self.look_again(head, &plan, expected, f).await {
+                    Ok(new) => match self
+                        .put_back(
+                            &head.key,
+                            &kept,
+                            new.version_id.as_deref(),
+                            new.etag.as_deref(),
+                        )
+                        .await
+                    {
+                        Err(f) => Err((Stop::Fail(f), Some(new))),
+                        Ok(()) => match self.check_landing(head, expected, &new).await {
+                            Ok(()) => Ok(new),
+                            Err(stop) => Err((stop, Some(new))),
+                        },
                     },
                     Err(stop) => Err((stop, None)),
                 }
@@ -396,28 +449,47 @@ impl<S: Store> Repairer<S> {
         }
     }
 
-    /// One conditional rewrite; a bucket that refuses the grants gets the copy without them.
+    /// One conditional rewrite. A bucket that refuses the grants gets the copy without them; a
+    /// server that answers 501 gets it without the destination `If-Match`, or with the
+    /// annotation directive EXCLUDE (see [`capabilities::after_not_implemented`]), learnt once
+    /// for the run. Every copy that was sent before the run learnt it is sent again.
     async fn rewrite(&self, head: &ObjectHead, plan: &mut Plan) -> Result<Rewritten, Stop> {
-        let if_match = self.capabilities.destination_conditions();
-        let first = self.send(head, plan, if_match).await;
-        match first {
-            Err(f) if f.code == "AccessControlListNotSupported" && plan.grants.is_some() => {
-                self.capabilities.learn_from_acl_failure(&f);
+        let multipart = self.is_multipart(head);
+        let mut if_match = self.capabilities.destination_conditions();
+        plan.exclude_annotations =
+            !multipart && self.capabilities.excludes_annotations(self.store.bucket());
+        let mut result = self.send(head, plan, if_match).await;
+        // Each fallback is taken at most once: three retries at most.
+        for _ in 0..3 {
+            let Err(f) = &result else { break };
+            if f.code == "AccessControlListNotSupported" && plan.grants.is_some() {
+                self.capabilities.learn_from_acl_failure(f);
                 plan.grants = None;
-                self.send(head, plan, self.capabilities.destination_conditions())
-                    .await
+                if_match &= self.capabilities.destination_conditions();
+            } else {
+                match capabilities::after_not_implemented(
+                    f,
+                    if_match,
+                    plan.exclude_annotations,
+                    multipart,
+                ) {
+                    // Learnt from the first real copy instead of a probe that would have to
+                    // write; the copy-source condition still guards the ETag seen at HEAD.
+                    Some(NotImplemented::DestinationCondition) => {
+                        self.capabilities.refuse_destination_conditions();
+                        if_match = false;
+                    }
+                    // A server that refuses the default directive has no annotations to keep.
+                    Some(NotImplemented::AnnotationDirective) => {
+                        self.capabilities.refuse_annotation_directive();
+                        plan.exclude_annotations = true;
+                    }
+                    None => break,
+                }
             }
-            // Learnt from the first real copy instead of a probe that would have to write: a
-            // server without destination conditions refuses the header; the copy-source
-            // condition still guards the ETag seen at HEAD. Every copy that was sent with the
-            // header before the run learnt it is sent again without.
-            Err(f) if f.code == "NotImplemented" && if_match => {
-                self.capabilities.refuse_destination_conditions();
-                self.send(head, plan, false).await
-            }
-            other => other,
+            result = self.send(head, plan, if_match).await;
         }
-        .map_err(|f| {
+        result.map_err(|f| {
             if is_conflict(&f) {
                 Stop::Conflict
             } else {
@@ -432,15 +504,17 @@ impl<S: Store> Repairer<S> {
     async fn look_again(
         &self,
         head: &ObjectHead,
+        plan: &Plan,
         expected: &ObjectHead,
         failure: S3Failure,
     ) -> Result<Rewritten, Stop> {
         let current = self.store.head_to_settle(&head.key).await?;
-        let mut expected = expected.clone();
-        if self.is_multipart(head) {
-            // The new `…-N` ETag was in the answer that never came.
-            expected.etag.clone_from(&current.etag);
-        }
+        // The new `…-N` ETag of a multipart rewrite was in the answer that never came.
+        let new = Rewritten {
+            version_id: current.version_id.clone(),
+            etag: current.etag.clone(),
+        };
+        let expected = self.expect_etag(head, plan, expected, &new);
         if verify::differences(&expected, &current).is_empty() {
             Ok(Rewritten {
                 version_id: current.version_id,
@@ -458,14 +532,21 @@ impl<S: Store> Repairer<S> {
     }
 
     /// A multipart rewrite gives every object a new `…-N` ETag: HEAD must then show the one
-    /// CompleteMultipartUpload returned. (HEAD reports no part count on AWS without
-    /// `partNumber`, so the ETag's shape cannot be told from the HEAD alone.)
-    fn expect_etag(&self, head: &ObjectHead, expected: &ObjectHead, new: &Rewritten) -> ObjectHead {
-        let mut expected = expected.clone();
+    /// CompleteMultipartUpload returned, and the checksum type the upload asked for. (HEAD
+    /// reports no part count on AWS without `partNumber`, so the ETag's shape cannot be told
+    /// from the HEAD alone.)
+    fn expect_etag(
+        &self,
+        head: &ObjectHead,
+        plan: &Plan,
+        expected: &ObjectHead,
+        new: &Rewritten,
+    ) -> ObjectHead {
         if self.is_multipart(head) {
-            expected.etag.clone_from(&new.etag);
+            verify::after_multipart(expected, new.etag.as_deref(), plan.checksum.as_ref())
+        } else {
+            expected.clone()
         }
-        expected
     }
 
     async fn send(
@@ -512,6 +593,7 @@ impl<S: Store> Repairer<S> {
         acl: Option<&ObjectAcl>,
         expected: &ObjectHead,
         plan: &Plan,
+        annotations: &[journal::SavedAnnotation],
     ) -> Result<(), Stop> {
         let Some(journal) = &self.journal else {
             return Ok(());
@@ -527,6 +609,7 @@ impl<S: Store> Repairer<S> {
                 new: expected,
                 request: &plan.headers,
                 grants: plan.grants.as_ref(),
+                annotations,
             })
             .await
             .map_err(|e| Stop::Fail(journal_failure(journal, e)))

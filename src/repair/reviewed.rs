@@ -25,9 +25,11 @@ impl<S: Store> Repairer<S> {
             Outcome::Skipped(SkipReason::Interrupted)
         } else {
             match self.store.head(&key).await {
+                // `now` is the snapshot as far as the plan can tell, and more (the checksums a
+                // repair's HEAD asks for, which a multipart rewrite keeps).
                 Ok(now) => match verify::changed(&snapshot, &now) {
                     changed if changed.is_empty() => {
-                        self.as_reviewed(&snapshot, &findings, &reviewed).await
+                        self.as_reviewed(&now, &findings, &reviewed).await
                     }
                     changed => Outcome::Conflict(format!(
                         "changed since the plan was made ({})",
@@ -60,11 +62,12 @@ impl<S: Store> Repairer<S> {
     ) -> Outcome {
         let written = async {
             let (plan, acl) = self.prepare(head, findings).await?;
-            let now = serde_json::to_value(&plan).unwrap_or_default();
-            if &now != reviewed {
+            let now = comparable(serde_json::to_value(&plan).unwrap_or_default());
+            let reviewed = comparable(reviewed.clone());
+            if now != reviewed {
                 return Err(Stop::Intruded(format!(
                     "the plan made now differs from the reviewed one ({}): left as it is",
-                    differences(reviewed, &now).join(", ")
+                    differences(&reviewed, &now).join(", ")
                 )));
             }
             self.write_prepared(head, plan, acl).await
@@ -77,6 +80,17 @@ impl<S: Store> Repairer<S> {
             Err(Stop::Conflict) => Outcome::Conflict("changed since the plan was made".into()),
         }
     }
+}
+
+/// A plan as reviewed: without what the repair learns only when it writes (the checksum a
+/// multipart rewrite asks for, read by a HEAD in checksum mode; whether the server takes
+/// annotations), which the dry run could not know.
+fn comparable(mut plan: serde_json::Value) -> serde_json::Value {
+    if let Some(fields) = plan.as_object_mut() {
+        fields.remove("checksum");
+        fields.remove("exclude_annotations");
+    }
+    plan
 }
 
 /// The top-level fields of two plans that differ (`grants`, `headers`…).

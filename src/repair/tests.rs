@@ -11,9 +11,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::*;
 use crate::journal::{self, Journal, Status};
-use crate::model::{Grant, ListedObject, ObjectVersion};
+use crate::model::{Annotation, Grant, ListedObject, ObjectVersion};
 
 const BUCKET: &str = "bucket";
+
+/// An annotation and its payload.
+type Annotated = (Annotation, Vec<u8>);
 
 /// Someone else writing to the bucket.
 type Writer = Box<dyn FnOnce(&mut HashMap<String, ObjectHead>) + Send>;
@@ -48,6 +51,11 @@ struct Stub {
     sent: Mutex<Vec<Plan>>,
     /// Bodies by key; `<html>` for any other.
     bodies: Mutex<HashMap<String, Vec<u8>>>,
+    /// The current version's annotations by key, with their payloads: a copy keeps them
+    /// (unless it excludes them), a multipart rewrite does not.
+    annotations: Mutex<HashMap<String, Vec<Annotated>>>,
+    /// ListObjectAnnotations answers 501.
+    no_annotations: bool,
 }
 
 impl Stub {
@@ -212,6 +220,9 @@ impl Store for Stub {
             return Err(failure);
         }
         let written = self.write(plan, None);
+        if plan.exclude_annotations {
+            self.annotations.lock().remove(&plan.key);
+        }
         if std::mem::take(&mut *self.lose_answer.lock()) {
             return Err(S3Failure {
                 code: "NetworkError".into(),
@@ -236,7 +247,61 @@ impl Store for Stub {
         let tags = tagging.as_deref().unwrap_or_default();
         self.call(format!("multipart {} {size} {part_size} {tags}", plan.key));
         let count = size.div_ceil(*part_size);
-        self.write(plan, Some(format!("\"multipart-{count}\"")))
+        let written = self.write(plan, Some(format!("\"multipart-{count}\"")));
+        if written.is_ok() {
+            self.annotations.lock().remove(&plan.key);
+        }
+        written
+    }
+
+    async fn annotations(
+        &self,
+        key: &str,
+        _version_id: Option<&str>,
+    ) -> Result<Vec<Annotation>, S3Failure> {
+        self.call(format!("annotations {key}"));
+        if self.no_annotations {
+            return Err(S3Failure::answered("NotImplemented", 501));
+        }
+        let all = self.annotations.lock();
+        Ok(all
+            .get(key)
+            .map(|a| a.iter().map(|(a, _)| a.clone()).collect())
+            .unwrap_or_default())
+    }
+
+    async fn annotation(
+        &self,
+        key: &str,
+        _version_id: Option<&str>,
+        name: &str,
+    ) -> Result<Vec<u8>, S3Failure> {
+        self.call(format!("annotation {key} {name}"));
+        let all = self.annotations.lock();
+        all.get(key)
+            .and_then(|a| a.iter().find(|(a, _)| a.name == name))
+            .map(|(_, payload)| payload.clone())
+            .ok_or_else(|| S3Failure::answered("NoSuchAnnotation", 404))
+    }
+
+    async fn put_annotation(
+        &self,
+        key: &str,
+        _version_id: Option<&str>,
+        name: &str,
+        payload: &[u8],
+        if_match: Option<&str>,
+    ) -> Result<(), S3Failure> {
+        self.call(format!("put-annotation {key} {name}"));
+        if if_match != self.object(key).etag.as_deref() {
+            return Err(S3Failure::answered("PreconditionFailed", 412));
+        }
+        let annotation = stub_annotation(name, payload);
+        let mut all = self.annotations.lock();
+        let list = all.entry(key.to_owned()).or_default();
+        list.retain(|(a, _)| a.name != name);
+        list.push((annotation, payload.to_vec()));
+        Ok(())
     }
 
     async fn source_condition_enforced(
@@ -247,6 +312,15 @@ impl Store for Stub {
     ) -> Result<bool, S3Failure> {
         self.call("probe".into());
         self.source_condition.clone().unwrap_or(Ok(true))
+    }
+}
+
+/// An annotation as the stub lists it: its ETag is its payload's length and first byte.
+fn stub_annotation(name: &str, payload: &[u8]) -> Annotation {
+    Annotation {
+        name: name.to_owned(),
+        etag: Some(format!("\"{}-{:?}\"", payload.len(), payload.first())),
+        size: payload.len() as i64,
     }
 }
 
@@ -862,6 +936,7 @@ fn recorded(old: &ObjectHead, new: &ObjectHead) -> journal::Recorded {
         new: new.clone(),
         status: None,
         at: None,
+        annotations: Vec::new(),
     }
 }
 
@@ -902,6 +977,7 @@ async fn settling_reads_what_became_of_a_copy_in_flight() {
                 new: &new,
                 request: &plan::carry_over(&new).unwrap(),
                 grants: None,
+                annotations: &[],
             })
             .await
             .unwrap();
@@ -957,4 +1033,190 @@ async fn undo_restores_only_what_is_still_as_the_fix_left_it() {
         Outcome::Conflict("changed since the fix (cache_control)".into())
     );
     assert!(repairer.store.sent.lock().is_empty());
+}
+
+/// A stub whose `a.html` (over a 1,000-byte threshold) has two annotations.
+fn annotated(no_annotations: bool) -> (Stub, ObjectHead) {
+    let head = ObjectHead {
+        content_length: Some(25_000),
+        ..bad("a.html")
+    };
+    let stub = Stub {
+        no_annotations,
+        ..Stub::with([
+            head.clone(),
+            ObjectHead {
+                content_length: Some(25_000),
+                ..bad("b.html")
+            },
+        ])
+    };
+    let payloads = [
+        ("review", b"ok".to_vec()),
+        ("source", b"{\"from\":\"cms\"}".to_vec()),
+    ];
+    stub.annotations.lock().insert(
+        "a.html".into(),
+        payloads
+            .into_iter()
+            .map(|(name, payload)| (stub_annotation(name, &payload), payload))
+            .collect(),
+    );
+    (stub, head)
+}
+
+fn multipart_above_1000() -> RepairSettings {
+    RepairSettings {
+        multipart_threshold: 1000,
+        ..RepairSettings::default()
+    }
+}
+
+#[tokio::test]
+async fn a_multipart_rewrite_keeps_the_annotations_on_disk_and_puts_them_back() {
+    let (stub, head) = annotated(false);
+    let before = stub.annotations.lock()["a.html"].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.jsonl");
+    let repairer = Setup {
+        settings: multipart_above_1000(),
+        journal: Some(Arc::new(Journal::create(&path).unwrap())),
+        ..Setup::default()
+    }
+    .repairer(stub);
+    let repaired = repairer.repair(inspected(&head)).await;
+    assert!(
+        matches!(repaired.outcome, Outcome::Fixed { .. }),
+        "{:?}",
+        repaired.outcome
+    );
+    assert_eq!(repairer.store.annotations.lock()["a.html"], before);
+    let calls = repairer.store.calls();
+    let at = |call: &str| {
+        calls
+            .iter()
+            .position(|c| c == call)
+            .unwrap_or_else(|| panic!("{call}: {calls:?}"))
+    };
+    assert!(at("annotation a.html source") < at("multipart a.html 25000 268435456 "));
+    assert!(at("multipart a.html 25000 268435456 ") < at("put-annotation a.html review"));
+    // The journal names every payload's file, next to it, private to the user.
+    let recorded = journal::read(&path).unwrap();
+    assert_eq!(recorded[0].status, Some(Status::Fixed));
+    let saved = &recorded[0].annotations;
+    assert_eq!(saved.len(), 2);
+    let payload_dir = crate::payloads::dir_for(&path);
+    for (entry, (annotation, payload)) in saved.iter().zip(&before) {
+        assert_eq!(&entry.annotation, annotation);
+        let file = payload_dir.join(entry.file.as_deref().unwrap());
+        assert_eq!(&std::fs::read(&file).unwrap(), payload);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_lost_annotation_put_is_an_error_that_names_it() {
+    let (stub, head) = annotated(false);
+    let repairer = Setup {
+        settings: multipart_above_1000(),
+        ..Setup::default()
+    }
+    .repairer(stub);
+    // Someone else rewrites the object right after the upload: the conditional puts fail.
+    *repairer.store.before_copy.lock() = None;
+    let key = head.key.clone();
+    let store = &repairer.store;
+    let kept = Kept {
+        saved: vec![journal::SavedAnnotation {
+            annotation: stub_annotation("review", b"ok"),
+            file: None,
+        }],
+        in_memory: vec![b"ok".to_vec()],
+    };
+    let failed = repairer
+        .put_back(&key, &kept, None, Some("\"not-the-etag\""))
+        .await
+        .unwrap_err();
+    assert!(
+        failed.to_string().contains("AnnotationsNotRestored"),
+        "{failed}"
+    );
+    assert!(failed.to_string().contains("review"), "{failed}");
+    assert!(store
+        .calls()
+        .contains(&"put-annotation a.html review".to_owned()));
+}
+
+#[tokio::test]
+async fn a_server_without_annotations_is_learnt_once() {
+    let (stub, head) = annotated(true);
+    let repairer = Setup {
+        settings: multipart_above_1000(),
+        ..Setup::default()
+    }
+    .repairer(stub);
+    for key in ["a.html", "b.html"] {
+        let head = ObjectHead {
+            key: key.into(),
+            ..head.clone()
+        };
+        let repaired = repairer.repair(inspected(&head)).await;
+        assert!(
+            matches!(repaired.outcome, Outcome::Fixed { .. }),
+            "{:?}",
+            repaired.outcome
+        );
+    }
+    let lists = repairer
+        .store
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("annotations"))
+        .count();
+    assert_eq!(lists, 1);
+    assert!(repairer
+        .capabilities
+        .notes(false)
+        .iter()
+        .any(|n| n.contains("ListObjectAnnotations")));
+}
+
+#[tokio::test]
+async fn a_copy_refused_for_its_annotation_directive_is_sent_again_excluding_them() {
+    let stub = Stub::with([bad("a.html"), bad("b.html")]);
+    let refused = S3Failure {
+        message: "the annotation directive COPY is not implemented".into(),
+        ..S3Failure::answered("NotImplemented", 501)
+    };
+    stub.copy_failures.lock().push_back(refused);
+    let repairer = over(stub);
+    for key in ["a.html", "b.html"] {
+        let repaired = repairer.repair(inspected(&bad(key))).await;
+        assert!(
+            matches!(repaired.outcome, Outcome::Fixed { .. }),
+            "{:?}",
+            repaired.outcome
+        );
+    }
+    let sent = repairer.store.sent.lock().clone();
+    assert!(sent.iter().all(|p| p.exclude_annotations), "{sent:?}");
+    // The destination If-Match is kept: the 501 named the directive.
+    assert!(repairer.capabilities.destination_conditions());
+    let copies = repairer
+        .store
+        .calls()
+        .iter()
+        .filter(|c| c.starts_with("copy"))
+        .count();
+    assert_eq!(copies, 3, "one refused, then one each");
+    assert!(repairer
+        .capabilities
+        .notes(false)
+        .iter()
+        .any(|n| n.contains("EXCLUDE")));
 }

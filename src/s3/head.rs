@@ -5,6 +5,7 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::head_object::builders::HeadObjectFluentBuilder;
 use aws_sdk_s3::operation::head_object::{HeadObjectError, HeadObjectOutput};
+use aws_sdk_s3::types::ChecksumMode;
 
 use crate::model::{ObjectHead, S3Failure, DELETE_MARKER};
 
@@ -20,7 +21,22 @@ pub async fn head_object(
     )
 }
 
-/// HEADs one version of `key`.
+/// HEADs the current version of `key` in checksum mode, so the additional checksum shows
+/// (`docs/s3-behaviour.md` §16): what a repair plans on and verifies with.
+pub async fn head_with_checksums(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<ObjectHead, S3Failure> {
+    let request = client.head_object().bucket(bucket).key(key);
+    let sent = request.checksum_mode(ChecksumMode::Enabled).send().await;
+    outcome(key, sent).map(|head| ObjectHead {
+        checksum_mode: true,
+        ..head
+    })
+}
+
+/// HEADs one version of `key` (in checksum mode, as a repair's own HEADs are).
 pub async fn head_version(
     client: &aws_sdk_s3::Client,
     bucket: &str,
@@ -28,7 +44,12 @@ pub async fn head_version(
     version_id: &str,
 ) -> Result<ObjectHead, S3Failure> {
     let request = client.head_object().bucket(bucket).key(key);
-    outcome(key, request.version_id(version_id).send().await)
+    let request = request.version_id(version_id);
+    let sent = request.checksum_mode(ChecksumMode::Enabled).send().await;
+    outcome(key, sent).map(|head| ObjectHead {
+        checksum_mode: true,
+        ..head
+    })
 }
 
 /// [`head_object`] with the operation customized (an interceptor, a config override).
@@ -110,6 +131,13 @@ impl ObjectHead {
             tag_count: out.tag_count(),
             parts_count: out.parts_count(),
             last_modified: out.last_modified().map(|d| d.to_string()),
+            checksum_crc32: owned(out.checksum_crc32()),
+            checksum_crc32c: owned(out.checksum_crc32_c()),
+            checksum_crc64nvme: owned(out.checksum_crc64_nvme()),
+            checksum_sha1: owned(out.checksum_sha1()),
+            checksum_sha256: owned(out.checksum_sha256()),
+            checksum_type: out.checksum_type().map(|t| t.as_str().to_owned()),
+            checksum_mode: false,
         }
     }
 }

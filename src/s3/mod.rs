@@ -2,6 +2,7 @@
 //! SDK and around it), the requests of a repair, and the classification of S3 errors. SDK types
 //! stop at this module's edge: what comes out is the model's plain data (`crate::model`).
 
+mod annotations;
 mod client;
 mod conventions;
 mod error;

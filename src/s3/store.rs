@@ -5,8 +5,8 @@ use std::future::Future;
 
 use aws_sdk_s3::Client;
 
-use super::{head, read, write};
-use crate::model::{ObjectAcl, ObjectHead, ObjectVersion, Rewritten, S3Failure};
+use super::{annotations, head, read, write};
+use crate::model::{Annotation, ObjectAcl, ObjectHead, ObjectVersion, Rewritten, S3Failure};
 use crate::plan::{GrantHeaders, Plan};
 
 /// How a multipart rewrite cuts an object: `size` bytes in parts of `part_size`, with the tags
@@ -24,7 +24,7 @@ pub trait Store: Send + Sync {
     /// The bucket every call is about.
     fn bucket(&self) -> &str;
 
-    /// HEADs the current version of `key`.
+    /// HEADs the current version of `key`, in checksum mode (`docs/s3-behaviour.md` §16).
     fn head(&self, key: &str) -> impl Future<Output = Result<ObjectHead, S3Failure>> + Send;
 
     /// HEADs `key` to settle what a copy in flight did: retried even once the run is stopped.
@@ -86,6 +86,32 @@ pub trait Store: Send + Sync {
         key: &str,
         version_id: Option<&str>,
     ) -> impl Future<Output = Result<String, S3Failure>> + Send;
+
+    /// The annotations of a version (the current one if `None`): ListObjectAnnotations.
+    fn annotations(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<Annotation>, S3Failure>> + Send;
+
+    /// One annotation's payload: GetObjectAnnotation.
+    fn annotation(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<u8>, S3Failure>> + Send;
+
+    /// PutObjectAnnotation on a version (the current one if `None`), only while the object's
+    /// ETag is `if_match`. Retried even once the run is stopped: it finishes a rewrite.
+    fn put_annotation(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        name: &str,
+        payload: &[u8],
+        if_match: Option<&str>,
+    ) -> impl Future<Output = Result<(), S3Failure>> + Send;
 
     /// One REPLACE CopyObject onto itself, conditional on `plan.if_match` (the source's ETag)
     /// and, if `destination_if_match`, on the destination's too.
@@ -151,11 +177,11 @@ impl Store for S3Store {
     }
 
     async fn head(&self, key: &str) -> Result<ObjectHead, S3Failure> {
-        head::head_object(&self.client, &self.bucket, key).await
+        head::head_with_checksums(&self.client, &self.bucket, key).await
     }
 
     async fn head_to_settle(&self, key: &str) -> Result<ObjectHead, S3Failure> {
-        head::head_object(&self.settling, &self.bucket, key).await
+        head::head_with_checksums(&self.settling, &self.bucket, key).await
     }
 
     async fn head_version(&self, key: &str, version_id: &str) -> Result<ObjectHead, S3Failure> {
@@ -194,6 +220,44 @@ impl Store for S3Store {
 
     async fn tagging(&self, key: &str, version_id: Option<&str>) -> Result<String, S3Failure> {
         write::object_tagging(&self.client, &self.bucket, key, version_id).await
+    }
+
+    async fn annotations(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Vec<Annotation>, S3Failure> {
+        annotations::list(&self.settling, &self.bucket, key, version_id).await
+    }
+
+    async fn annotation(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        name: &str,
+    ) -> Result<Vec<u8>, S3Failure> {
+        annotations::get(&self.client, &self.bucket, key, version_id, name).await
+    }
+
+    async fn put_annotation(
+        &self,
+        key: &str,
+        version_id: Option<&str>,
+        name: &str,
+        payload: &[u8],
+        if_match: Option<&str>,
+    ) -> Result<(), S3Failure> {
+        let bucket = &self.bucket;
+        annotations::put(
+            &self.settling,
+            bucket,
+            key,
+            version_id,
+            name,
+            payload,
+            if_match,
+        )
+        .await
     }
 
     async fn copy(&self, plan: &Plan, destination_if_match: bool) -> Result<Rewritten, S3Failure> {

@@ -3,8 +3,9 @@
 //! What to send is decided by the planner; this file only translates a [`Plan`] into requests.
 
 use aws_sdk_s3::types::{
-    CompletedMultipartUpload, CompletedPart, MetadataDirective, ObjectCannedAcl,
-    ObjectLockLegalHoldStatus, ObjectLockMode, ServerSideEncryption, StorageClass, Type,
+    AnnotationDirective, ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart,
+    MetadataDirective, ObjectCannedAcl, ObjectLockLegalHoldStatus, ObjectLockMode,
+    ServerSideEncryption, StorageClass, Type,
 };
 use std::time::Duration;
 
@@ -109,7 +110,12 @@ pub async fn copy_in_place(
         .copy_source(&plan.copy_source)
         .copy_source_if_match(&plan.if_match)
         .set_if_match(destination_if_match.then(|| plan.destination_etag.clone()))
-        .metadata_directive(MetadataDirective::Replace);
+        .metadata_directive(MetadataDirective::Replace)
+        // Absent, the default (COPY) keeps the annotations (docs/s3-behaviour.md §16).
+        .set_annotation_directive(
+            plan.exclude_annotations
+                .then_some(AnnotationDirective::Exclude),
+        );
     let out = with_plan_headers!(request, plan)
         .customize()
         .config_override(long_attempts(client, plan.size))
@@ -163,6 +169,9 @@ pub async fn copy_source_condition_enforced(
         .key(probe_key)
         .copy_source(copy_source)
         .copy_source_if_match(NO_SUCH_ETAG)
+        // Never the annotations: a copy that happens is deleted at once, and a store without
+        // them (a directory bucket) refuses the default directive (docs/s3-behaviour.md §16).
+        .annotation_directive(AnnotationDirective::Exclude)
         .customize()
         // A server that ignores the condition copies the whole object.
         .config_override(long_attempts(client, size))
@@ -203,11 +212,16 @@ pub async fn multipart_in_place(
     parts: &Parts,
     destination_if_match: bool,
 ) -> Result<Rewritten, S3Failure> {
+    // Without the algorithm and type the new object gets S3's default checksum instead of the
+    // source's (docs/s3-behaviour.md §16).
+    let checksum = plan.checksum.as_ref();
     let create = client
         .create_multipart_upload()
         .bucket(bucket)
         .key(&plan.key)
-        .set_tagging(parts.tagging.clone());
+        .set_tagging(parts.tagging.clone())
+        .set_checksum_algorithm(checksum.map(|c| ChecksumAlgorithm::from(c.algorithm.as_str())))
+        .set_checksum_type(checksum.map(|c| ChecksumType::from(c.kind.as_str())));
     let upload = with_plan_headers!(create, plan)
         .send()
         .await
@@ -270,14 +284,21 @@ async fn copy_parts(
             .send()
             .await
             .map_err(|e| S3Failure::from_sdk(&e))?;
+        // An upload with a checksum algorithm completes only with each part's checksum, which
+        // UploadPartCopy computed and returned.
+        let result = out.copy_part_result();
+        let owned = |f: fn(&aws_sdk_s3::types::CopyPartResult) -> Option<&str>| {
+            result.and_then(f).map(str::to_owned)
+        };
         parts.push(
             CompletedPart::builder()
                 .part_number(number)
-                .set_e_tag(
-                    out.copy_part_result()
-                        .and_then(|r| r.e_tag())
-                        .map(str::to_owned),
-                )
+                .set_e_tag(owned(|r| r.e_tag()))
+                .set_checksum_crc32(owned(|r| r.checksum_crc32()))
+                .set_checksum_crc32_c(owned(|r| r.checksum_crc32_c()))
+                .set_checksum_crc64_nvme(owned(|r| r.checksum_crc64_nvme()))
+                .set_checksum_sha1(owned(|r| r.checksum_sha1()))
+                .set_checksum_sha256(owned(|r| r.checksum_sha256()))
                 .build(),
         );
     }
@@ -287,6 +308,11 @@ async fn copy_parts(
         .key(&plan.key)
         .upload_id(upload_id)
         .set_if_match(destination_if_match.then(|| plan.destination_etag.clone()))
+        .set_checksum_type(
+            plan.checksum
+                .as_ref()
+                .map(|c| ChecksumType::from(c.kind.as_str())),
+        )
         .multipart_upload(
             CompletedMultipartUpload::builder()
                 .set_parts(Some(parts))

@@ -41,6 +41,16 @@ pub(super) async fn copy_object(
             .map(TaggingDirective::as_str),
         "x-amz-tagging-directive",
     )?;
+    let keep_annotations = copy::keeps_annotations(
+        crate::headers::raw_header(&req.headers, "x-amz-object-annotation-directive").as_deref(),
+    )?;
+    // A store without annotations refuses the default directive, as a directory bucket does.
+    if keep_annotations && lab.annotations_unimplemented(&input.bucket)? {
+        return Err(s3_error!(
+            NotImplemented,
+            "x-amz-object-annotation-directive COPY is not implemented: annotations are not supported here"
+        ));
+    }
     let dest_if_match = etag_condition_header(&req.headers, "if-match")?;
     let dest_if_none_match = etag_condition_header(&req.headers, "if-none-match")?;
     #[cfg(feature = "testing")]
@@ -85,7 +95,7 @@ pub(super) async fn copy_object(
         }
         check_write_conditions(current, dest_if_match.as_ref(), dest_if_none_match.as_ref())?;
         let source_version = source.version_id.clone();
-        let obj = copy::copied_object(&source, attrs, metadata, tagging);
+        let obj = copy::copied_object(&source, attrs, metadata, tagging, keep_annotations);
         Ok((b.insert(&input.key, obj), source_version))
     })?;
     Ok(S3Response::new(CopyObjectOutput {

@@ -233,6 +233,11 @@ impl LabS3 {
     fn acl_mode(&self, bucket: &str) -> S3Result<AclMode> {
         self.store.read(bucket, |b| Ok(b.acl_mode))
     }
+
+    /// Whether the bucket plays a store without annotations.
+    fn annotations_unimplemented(&self, bucket: &str) -> S3Result<bool> {
+        self.store.read(bucket, |b| Ok(!b.annotations))
+    }
 }
 
 async fn read_body(blob: Option<StreamingBlob>) -> S3Result<Bytes> {

@@ -72,6 +72,19 @@ pub(super) async fn head_object(
     )?;
     let mut out = HeadObjectOutput::default();
     let extra = object_headers!(out, &obj);
+    // As S3: the checksum only in checksum mode.
+    let mode = input.checksum_mode.as_ref().map(ChecksumMode::as_str);
+    if let (Some("ENABLED"), Some(c)) = (mode, &obj.checksum) {
+        let value = Some(c.value.clone());
+        match c.algorithm.as_str() {
+            "CRC32" => out.checksum_crc32 = value,
+            "CRC32C" => out.checksum_crc32c = value,
+            "CRC64NVME" => out.checksum_crc64nvme = value,
+            "SHA1" => out.checksum_sha1 = value,
+            _ => out.checksum_sha256 = value,
+        }
+        out.checksum_type = Some(ChecksumType::from(c.kind.clone()));
+    }
     Ok(with_headers(out, extra))
 }
 

@@ -11,6 +11,7 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 use super::copies::bucket_key;
 use super::{check_customer_key, read_body, timestamp, LabS3};
 use crate::acl;
+use crate::checksum::{self, Checksum};
 use crate::headers::{check_write_conditions, etag_condition_header, request_attrs, Conditions};
 use crate::model::StoredObject;
 use crate::multipart::{self, Part, Upload};
@@ -31,7 +32,20 @@ pub(super) async fn create_multipart_upload(
     let input = &req.input;
     attrs.resolve_acl(lab.acl_mode(&input.bucket)?)?;
     let upload_id = store::new_version_id();
-    let template = attrs.into_object(Bytes::new());
+    let mut template = attrs.into_object(Bytes::new());
+    // The checksum the upload asked for; the value comes when it completes.
+    template.checksum = input.checksum_algorithm.as_ref().map(|a| Checksum {
+        algorithm: a.as_str().to_owned(),
+        kind: match (
+            a.as_str(),
+            input.checksum_type.as_ref().map(ChecksumType::as_str),
+        ) {
+            (_, Some(kind)) => kind.to_owned(),
+            ("CRC64NVME", None) => "FULL_OBJECT".to_owned(),
+            _ => "COMPOSITE".to_owned(),
+        },
+        value: String::new(),
+    });
     let upload = Upload {
         key: input.key.clone(),
         initiated: store::now(),
@@ -66,6 +80,7 @@ pub(super) async fn upload_part(
     let body = read_body(input.body).await?;
     let part = Part {
         etag: store::md5_etag(&body),
+        checksum: upload_digest(lab, &input.bucket, &input.upload_id, &body)?,
         body,
         last_modified: store::now(),
     };
@@ -112,14 +127,26 @@ pub(super) async fn upload_part_copy(
     };
     let part = Part {
         etag: store::md5_etag(&body),
+        checksum: upload_digest(lab, &input.bucket, &input.upload_id, &body)?,
         body,
         last_modified: store::now(),
     };
-    let result = CopyPartResult {
+    let mut result = CopyPartResult {
         e_tag: Some(ETag::Strong(part.etag.trim_matches('"').to_owned())),
         last_modified: Some(timestamp(part.last_modified)),
         ..CopyPartResult::default()
     };
+    // As S3: the part's checksum under the upload's algorithm.
+    if let Some(digest) = &part.checksum {
+        let value = Some(aws_smithy_types::base64::encode(digest));
+        match upload_algorithm(lab, &input.bucket, &input.upload_id)?.as_deref() {
+            Some("CRC32") => result.checksum_crc32 = value,
+            Some("CRC32C") => result.checksum_crc32c = value,
+            Some("CRC64NVME") => result.checksum_crc64nvme = value,
+            Some("SHA1") => result.checksum_sha1 = value,
+            _ => result.checksum_sha256 = value,
+        }
+    }
     lab.store.write(&input.bucket, |b| {
         open_upload(b, &input.upload_id, &input.key)?
             .parts
@@ -138,16 +165,26 @@ pub(super) async fn complete_multipart_upload(
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let input = &req.input;
-    let listed: Vec<(i32, Option<String>)> = input
+    let listed: Vec<multipart::Listed> = input
         .multipart_upload
         .as_ref()
         .and_then(|m| m.parts.as_ref())
         .into_iter()
         .flatten()
         .map(|p| {
+            let checksum = [
+                &p.checksum_crc32,
+                &p.checksum_crc32c,
+                &p.checksum_crc64nvme,
+                &p.checksum_sha1,
+                &p.checksum_sha256,
+            ]
+            .into_iter()
+            .find_map(Clone::clone);
             (
                 p.part_number.unwrap_or(0),
                 p.e_tag.as_ref().map(|e| e.value().to_owned()),
+                checksum,
             )
         })
         .collect();
@@ -242,6 +279,27 @@ pub(super) async fn list_multipart_uploads(
         uploads: Some(uploads),
         ..ListMultipartUploadsOutput::default()
     }))
+}
+
+/// The checksum algorithm an open upload was created with.
+fn upload_algorithm(lab: &LabS3, bucket: &str, upload_id: &str) -> S3Result<Option<String>> {
+    lab.store.read(bucket, |b| {
+        Ok(b.uploads
+            .get(upload_id)
+            .and_then(|u| u.template.checksum.as_ref())
+            .map(|c| c.algorithm.clone()))
+    })
+}
+
+/// A part's raw digest under its upload's checksum algorithm, if the upload has one.
+fn upload_digest(
+    lab: &LabS3,
+    bucket: &str,
+    upload_id: &str,
+    body: &[u8],
+) -> S3Result<Option<Vec<u8>>> {
+    let algorithm = upload_algorithm(lab, bucket, upload_id)?;
+    Ok(algorithm.and_then(|a| checksum::digest(&a, body)))
 }
 
 fn check_part_number(n: i32) -> S3Result<()> {
