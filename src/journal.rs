@@ -472,6 +472,9 @@ mod tests {
         let to_file = Journal::create(&path).unwrap();
         let to_log = Journal::to_log("stdout", log.clone()).unwrap();
         assert_eq!(to_log.path(), Path::new("stdout"));
+        // Payloads kept for a repair go beside a file journal; a log has no beside.
+        assert_eq!(to_log.payload_dir(), None);
+        assert_eq!(to_file.payload_dir(), Some(crate::payloads::dir_for(&path)));
         let headers = crate::plan::carry_over(&head("a", "gzip")).unwrap();
         let planned = Planned {
             bucket: "bkt",
