@@ -123,9 +123,15 @@ impl Capabilities {
     }
 
     /// Learns from a failed ListObjectAnnotations whether the server has no annotations; `false`
-    /// when the failure is the object's own.
+    /// when the failure is the object's own. A server that does not know the operation answers
+    /// 501, or 405, or treats the request as another GET of the object and answers 200 with
+    /// something that is not a list of annotations (moto, Garage and s3s-fs do).
     pub fn learn_from_annotation_failure(&self, failure: &S3Failure) -> bool {
-        let unimplemented = failure.code == "NotImplemented" || failure.http_status == Some(501);
+        let unimplemented = failure.code == "NotImplemented"
+            || matches!(failure.http_status, Some(501 | 405))
+            || failure
+                .http_status
+                .is_some_and(|status| (200..300).contains(&status));
         if unimplemented {
             self.annotations_unimplemented
                 .store(true, Ordering::Relaxed);
@@ -310,12 +316,23 @@ mod tests {
         assert!(caps.notes(false).is_empty());
         assert!(!caps.learn_from_annotation_failure(&S3Failure::answered("AccessDenied", 403)));
         assert!(caps.learn_from_annotation_failure(&S3Failure::answered("NotImplemented", 501)));
+        // An answer that is not a list of annotations: the server took it for another request.
+        assert!(caps.learn_from_annotation_failure(&S3Failure::answered("HttpError", 200)));
+        assert!(caps.learn_from_annotation_failure(&S3Failure::answered("MethodNotAllowed", 405)));
+        assert!(!caps.learn_from_annotation_failure(&S3Failure::answered("NoSuchKey", 404)));
         assert!(!caps.lists_annotations("b"));
         caps.refuse_annotation_directive();
         assert!(caps.excludes_annotations("b"));
         let notes = caps.notes(false);
         assert_eq!(notes.len(), 2, "{notes:?}");
         assert!(notes[0].contains("EXCLUDE"), "{notes:?}");
+
+        let caps = Capabilities::new(None);
+        assert!(caps.learn_from_annotation_failure(&S3Failure::answered("HttpError", 200)));
+        assert!(
+            !caps.lists_annotations("b"),
+            "a 200 that is no list is learnt too"
+        );
 
         let caps = Capabilities::new(None);
         assert!(caps.excludes_annotations("site--usw2-az1--x-s3"));
