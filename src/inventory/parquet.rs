@@ -167,7 +167,187 @@ fn millis(ms: i64) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{Seek, Write};
+    use std::sync::Arc;
+
+    use ::parquet::data_type::{BoolType, ByteArray, ByteArrayType, Int64Type};
+    use ::parquet::file::properties::WriterProperties;
+    use ::parquet::file::writer::SerializedFileWriter;
+
     use super::*;
+
+    const SCHEMA: &str = "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional binary version_id (UTF8); optional boolean is_latest; optional boolean is_delete_marker; optional int64 size; optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8);}";
+
+    /// A row: bucket, key, version, latest, marker, size, modified (ms), etag.
+    type Written<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        bool,
+        bool,
+        Option<i64>,
+        i64,
+        Option<&'a str>,
+    );
+
+    fn file(schema: &str, rows: &[Written]) -> File {
+        let schema = Arc::new(::parquet::schema::parser::parse_message_type(schema).unwrap());
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut writer = SerializedFileWriter::new(Vec::new(), schema, props).unwrap();
+        let mut group = writer.next_row_group().unwrap();
+        let text = |f: &dyn Fn(&Written) -> Option<String>| -> (Vec<ByteArray>, Vec<i16>) {
+            let values: Vec<Option<String>> = rows.iter().map(f).collect();
+            let defs = values.iter().map(|v| i16::from(v.is_some())).collect();
+            let values = values
+                .into_iter()
+                .flatten()
+                .map(|v| v.into_bytes().into())
+                .collect();
+            (values, defs)
+        };
+        let mut at = 0;
+        while let Some(mut column) = group.next_column().unwrap() {
+            match at {
+                0 | 1 => {
+                    let (values, _) = text(&|r| Some(if at == 0 { r.0 } else { r.1 }.to_owned()));
+                    column
+                        .typed::<ByteArrayType>()
+                        .write_batch(&values, None, None)
+                        .unwrap();
+                }
+                2 | 7 => {
+                    let (values, defs) =
+                        text(&|r| if at == 2 { Some(r.2) } else { r.7 }.map(str::to_owned));
+                    column
+                        .typed::<ByteArrayType>()
+                        .write_batch(&values, Some(&defs), None)
+                        .unwrap();
+                }
+                3 | 4 => {
+                    let values: Vec<bool> = rows
+                        .iter()
+                        .map(|r| if at == 3 { r.3 } else { r.4 })
+                        .collect();
+                    let defs = vec![1; rows.len()];
+                    column
+                        .typed::<BoolType>()
+                        .write_batch(&values, Some(&defs), None)
+                        .unwrap();
+                }
+                _ => {
+                    let values: Vec<Option<i64>> = rows
+                        .iter()
+                        .map(|r| if at == 5 { r.5 } else { Some(r.6) })
+                        .collect();
+                    let defs: Vec<i16> = values.iter().map(|v| i16::from(v.is_some())).collect();
+                    let values: Vec<i64> = values.into_iter().flatten().collect();
+                    column
+                        .typed::<Int64Type>()
+                        .write_batch(&values, Some(&defs), None)
+                        .unwrap();
+                }
+            }
+            column.close().unwrap();
+            at += 1;
+        }
+        group.close().unwrap();
+        let bytes = writer.into_inner().unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        file.rewind().unwrap();
+        file
+    }
+
+    fn objects(file: File) -> Result<Vec<InventoryObject>, String> {
+        let mut rows = ParquetFile::open(file, "b", "data/1.parquet")?;
+        std::iter::from_fn(|| rows.next_object()).collect()
+    }
+
+    #[test]
+    fn rows_become_current_objects_with_keys_as_they_are() {
+        let rows: [Written; 4] = [
+            (
+                "b",
+                "a+b %2B/ü.html",
+                "v1",
+                true,
+                false,
+                Some(12),
+                1_478_122_071_000,
+                Some("9b2cf535f27731c974343645a3985328"),
+            ),
+            (
+                "b",
+                "a+b %2B/ü.html",
+                "v0",
+                false,
+                false,
+                Some(3),
+                1_478_000_000_000,
+                Some("d41d8cd98f00b204e9800998ecf8427e"),
+            ),
+            (
+                "b",
+                "gone.html",
+                "v3",
+                true,
+                true,
+                None,
+                1_478_122_071_000,
+                None,
+            ),
+            (
+                "b",
+                "multi.bin",
+                "v4",
+                true,
+                false,
+                Some(0),
+                1_478_122_071_007,
+                Some("c4ca4238a0b923820dcc509a6f75849b-2"),
+            ),
+        ];
+        assert_eq!(
+            objects(file(SCHEMA, &rows)).unwrap(),
+            [
+                InventoryObject {
+                    key: "a+b %2B/ü.html".into(),
+                    version_id: Some("v1".into()),
+                    size: Some(12),
+                    etag: Some("\"9b2cf535f27731c974343645a3985328\"".into()),
+                    last_modified: Some("2016-11-02T21:27:51.000Z".into()),
+                },
+                InventoryObject {
+                    key: "multi.bin".into(),
+                    version_id: Some("v4".into()),
+                    size: Some(0),
+                    etag: Some("\"c4ca4238a0b923820dcc509a6f75849b-2\"".into()),
+                    last_modified: Some("2016-11-02T21:27:51.007Z".into()),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_wrong_file_is_one_line_naming_it() {
+        let other: [Written; 1] = [("other", "k", "v", true, false, Some(1), 0, Some("e"))];
+        let err = objects(file(SCHEMA, &other)).unwrap_err();
+        assert!(
+            err.starts_with(
+                "inventory data file data/1.parquet row 1: lists bucket \"other\", not \"b\""
+            ),
+            "{err}"
+        );
+        let mut plain = tempfile::tempfile().unwrap();
+        plain.write_all(b"\"b\",\"k\"\n").unwrap();
+        plain.rewind().unwrap();
+        let err = objects(plain).unwrap_err();
+        assert!(
+            err.starts_with("inventory data file data/1.parquet is not a Parquet file"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
+    }
 
     #[test]
     fn times_are_written_as_in_csv() {
