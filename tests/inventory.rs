@@ -1,7 +1,7 @@
 //! Very large buckets: `--inventory` reads an S3 Inventory instead of listing, `--shard I/N`
 //! splits a run over processes (with and without an inventory), `merge` adds their reports up,
 //! and `undo` takes the journals of a sharded fix. The inventories are written by the lab as S3
-//! writes them (gzip CSV, URL-encoded keys, a manifest).
+//! writes them (gzip CSV, URL-encoded keys, a manifest; or Parquet, with the feature `parquet`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -292,6 +292,166 @@ fn object_size(env: &TestEnv, key: &str) -> usize {
     env.lab.object(DEST, key).map_or(0, |o| o.body.len())
 }
 
+fn publish_parquet(env: &TestEnv, name: &str, files: usize, versions: bool) -> String {
+    let manifest = env.lab.handle().publish_parquet_inventory(
+        BUCKET,
+        &InventorySpec {
+            destination: DEST.into(),
+            prefix: format!("inventory/{BUCKET}/{name}/2026-11-27T01-00Z"),
+            files,
+            versions,
+        },
+    );
+    format!("s3://{DEST}/{manifest}")
+}
+
+/// A Parquet inventory (feature `parquet`): keys as they are, typed fields. Of a versioned bucket
+/// with noncurrent versions and delete markers, of every version and of current ones, it finds
+/// exactly what a listing finds. Built without the feature, it is refused in one line.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_parquet_inventory_finds_exactly_what_a_listing_finds() {
+    const N: usize = 300;
+    let env = TestEnv::new().await;
+    env.lab.create_bucket(DEST);
+    env.lab.set_versioning(BUCKET, true);
+    for i in 0..N {
+        put(&env, &key(i), i % 10 != 9);
+    }
+    // Noncurrent versions (the older one is bad, the current clean) and delete markers.
+    for i in (0..N).step_by(20) {
+        put(&env, &key(i), false);
+    }
+    for i in (5..N).step_by(50) {
+        env.lab.delete_object(BUCKET, &key(i));
+    }
+    let every_version = publish_parquet(&env, "parquet-all", 2, true);
+    let current = publish_parquet(&env, "parquet-current", 1, false);
+    let written = env
+        .lab
+        .object(
+            DEST,
+            every_version.strip_prefix("s3://inventory-dest/").unwrap(),
+        )
+        .unwrap();
+    let written: Value = serde_json::from_slice(&written.body).unwrap();
+    assert_eq!(written["fileFormat"], "Parquet");
+    assert!(
+        written["fileSchema"]
+            .as_str()
+            .unwrap()
+            .starts_with("message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional binary version_id (UTF8);"),
+        "{written}"
+    );
+
+    let listing = Report::of(
+        &env.s3mend(&["scan", "s3://test-bucket/", "--format", "json"])
+            .await,
+    );
+    assert_eq!(listing.summary["listed"], (N - N.div_ceil(50)) as u64);
+    for awkward in [
+        "top 10.html",
+        "dir01/plus+1.html",
+        "unicodé/日本語/12 ü.html",
+        "pct%25/03/100%3.css",
+    ] {
+        assert!(listing.rows.contains_key(awkward), "{awkward}");
+    }
+    for inventory in [&every_version, &current] {
+        let run = env
+            .s3mend(&[
+                "scan",
+                "s3://test-bucket/",
+                "--format",
+                "json",
+                "--inventory",
+                inventory,
+            ])
+            .await;
+        if cfg!(feature = "parquet") {
+            let report = Report::of(&run);
+            assert_eq!(
+                report.rows.keys().collect::<Vec<_>>(),
+                listing.rows.keys().collect::<Vec<_>>(),
+                "{inventory}"
+            );
+            assert_eq!(report.counts(), listing.counts(), "{inventory}");
+            assert_eq!(
+                proposals(report.rows.values()),
+                proposals(listing.rows.values()),
+                "{inventory}"
+            );
+        } else {
+            assert_eq!(run.code, 2, "{}", run.stderr);
+            let line = run.stderr.trim();
+            assert!(
+                line.contains("is in Parquet format: this s3mend was built without it (build with `cargo build --release --features parquet`)"),
+                "{line}"
+            );
+            assert_eq!(line.lines().count(), 1, "one line: {line}");
+        }
+    }
+    if cfg!(feature = "parquet") {
+        // A data file that is not Parquet, and one of another size than the manifest says.
+        env.lab.put_object(
+            DEST,
+            "hand/plain.csv",
+            ObjectSeed {
+                body: bytes::Bytes::from_static(b"\"test-bucket\",\"a.html\"\n"),
+                ..ObjectSeed::default()
+            },
+        );
+        let schema =
+            "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); }";
+        let plain = manifest(
+            &env,
+            "pq-plain",
+            BUCKET,
+            "Parquet",
+            schema,
+            &["hand/plain.csv"],
+        );
+        let data = written["files"][0]["key"].as_str().unwrap().to_owned();
+        let mut json = env
+            .lab
+            .object(DEST, "hand/pq-plain/manifest.json")
+            .unwrap()
+            .body
+            .to_vec();
+        json = String::from_utf8(json)
+            .unwrap()
+            .replace("hand/plain.csv", &data)
+            .replace(
+                &format!("\"size\": {}", object_size(&env, "hand/plain.csv")),
+                "\"size\": 7",
+            )
+            .into_bytes();
+        env.lab.put_object(
+            DEST,
+            "hand/pq-size/manifest.json",
+            ObjectSeed {
+                body: bytes::Bytes::from(json),
+                ..ObjectSeed::default()
+            },
+        );
+        for (inventory, says) in [
+            (
+                plain,
+                "inventory data file hand/plain.csv is not a Parquet file",
+            ),
+            (
+                format!("s3://{DEST}/hand/pq-size/manifest.json"),
+                "bytes, the manifest says 7",
+            ),
+        ] {
+            let run = env
+                .s3mend(&["scan", "s3://test-bucket/", "--inventory", &inventory])
+                .await;
+            assert_eq!(run.code, 2, "{inventory}: {}", run.stderr);
+            assert!(run.stderr.contains(says), "{says}: {}", run.stderr);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wrong_inventory_is_one_line_and_exit_2() {
     let env = TestEnv::new().await;
@@ -310,7 +470,7 @@ async fn a_wrong_inventory_is_one_line_and_exit_2() {
     let cases = [
         (
             manifest(&env, "orc", BUCKET, "ORC", schema, &[]),
-            "is in ORC format: not supported, use CSV",
+            "is in ORC format: not supported, use CSV or Parquet",
         ),
         (
             manifest(&env, "other", "other-bucket", "CSV", schema, &[]),

@@ -52,10 +52,20 @@ pub enum Split {
     Rows,
 }
 
+/// How the data files are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Gzip-compressed CSV, keys URL-encoded (`data.rs`).
+    Csv,
+    /// Apache Parquet, keys as they are (`parquet.rs`, feature `parquet`).
+    Parquet,
+}
+
 /// A checked manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
     pub source_bucket: String,
+    pub format: Format,
     /// When S3 took the inventory (RFC 3339), if the manifest says.
     pub taken: Option<String>,
     pub columns: Columns,
@@ -66,30 +76,41 @@ pub struct Manifest {
 pub fn parse(json: &[u8], bucket: &str, location: &str) -> Result<Manifest, String> {
     let raw: RawManifest = serde_json::from_slice(json)
         .map_err(|e| format!("--inventory {location} is not an S3 Inventory manifest.json: {e}"))?;
-    match raw.file_format.to_ascii_uppercase().as_str() {
-        "CSV" => {}
-        "ORC" | "PARQUET" => {
+    let format = match raw.file_format.to_ascii_uppercase().as_str() {
+        "CSV" => Format::Csv,
+        "PARQUET" if cfg!(feature = "parquet") => Format::Parquet,
+        "PARQUET" => {
             return Err(format!(
-                "--inventory {location} is in {} format: not supported, use CSV (configure the inventory with Output format CSV)",
+                "--inventory {location} is in Parquet format: this s3mend was built without it (build with `cargo build --release --features parquet`), or configure the inventory with Output format CSV"
+            ))
+        }
+        "ORC" => {
+            return Err(format!(
+                "--inventory {location} is in {} format: not supported, use CSV or Parquet (configure the inventory with Output format CSV)",
                 raw.file_format
             ))
         }
         other => {
             return Err(format!(
-                "--inventory {location} has fileFormat {other:?}: s3mend reads CSV inventories"
+                "--inventory {location} has fileFormat {other:?}: s3mend reads CSV and Parquet inventories"
             ))
         }
-    }
+    };
     if raw.source_bucket != bucket {
         return Err(format!(
             "--inventory {location} lists bucket {:?}, not {bucket:?}: give the inventory of the bucket scanned",
             raw.source_bucket
         ));
     }
-    let columns = columns(&raw.file_schema)
-        .map_err(|why| format!("--inventory {location}: fileSchema {why}"))?;
+    let columns = match format {
+        Format::Csv => columns(&raw.file_schema, &CSV_NAMES),
+        Format::Parquet => parquet_names(&raw.file_schema)
+            .and_then(|names| columns(&names.join(", "), &PARQUET_NAMES)),
+    }
+    .map_err(|why| format!("--inventory {location}: fileSchema {why}"))?;
     Ok(Manifest {
         source_bucket: raw.source_bucket,
+        format,
         taken: raw
             .creation_timestamp
             .as_deref()
@@ -99,8 +120,61 @@ pub fn parse(json: &[u8], bucket: &str, location: &str) -> Result<Manifest, Stri
     })
 }
 
-/// The columns of a CSV `fileSchema` ("Bucket, Key, VersionId, …").
-fn columns(schema: &str) -> Result<Columns, String> {
+/// What each format calls the columns s3mend reads: Bucket, Key, VersionId, IsLatest,
+/// IsDeleteMarker, Size, LastModifiedDate, ETag (`docs/s3-behaviour.md` §15).
+pub const CSV_NAMES: [&str; 8] = [
+    "Bucket",
+    "Key",
+    "VersionId",
+    "IsLatest",
+    "IsDeleteMarker",
+    "Size",
+    "LastModifiedDate",
+    "ETag",
+];
+pub const PARQUET_NAMES: [&str; 8] = [
+    "bucket",
+    "key",
+    "version_id",
+    "is_latest",
+    "is_delete_marker",
+    "size",
+    "last_modified_date",
+    "e_tag",
+];
+
+/// The field names of a Parquet `fileSchema`, in order: `message s3.inventory { required binary
+/// bucket (UTF8); optional int64 size; … }` (a repetition, a type, the name, an optional
+/// annotation; newer reports write `(STRING)` and `(TIMESTAMP(MILLIS,true))`).
+fn parquet_names(schema: &str) -> Result<Vec<String>, String> {
+    let body = schema
+        .trim()
+        .strip_prefix("message")
+        .and_then(|rest| rest.split_once('{'))
+        .and_then(|(_, body)| body.trim_end().strip_suffix('}'))
+        .ok_or_else(|| format!("{schema:?} is not a Parquet message type"))?;
+    body.split(';')
+        .map(str::trim)
+        .filter(|field| !field.is_empty())
+        .map(|field| {
+            let mut words = field.split_whitespace();
+            match (words.next(), words.next(), words.next()) {
+                (Some("required" | "optional"), Some(_), Some(name)) => {
+                    Ok(name.split('(').next().unwrap_or(name).to_owned())
+                }
+                _ => Err(format!(
+                    "{schema:?} has a field {field:?} s3mend does not read"
+                )),
+            }
+        })
+        .collect()
+}
+
+/// The columns of a `fileSchema` given as its names, comma separated ("Bucket, Key, VersionId,
+/// …" in CSV), which `names` (`CSV_NAMES` or `PARQUET_NAMES`) calls what they are.
+fn columns(schema: &str, names_of: &[&str; 8]) -> Result<Columns, String> {
+    let [bucket, key_name, version_id, is_latest, is_delete_marker, size, modified, etag] =
+        *names_of;
     let names: Vec<&str> = schema.split(',').map(str::trim).collect();
     if names.iter().any(|n| n.is_empty()) {
         return Err(format!("{schema:?} has an empty column name"));
@@ -113,23 +187,23 @@ fn columns(schema: &str) -> Result<Columns, String> {
             (None, Some(_)) => unreachable!("a second match without a first"),
         }
     };
-    let key = find("Key")?.ok_or_else(|| format!("{schema:?} has no Key column"))?;
-    let versions = (find("IsLatest")?, find("IsDeleteMarker")?);
-    if find("VersionId")?.is_some() && versions.0.is_none() {
+    let key = find(key_name)?.ok_or_else(|| format!("{schema:?} has no {key_name} column"))?;
+    let versions = (find(is_latest)?, find(is_delete_marker)?);
+    if find(version_id)?.is_some() && versions.0.is_none() {
         return Err(format!(
-            "{schema:?} lists versions (VersionId) but has no IsLatest column"
+            "{schema:?} lists versions ({version_id}) but has no {is_latest} column"
         ));
     }
     Ok(Columns {
         count: names.len(),
-        bucket: find("Bucket")?,
+        bucket: find(bucket)?,
         key,
-        version_id: find("VersionId")?,
+        version_id: find(version_id)?,
         is_latest: versions.0,
         is_delete_marker: versions.1,
-        size: find("Size")?,
-        last_modified: find("LastModifiedDate")?,
-        etag: find("ETag")?,
+        size: find(size)?,
+        last_modified: find(modified)?,
+        etag: find(etag)?,
     })
 }
 
@@ -233,11 +307,7 @@ mod tests {
         let cases = [
             (
                 with("fileFormat", "ORC"),
-                "is in ORC format: not supported, use CSV",
-            ),
-            (
-                with("fileFormat", "Parquet"),
-                "is in Parquet format: not supported, use CSV",
+                "is in ORC format: not supported, use CSV or Parquet",
             ),
             (with("fileFormat", "TSV"), "has fileFormat \"TSV\""),
             (
@@ -263,6 +333,78 @@ mod tests {
             assert!(err.starts_with("--inventory s3://inv/m.json"), "{err}");
             assert!(!err.contains('\n'), "one line: {err}");
         }
+    }
+
+    /// The Parquet example of the S3 User Guide ("Inventory manifest"), as its `fileSchema` is
+    /// written there and as newer reports write it (`STRING`, `TIMESTAMP(MILLIS,true)`).
+    const PARQUET_SCHEMAS: [&str; 2] = [
+        "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional binary version_id (UTF8); optional boolean is_latest; optional boolean is_delete_marker; optional int64 size; optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8); optional binary storage_class (UTF8); optional boolean is_multipart_uploaded; optional binary replication_status (UTF8); optional binary encryption_status (UTF8); optional int64 object_lock_retain_until_date (TIMESTAMP_MILLIS); optional binary object_lock_mode (UTF8); optional binary object_lock_legal_hold_status (UTF8); optional binary intelligent_tiering_access_tier (UTF8); optional binary bucket_key_status (UTF8); optional binary checksum_algorithm (UTF8); optional binary object_access_control_list (UTF8); optional binary object_owner (UTF8);}",
+        "message s3.inventory {  required binary bucket (STRING);  required binary key (STRING);  optional binary version_id (STRING);  optional boolean is_latest;  optional boolean is_delete_marker;  optional int64 size;  optional int64 last_modified_date (TIMESTAMP(MILLIS,true));  optional binary e_tag (STRING);  optional binary storage_class (STRING);  optional boolean is_multipart_uploaded;}",
+    ];
+
+    fn parquet(schema: &str) -> String {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&with("fileFormat", "Parquet")).unwrap();
+        json["fileSchema"] = serde_json::Value::String(schema.to_owned());
+        json.to_string()
+    }
+
+    #[cfg(feature = "parquet")]
+    #[test]
+    fn reads_a_parquet_manifest_by_its_field_names() {
+        for (schema, count) in PARQUET_SCHEMAS.into_iter().zip([20, 10]) {
+            let manifest = parse(parquet(schema).as_bytes(), "example-source-bucket", AT).unwrap();
+            assert_eq!(manifest.format, Format::Parquet);
+            assert_eq!(
+                manifest.columns,
+                Columns {
+                    count,
+                    bucket: Some(0),
+                    key: 1,
+                    version_id: Some(2),
+                    is_latest: Some(3),
+                    is_delete_marker: Some(4),
+                    size: Some(5),
+                    last_modified: Some(6),
+                    etag: Some(7),
+                }
+            );
+        }
+        for (schema, says) in [
+            ("Bucket, Key", "is not a Parquet message type"),
+            (
+                "message s3.inventory { required binary bucket (UTF8); }",
+                "has no key column",
+            ),
+            (
+                "message s3.inventory { required binary key (UTF8); group x { }; }",
+                "has a field",
+            ),
+            (
+                "message s3.inventory { required binary key (UTF8); optional binary version_id (UTF8); }",
+                "lists versions (version_id) but has no is_latest column",
+            ),
+        ] {
+            let err = parse(parquet(schema).as_bytes(), "example-source-bucket", AT).unwrap_err();
+            assert!(err.contains(says), "{says}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+    }
+
+    #[cfg(not(feature = "parquet"))]
+    #[test]
+    fn a_parquet_manifest_says_to_build_with_the_feature() {
+        let err = parse(
+            parquet(PARQUET_SCHEMAS[0]).as_bytes(),
+            "example-source-bucket",
+            AT,
+        )
+        .unwrap_err();
+        assert!(
+            err.starts_with("--inventory s3://inv/m.json is in Parquet format: this s3mend was built without it (build with `cargo build --release --features parquet`)"),
+            "{err}"
+        );
+        assert!(!err.contains('\n'), "{err}");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! gunzipped and parsed as it arrives, on a blocking thread (the run's thread is busy with the
 //! HEADs). Keys outside the scan's prefix, its globs or (when shards split rows) its shard are
 //! left out. Memory holds a few chunks of the body and the channel's entries, whatever the
-//! inventory's size.
+//! inventory's size. A Parquet data file (feature `parquet`) is downloaded to a temporary file
+//! first, then read the same way, row by row.
 
 use std::io::{self, Read};
 use std::sync::Arc;
@@ -13,9 +14,10 @@ use tokio::sync::mpsc::{self, Receiver, Sender};
 use tokio_util::sync::CancellationToken;
 
 use super::{Inventory, KeyFilter};
-use crate::inventory::{DataFile, Split};
+use crate::inventory::manifest::DataFileEntry;
+use crate::inventory::{DataFile, Format, InventoryObject, Split};
 use crate::model::{ListedObject, ListingFailure};
-use crate::s3::Connection;
+use crate::s3::{Body, Connection};
 use crate::shard::Shard;
 
 /// Chunks of a body in flight between the download and the parser.
@@ -61,7 +63,7 @@ pub async fn list(
         if cancel.is_cancelled() {
             return;
         }
-        let mut body = match connection.object(&inventory.bucket, &file.key).await {
+        let body = match connection.object(&inventory.bucket, &file.key).await {
             Ok(body) => body,
             Err(failure) => {
                 let why = format!(
@@ -72,62 +74,169 @@ pub async fn list(
                 return;
             }
         };
-        let (chunks, arriving) = mpsc::channel(CHUNKS);
-        let parse = {
-            let (columns, bucket) = (manifest.columns.clone(), manifest.source_bucket.clone());
-            let (name, keep, tx, cancel) =
-                (file.key.clone(), keep.clone(), tx.clone(), cancel.clone());
-            tokio::task::spawn_blocking(move || {
-                let body = Chunks {
-                    arriving,
-                    chunk: Bytes::new(),
-                };
-                match DataFile::open(body, columns, &bucket, &name) {
-                    Ok(rows) => parse(rows, &keep, &tx, &cancel),
-                    Err(why) => fail(&tx, &cancel, why),
-                }
-            })
+        let read = match manifest.format {
+            Format::Csv => csv_file(body, &file, &inventory, &keep, &tx, &cancel).await,
+            #[cfg(feature = "parquet")]
+            Format::Parquet => parquet_file(body, &file, &inventory, &keep, &tx, &cancel).await,
+            #[cfg(not(feature = "parquet"))]
+            Format::Parquet => unreachable!("a Parquet manifest is refused without the feature"),
         };
-        let mut read = 0u64;
-        loop {
-            let chunk = tokio::select! {
-                _ = cancel.cancelled() => break,
-                chunk = body.next() => chunk,
-            };
-            let chunk = match chunk {
-                Some(Ok(chunk)) => {
-                    read += chunk.len() as u64;
-                    Ok(chunk)
-                }
-                Some(Err(failure)) => Err(failure.to_string()),
-                None => match file.size {
-                    Some(size) if size != read => {
-                        Err(format!("it has {read} bytes, the manifest says {size}"))
-                    }
-                    _ => break,
-                },
-            };
-            let failed = chunk.is_err();
-            // The parser stopped (a damaged file, or the run was stopped).
-            if chunks.send(chunk).await.is_err() || failed {
-                break;
-            }
-        }
-        drop(chunks);
-        if !matches!(parse.await, Ok(true)) {
+        if !read {
             return;
         }
     }
 }
 
-/// Sends the file's objects that `keep` accepts; false if the file (or the run) ended early.
-fn parse(
-    mut rows: DataFile<Chunks>,
+/// Streams one gzip CSV data file through the parser as its body arrives; false if the file (or
+/// the run) ended early.
+async fn csv_file(
+    mut body: Body,
+    file: &DataFileEntry,
+    inventory: &Inventory,
     keep: &Keep,
     tx: &Sender<Result<ListedObject, ListingFailure>>,
     cancel: &CancellationToken,
 ) -> bool {
-    while let Some(object) = rows.next_object() {
+    let manifest = &inventory.manifest;
+    let (chunks, arriving) = mpsc::channel(CHUNKS);
+    let parse = {
+        let (columns, bucket) = (manifest.columns.clone(), manifest.source_bucket.clone());
+        let (name, keep, tx, cancel) = (file.key.clone(), keep.clone(), tx.clone(), cancel.clone());
+        tokio::task::spawn_blocking(move || {
+            let body = Chunks {
+                arriving,
+                chunk: Bytes::new(),
+            };
+            match DataFile::open(body, columns, &bucket, &name) {
+                Ok(mut rows) => parse(|| rows.next_object(), &keep, &tx, &cancel),
+                Err(why) => fail(&tx, &cancel, why),
+            }
+        })
+    };
+    let mut read = 0u64;
+    loop {
+        let chunk = tokio::select! {
+            _ = cancel.cancelled() => break,
+            chunk = body.next() => chunk,
+        };
+        let chunk = match chunk {
+            Some(Ok(chunk)) => {
+                read += chunk.len() as u64;
+                Ok(chunk)
+            }
+            Some(Err(failure)) => Err(failure.to_string()),
+            None => match file.size {
+                Some(size) if size != read => {
+                    Err(format!("it has {read} bytes, the manifest says {size}"))
+                }
+                _ => break,
+            },
+        };
+        let failed = chunk.is_err();
+        // The parser stopped (a damaged file, or the run was stopped).
+        if chunks.send(chunk).await.is_err() || failed {
+            break;
+        }
+    }
+    drop(chunks);
+    matches!(parse.await, Ok(true))
+}
+
+/// Downloads one Parquet data file to a temporary file (its index is at its end, so it cannot be
+/// read as it arrives), then reads it row by row on a blocking thread; false if the file (or the
+/// run) ended early. The temporary file is readable by its owner only and is unlinked as soon as
+/// it is open, so nothing is left behind, even if the process is killed.
+#[cfg(feature = "parquet")]
+async fn parquet_file(
+    mut body: Body,
+    file: &DataFileEntry,
+    inventory: &Inventory,
+    keep: &Keep,
+    tx: &Sender<Result<ListedObject, ListingFailure>>,
+    cancel: &CancellationToken,
+) -> bool {
+    use tokio::io::AsyncWriteExt;
+
+    let failed = |why: String| async move {
+        if !cancel.is_cancelled() {
+            let why = format!("inventory data file {}: {why}", file.key);
+            let _ = tx.send(Err(ListingFailure::Inventory(why))).await;
+        }
+        false
+    };
+    let local = match temporary_file() {
+        Ok(local) => local,
+        Err(e) => return failed(format!("cannot make a temporary file: {e}")).await,
+    };
+    let mut writer = match local.try_clone() {
+        Ok(clone) => tokio::fs::File::from_std(clone),
+        Err(e) => return failed(format!("cannot write a temporary file: {e}")).await,
+    };
+    let mut read = 0u64;
+    loop {
+        let chunk = tokio::select! {
+            _ = cancel.cancelled() => return false,
+            chunk = body.next() => chunk,
+        };
+        match chunk {
+            Some(Ok(chunk)) => {
+                read += chunk.len() as u64;
+                if let Err(e) = writer.write_all(&chunk).await {
+                    return failed(format!("cannot write a temporary file: {e}")).await;
+                }
+            }
+            Some(Err(failure)) => return failed(failure.to_string()).await,
+            None => break,
+        }
+    }
+    if let Err(e) = writer.flush().await {
+        return failed(format!("cannot write a temporary file: {e}")).await;
+    }
+    if let Some(size) = file.size.filter(|size| *size != read) {
+        return failed(format!("it has {read} bytes, the manifest says {size}")).await;
+    }
+    let (bucket, name) = (inventory.manifest.source_bucket.clone(), file.key.clone());
+    let (keep, tx, cancel) = (keep.clone(), tx.clone(), cancel.clone());
+    let parse = tokio::task::spawn_blocking(move || {
+        match crate::inventory::parquet::ParquetFile::open(local, &bucket, &name) {
+            Ok(mut rows) => parse(|| rows.next_object(), &keep, &tx, &cancel),
+            Err(why) => fail(&tx, &cancel, why),
+        }
+    });
+    matches!(parse.await, Ok(true))
+}
+
+/// A new, empty file in the temporary directory, mode 0600, already unlinked.
+#[cfg(feature = "parquet")]
+fn temporary_file() -> io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "s3mend-inventory-{}-{}.parquet",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)?;
+    std::fs::remove_file(&path)?;
+    Ok(file)
+}
+
+/// Sends the objects of a file (`next` gives them in turn) that `keep` accepts; false if the
+/// file (or the run) ended early.
+fn parse(
+    mut next: impl FnMut() -> Option<Result<InventoryObject, String>>,
+    keep: &Keep,
+    tx: &Sender<Result<ListedObject, ListingFailure>>,
+    cancel: &CancellationToken,
+) -> bool {
+    while let Some(object) = next() {
         match object {
             Ok(object) if keep.accepts(&object.key) => {
                 // A closed channel means the run stopped taking objects.
