@@ -166,7 +166,8 @@ pub struct ScanArgs {
     pub no_sniff: bool,
 
     /// Read the objects from this S3 Inventory report (s3://BUCKET/PATH/manifest.json; CSV, or
-    /// Parquet when built with the `parquet` feature) instead of listing the bucket. Objects written after the inventory was taken are not seen.
+    /// Parquet when built with the `parquet` feature) instead of listing the bucket. Objects
+    /// written after the inventory was taken are not seen.
     #[arg(long, value_name = "S3_URL", help_heading = SELECTION)]
     pub inventory: Option<String>,
 
