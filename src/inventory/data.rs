@@ -112,8 +112,26 @@ impl<R: Read> DataFile<R> {
     }
 }
 
-fn one_line(e: &csv::Error) -> String {
+/// An error's text on one line, for the one-line error a bad data file gives.
+pub(super) fn one_line(e: &impl std::fmt::Display) -> String {
     e.to_string().replace('\n', " ")
+}
+
+/// A row (CSV or Parquet) must list the bucket scanned, when it names one.
+pub(super) fn same_bucket(listed: Option<&str>, bucket: &str) -> Result<(), String> {
+    match listed.filter(|b| *b != bucket) {
+        Some(listed) => Err(format!("lists bucket {listed:?}, not {bucket:?}")),
+        None => Ok(()),
+    }
+}
+
+/// An inventory's ETag (bare hex) quoted as a listing gives it.
+pub(super) fn quoted_etag(tag: &str) -> String {
+    if tag.starts_with('"') {
+        tag.to_owned()
+    } else {
+        format!("\"{tag}\"")
+    }
 }
 
 /// One row: the object it lists, `None` for a delete marker or a noncurrent version.
@@ -136,9 +154,7 @@ pub fn row(
         Some("false") => Ok(Some(false)),
         Some(other) => Err(format!("{name} is {other:?}, not true or false")),
     };
-    if let Some(listed) = field(columns.bucket).filter(|b| *b != bucket) {
-        return Err(format!("lists bucket {listed:?}, not {bucket:?}"));
-    }
+    same_bucket(field(columns.bucket), bucket)?;
     if flag(columns.is_delete_marker, "IsDeleteMarker")? == Some(true)
         || flag(columns.is_latest, "IsLatest")? == Some(false)
     {
@@ -155,13 +171,7 @@ pub fn row(
         ),
         None => None,
     };
-    let etag = field(columns.etag).map(|tag| {
-        if tag.starts_with('"') {
-            tag.to_owned()
-        } else {
-            format!("\"{tag}\"")
-        }
-    });
+    let etag = field(columns.etag).map(quoted_etag);
     Ok(Some(InventoryObject {
         key: decode_key(raw)?,
         version_id: field(columns.version_id).map(str::to_owned),

@@ -10,6 +10,7 @@ use ::parquet::file::reader::{FileReader, SerializedFileReader};
 use ::parquet::record::reader::RowIter;
 use ::parquet::record::{Field, Row};
 
+use super::data::{one_line, quoted_etag, same_bucket};
 use super::manifest::PARQUET_NAMES;
 use super::InventoryObject;
 
@@ -80,10 +81,6 @@ impl ParquetFile {
     }
 }
 
-fn one_line(e: &impl std::fmt::Display) -> String {
-    e.to_string().replace('\n', " ")
-}
-
 /// The values of one row that s3mend reads, by their place in `PARQUET_NAMES`.
 fn fields(row: &Row) -> [Option<&Field>; 8] {
     let mut fields = [None; 8];
@@ -118,9 +115,7 @@ fn flag(field: Option<&Field>, name: &str) -> Result<Option<bool>, String> {
 /// rules as a CSV row (`data.rs`), the key taken as it is.
 fn object(row: &Row, bucket: &str) -> Result<Option<InventoryObject>, String> {
     let [f_bucket, f_key, f_version, f_latest, f_marker, f_size, f_modified, f_etag] = fields(row);
-    if let Some(listed) = text(f_bucket, "bucket")?.filter(|b| *b != bucket) {
-        return Err(format!("lists bucket {listed:?}, not {bucket:?}"));
-    }
+    same_bucket(text(f_bucket, "bucket")?, bucket)?;
     if flag(f_marker, "is_delete_marker")? == Some(true)
         || flag(f_latest, "is_latest")? == Some(false)
     {
@@ -139,13 +134,7 @@ fn object(row: &Row, bucket: &str) -> Result<Option<InventoryObject>, String> {
         Some(Field::TimestampMicros(us)) => Some(millis(us.div_euclid(1000))?),
         Some(other) => return Err(format!("last_modified_date is {other}, not a time")),
     };
-    let etag = text(f_etag, "e_tag")?.map(|tag| {
-        if tag.starts_with('"') {
-            tag.to_owned()
-        } else {
-            format!("\"{tag}\"")
-        }
-    });
+    let etag = text(f_etag, "e_tag")?.map(quoted_etag);
     Ok(Some(InventoryObject {
         key: key.to_owned(),
         version_id: text(f_version, "version_id")?.map(str::to_owned),
