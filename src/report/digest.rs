@@ -120,7 +120,7 @@ impl Digest {
             (Status::Skipped, Some(reason)) => format!("skipped: {reason}"),
             (status, _) => status.as_str().to_owned(),
         };
-        let reason = || shown(&row.reason, "");
+        let reason = || escape::value(&row.reason, "");
         if row.findings.is_empty() && fails {
             let example = || Example {
                 detail: reason(),
@@ -144,8 +144,8 @@ impl Digest {
             group.group.add(
                 &key,
                 || Example {
-                    detail: shown(&finding.current, "(absent)"),
-                    proposed: Some(shown(&finding.proposed, "(remove)")),
+                    detail: escape::value(&finding.current, "(absent)"),
+                    proposed: Some(escape::value(&finding.proposed, "(remove)")),
                     status: status.clone(),
                     fails,
                 },
@@ -183,15 +183,6 @@ impl Digest {
             | Status::Restored
             | Status::WouldRestore => {}
         }
-    }
-}
-
-/// A header value as a report shows it: control characters escaped, the empty string quoted.
-fn shown(value: &Option<String>, absent: &str) -> String {
-    match value.as_deref() {
-        None => absent.to_owned(),
-        Some("") => "\"\"".to_owned(),
-        Some(v) => escape::for_terminal(v).into_owned(),
     }
 }
 

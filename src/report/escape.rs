@@ -42,6 +42,16 @@ pub fn for_terminal(text: &str) -> Cow<'_, str> {
     Cow::Owned(shown)
 }
 
+/// A header value as the table, the summaries and the question show it: `absent` for none, `""`
+/// for the empty string, the rest escaped for a terminal.
+pub fn value(value: &Option<String>, absent: &str) -> String {
+    match value.as_deref() {
+        None => absent.to_owned(),
+        Some("") => "\"\"".to_owned(),
+        Some(v) => for_terminal(v).into_owned(),
+    }
+}
+
 /// `cell` as a spreadsheet will take it literally.
 pub fn for_spreadsheet(cell: String) -> String {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::digest::{Digest, Group};
-use super::{escape, Gate, ObjectRow, ReportWriter, RunInfo, Summary};
+use super::{escape, thousands, Gate, ObjectRow, ReportWriter, RunInfo, Summary};
 use crate::rules::RuleId;
 
 /// Example keys per group.
@@ -73,10 +73,6 @@ pub fn verdict(digest: &Digest, summary: &Summary, info: &RunInfo) -> String {
         words.push_str(&format!(", {} errors", thousands(summary.errors)));
     }
     words
-}
-
-fn thousands(n: u64) -> String {
-    super::thousands(n)
 }
 
 fn objects(n: u64) -> String {

@@ -77,15 +77,10 @@ pub fn lines<'a>(objects: impl IntoIterator<Item = &'a [Finding]>) -> Vec<String
 }
 
 fn describe(header: &Header, now: &Option<String>, proposed: &Option<String>) -> String {
-    let shown = |v: &Option<String>, none: &str| match v.as_deref() {
-        None => none.to_owned(),
-        Some("") => "\"\"".to_owned(),
-        Some(v) => escape::for_terminal(v).into_owned(),
-    };
     format!(
         "{header} {} → {}",
-        shown(now, "(absent)"),
-        shown(proposed, "(remove)")
+        escape::value(now, "(absent)"),
+        escape::value(proposed, "(remove)")
     )
 }
 

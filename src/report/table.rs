@@ -122,23 +122,15 @@ fn example(detail: String, proposed: Option<String>) -> Example {
     }
 }
 
-fn shown(value: &Option<String>, absent: &str) -> String {
-    match value.as_deref() {
-        None => absent.to_owned(),
-        Some("") => "\"\"".to_owned(),
-        Some(v) => escape::for_terminal(v).into_owned(),
-    }
-}
-
 impl ReportWriter for TableWriter {
     fn object(&mut self, row: &ObjectRow) -> io::Result<()> {
         let key = escape::for_terminal(&row.key);
         let key = key.as_ref();
         let examples = self.examples;
-        let reason = || example(shown(&row.reason, ""), None);
+        let reason = || example(escape::value(&row.reason, ""), None);
         match row.status {
             Status::Skipped => {
-                let why = shown(&row.reason, "");
+                let why = escape::value(&row.reason, "");
                 self.skipped
                     .entry(why)
                     .or_insert_with(|| Group::with_capacity(examples))
@@ -173,8 +165,8 @@ impl ReportWriter for TableWriter {
                     key,
                     || {
                         example(
-                            shown(&finding.current, "(absent)"),
-                            Some(shown(&finding.proposed, "(remove)")),
+                            escape::value(&finding.current, "(absent)"),
+                            Some(escape::value(&finding.proposed, "(remove)")),
                         )
                     },
                     false,
