@@ -48,7 +48,6 @@ pub async fn apply(mut cfg: ApplyConfig, cancel: CancellationToken) -> anyhow::R
     let (connect, contradictions) =
         where_it_was(cfg.connect.clone(), Some(&header.origin), "the plan")?;
     if let Some(first) = contradictions.first() {
-        let first = first.split(": using").next().unwrap_or(first);
         bail!("{first}: a plan applies only where it was made");
     }
     cfg.connect = connect;

@@ -40,7 +40,7 @@ pub async fn undo(mut cfg: UndoConfig, cancel: CancellationToken) -> anyhow::Res
     let (bucket, latest, at) = repairs_to_undo(&cfg)?;
     let (connect, warnings) = where_it_was(cfg.connect.clone(), at.as_ref(), "the journal")?;
     for warning in warnings {
-        eprintln!("s3mend: warning: {warning}");
+        eprintln!("s3mend: warning: {warning}: using {}", warning.given);
     }
     cfg.connect = connect;
     let consent = consent(&cfg.write, on_a_terminal());
@@ -204,20 +204,23 @@ fn repairs_to_undo(cfg: &UndoConfig) -> anyhow::Result<ToUndo> {
 pub(super) fn where_it_was(
     mut opts: ConnectOptions,
     at: Option<&Origin>,
-    what: &str,
-) -> anyhow::Result<(ConnectOptions, Vec<String>)> {
+    what: &'static str,
+) -> anyhow::Result<(ConnectOptions, Vec<Contradiction>)> {
     let Some(at) = at else {
         return Ok((opts, Vec::new()));
     };
-    let mut warnings = Vec::new();
-    let mut merge = |flag: &str, given: &mut Option<String>, recorded: &Option<String>| match (
+    let mut contradictions = Vec::new();
+    let mut merge = |flag, given: &mut Option<String>, recorded: &Option<String>| match (
         given.as_deref(),
         recorded,
     ) {
         (None, _) => given.clone_from(recorded),
-        (Some(g), Some(r)) if g != r => warnings.push(format!(
-            "{flag} {g} is not what {what} records ({r}): using {g}"
-        )),
+        (Some(g), Some(r)) if g != r => contradictions.push(Contradiction {
+            flag,
+            given: g.to_owned(),
+            recorded: r.clone(),
+            what,
+        }),
         _ => {}
     };
     merge("--endpoint-url", &mut opts.endpoint_url, &at.endpoint);
@@ -229,15 +232,35 @@ pub(super) fn where_it_was(
     let recorded = Addressing::from_str(&at.addressing, true).unwrap_or_default();
     match opts.addressing {
         Addressing::Auto => opts.addressing = recorded,
-        given if given != recorded => warnings.push(format!(
-            "--addressing-style {} is not what {what} records ({}): using {}",
-            name(given),
-            at.addressing,
-            name(given)
-        )),
+        given if given != recorded => contradictions.push(Contradiction {
+            flag: "--addressing-style",
+            given: name(given),
+            recorded: at.addressing.clone(),
+            what,
+        }),
         _ => {}
     }
-    Ok((opts, warnings))
+    Ok((opts, contradictions))
+}
+
+/// A flag (or variable) that says otherwise than the journal or plan: undo warns and uses the
+/// flag; apply refuses.
+pub(super) struct Contradiction {
+    flag: &'static str,
+    given: String,
+    recorded: String,
+    /// `the journal`, `the plan`.
+    what: &'static str,
+}
+
+impl std::fmt::Display for Contradiction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} is not what {} records ({})",
+            self.flag, self.given, self.what, self.recorded
+        )
+    }
 }
 
 fn name(addressing: Addressing) -> String {
