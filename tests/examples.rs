@@ -496,23 +496,33 @@ pub(crate) fn kubernetes_validate() -> PathBuf {
 #[test]
 #[ignore = "needs kubernetes-validate (PyPI) installed: run .ci/test"]
 fn the_cronjob_is_valid_against_the_kubernetes_schemas_from_1_29_on() {
+    // 1.29: the first release whose schema takes a podFailurePolicy rule with onExitCodes alone.
+    assert_valid_for_kubernetes("kubernetes/cronjob.yaml", &["1.29.0", "1.37.0"], 3);
+}
+
+/// `kubernetes-validate --strict` passes `file` (under examples/) for each of `versions`, with
+/// `resources` resources in it.
+pub(crate) fn assert_valid_for_kubernetes(file: &str, versions: &[&str], resources: usize) {
     let validate = kubernetes_validate();
     assert!(
         validate.exists(),
         "{} is missing: run .ci/tools.sh install",
         validate.display()
     );
-    // 1.29: the first release whose schema takes a podFailurePolicy rule with onExitCodes alone.
-    for version in ["1.29.0", "1.37.0"] {
+    for version in versions {
         let out = Command::new(&validate)
             .args(["--strict", "--kubernetes-version", version])
-            .arg(examples().join("kubernetes/cronjob.yaml"))
+            .arg(examples().join(file))
             .output()
             .expect("kubernetes-validate runs");
         let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
-        println!("kubernetes-validate --strict -k {version}:\n{text}");
+        println!("kubernetes-validate --strict -k {version} {file}:\n{text}");
         assert!(out.status.success(), "{text}");
-        assert_eq!(text.matches("passed").count(), 3, "three resources: {text}");
+        assert_eq!(
+            text.matches("passed").count(),
+            resources,
+            "{resources} resources: {text}"
+        );
     }
 }
 

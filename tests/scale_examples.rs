@@ -13,7 +13,7 @@ use serde_json::Value;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::batch::{events, BUCKET, KEY};
-use crate::examples::{fix_flags, kubernetes_validate, strings};
+use crate::examples::{assert_valid_for_kubernetes, fix_flags, strings};
 
 /// Flags of sharding, not in this branch's `s3mend fix` yet.
 const SHARDING: [&str; 2] = ["--shard", "--shard-count"];
@@ -155,24 +155,8 @@ fn the_indexed_job_gives_each_index_one_shard_and_its_own_files_on_a_shared_volu
 #[test]
 #[ignore = "needs kubernetes-validate (PyPI) installed: run .ci/test"]
 fn the_indexed_job_is_valid_against_the_kubernetes_schemas_from_1_29_on() {
-    let validate = kubernetes_validate();
-    assert!(
-        validate.exists(),
-        "{} is missing: run .ci/tools.sh install",
-        validate.display()
-    );
     // 1.29: backoffLimitPerIndex and the FailIndex action are on by default (beta; GA in 1.33).
-    for version in ["1.29.0", "1.37.0"] {
-        let out = Command::new(&validate)
-            .args(["--strict", "--kubernetes-version", version])
-            .arg(examples().join("kubernetes/indexed-job.yaml"))
-            .output()
-            .expect("kubernetes-validate runs");
-        let text = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
-        println!("kubernetes-validate --strict -k {version}:\n{text}");
-        assert!(out.status.success(), "{text}");
-        assert_eq!(text.matches("passed").count(), 3, "three resources: {text}");
-    }
+    assert_valid_for_kubernetes("kubernetes/indexed-job.yaml", &["1.29.0", "1.37.0"], 3);
 }
 
 // --- the AWS Batch array job ----------------------------------------------------------------------
