@@ -140,7 +140,9 @@ impl S3Store {
         }
     }
 
-    /// Sends the HEADs, ACL reads and copies through `heads` (itself off with `--no-fast-head`).
+    /// Sends the HEADs, sniffs, ACL reads and copies through `heads` (itself off with
+    /// `--no-fast-head`). The SDK's futures, without it, are boxed: a repair's future holds
+    /// every branch, and is moved per object.
     pub fn around_the_sdk(mut self, heads: Heads) -> Self {
         self.around = Some(heads);
         self
@@ -174,14 +176,14 @@ impl Store for S3Store {
     async fn head(&self, key: &str) -> Result<ObjectHead, S3Failure> {
         match &self.around {
             Some(heads) => heads.head(&self.bucket, key).await,
-            None => head::head_object(&self.client, &self.bucket, key).await,
+            None => Box::pin(head::head_object(&self.client, &self.bucket, key)).await,
         }
     }
 
     async fn head_to_settle(&self, key: &str) -> Result<ObjectHead, S3Failure> {
         match &self.around {
             Some(heads) => heads.head_to_settle(&self.bucket, key).await,
-            None => head::head_object(&self.settling, &self.bucket, key).await,
+            None => Box::pin(head::head_object(&self.settling, &self.bucket, key)).await,
         }
     }
 
@@ -205,14 +207,31 @@ impl Store for S3Store {
     ) -> Result<Vec<u8>, S3Failure> {
         match &self.around {
             Some(heads) => heads.body_start(&self.bucket, key, version_id, n).await,
-            None => read::body_start(&self.client, &self.bucket, key, version_id, n).await,
+            None => {
+                Box::pin(read::body_start(
+                    &self.client,
+                    &self.bucket,
+                    key,
+                    version_id,
+                    n,
+                ))
+                .await
+            }
         }
     }
 
     async fn acl(&self, key: &str, version_id: Option<&str>) -> Result<ObjectAcl, S3Failure> {
         match &self.around {
             Some(heads) => heads.acl(&self.bucket, key, version_id).await,
-            None => write::object_acl(&self.client, &self.bucket, key, version_id).await,
+            None => {
+                Box::pin(write::object_acl(
+                    &self.client,
+                    &self.bucket,
+                    key,
+                    version_id,
+                ))
+                .await
+            }
         }
     }
 
