@@ -6,36 +6,15 @@ use std::collections::BTreeMap;
 
 use s3mend::plan::{self, Plan};
 use s3mend::rules::{RuleSet, SNIFF_BYTES};
-use s3mend::s3::{self, Addressing, ConnectOptions, Connection, S3Store, Store};
-use s3mend_lab::{
-    AclMode, FaultRates, Faults, Grant, Grantee, ObjectSeed, LAB_ACCESS_KEY, LAB_REGION,
-    LAB_SECRET_KEY,
-};
+use s3mend::s3::{Connection, S3Store, Store};
+use s3mend_lab::{AclMode, FaultRates, Faults, Grant, Grantee, ObjectSeed};
 
 use crate::fix::{comparable, everything};
 use crate::harness::{awkward_keys, fix, gzipped, TestEnv, BUCKET};
+use crate::heads::connect_with;
 
-async fn connect(env: &TestEnv, fast_head: bool) -> Connection {
-    s3::connect(
-        &ConnectOptions {
-            endpoint_url: Some(env.lab.endpoint()),
-            region: Some(LAB_REGION.to_owned()),
-            profile: None,
-            addressing: Addressing::Path,
-            static_credentials: Some((LAB_ACCESS_KEY.to_owned(), LAB_SECRET_KEY.to_owned())),
-            max_attempts: Some(3),
-            retry_mode: None,
-            attempt_timeout: s3::DEFAULT_ATTEMPT_TIMEOUT,
-            max_in_flight: 16,
-            max_rps: None,
-            fast_head,
-            conventions: Default::default(),
-            tls: Default::default(),
-        },
-        BUCKET,
-    )
-    .await
-    .expect("connect")
+async fn connect(env: &TestEnv) -> Connection {
+    connect_with(env, 3, true).await
 }
 
 /// The plan a fix makes for `key` as HEAD shows it now: the real rules and planner, and the
@@ -120,7 +99,7 @@ async fn copies_and_acl_reads_answer_exactly_what_the_sdk_answers() {
         pairs.push(seed_pair(&env, &key, seed));
     }
     env.put("learn.html", "text/html", None);
-    let connection = connect(&env, true).await;
+    let connection = connect(&env).await;
     let fast = connection.store(BUCKET);
     let sdk = S3Store::new(connection.client.clone(), BUCKET);
     // The scan's first HEAD teaches the path the URL and the signing scope.
@@ -178,7 +157,7 @@ async fn a_failed_condition_and_an_error_in_a_200_are_the_sdks_failures() {
             ..ObjectSeed::default()
         },
     );
-    let connection = connect(&env, true).await;
+    let connection = connect(&env).await;
     let fast = connection.store(BUCKET);
     let sdk = S3Store::new(connection.client.clone(), BUCKET);
     connection.heads.head(BUCKET, &a).await.unwrap();
