@@ -199,7 +199,8 @@ impl Heads {
         .await
     }
 
-    /// HEADs answered here, and HEADs handed to the SDK after an attempt here.
+    /// Requests (HEADs, and a repair's sniffs, ACL reads and copies) answered here, and those
+    /// handed to the SDK after an attempt here.
     pub fn counts(&self) -> (u64, u64) {
         (
             self.0.answered.load(Ordering::Relaxed),
