@@ -11,7 +11,9 @@
 //! Options: `--latencies MS,..`, `--counts N,..`, `--peer-counts N,..` (the counts at which the
 //! peers run too; default the smallest count), `--tools s3mend,rclone,boto3,s3cmd`,
 //! `--peer-time-limit SECS` (a peer still running then is stopped and its rate taken from the
-//! objects it got through), `--concurrency N`, `--bad-every N`, `--no-pin`, `--json PATH`,
+//! objects it got through), `--concurrency N`, `--bad-every N` (`1`: every object is bad, the
+//! s3cmd case), `--owner-enforced` (the buckets' Object Ownership is BucketOwnerEnforced, so a
+//! repair reads no ACL), `--no-pin`, `--json PATH`,
 //! `--max-load L` and `--settle-timeout SECS` (before each run, wait up to SECS, default 60, for
 //! the 1-minute load average to drop to L, default 1.2).
 //!
@@ -40,7 +42,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use s3mend::report::thousands;
-use s3mend_lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
+use s3mend_lab::{AclMode, Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use support::{machine_busy, own_cpu, run_measured, settle, Kind, Objects};
 
 /// Where the boto3 peer's interpreter is looked for unless `S3MEND_BENCH_PYTHON` says otherwise.
@@ -55,6 +57,8 @@ struct Options {
     peer_time_limit: Duration,
     concurrency: usize,
     bad_every: usize,
+    /// `--owner-enforced`: the buckets' Object Ownership is BucketOwnerEnforced (ACLs disabled).
+    owner_enforced: bool,
     pin: bool,
     json: Option<PathBuf>,
     /// Before each run, wait (at most `settle_timeout`) for the 1-minute load average to drop to
@@ -76,6 +80,7 @@ fn parse_args() -> Options {
         peer_time_limit: Duration::from_secs(120),
         concurrency: usize::from(s3mend::cli::DEFAULT_CONCURRENCY),
         bad_every: 10,
+        owner_enforced: false,
         pin: true,
         json: None,
         max_load: 1.2,
@@ -116,6 +121,7 @@ fn parse_args() -> Options {
             }
             "--concurrency" => opts.concurrency = value().parse().expect("--concurrency N"),
             "--bad-every" => opts.bad_every = value().parse().expect("--bad-every N"),
+            "--owner-enforced" => opts.owner_enforced = true,
             "--no-pin" => opts.pin = false,
             "--json" => opts.json = Some(PathBuf::from(value())),
             "--bench" => {}
@@ -560,6 +566,9 @@ fn main() {
         let bucket = format!("bench-{count}");
         let seeding = std::time::Instant::now();
         objects.seed(&lab, &bucket, None);
+        if opts.owner_enforced {
+            lab.set_acl_mode(&bucket, AclMode::OwnerEnforced);
+        }
         eprintln!(
             "matrix: seeded {count} objects in {:.1} s",
             seeding.elapsed().as_secs_f64()
@@ -638,17 +647,30 @@ fn header(setup: &Setup, opts: &Options) -> String {
     );
     let _ = writeln!(
         s,
-        "objects: text/html, one in {} with Content-Encoding: UTF-8 (to fix), one in {} gzip (valid); s3mend --concurrency {}",
-        opts.bad_every, opts.bad_every, setup.concurrency
+        "objects: text/html, one in {} with Content-Encoding: UTF-8 (to fix), one in {} gzip (valid); s3mend --concurrency {}{}",
+        opts.bad_every,
+        opts.bad_every,
+        setup.concurrency,
+        if opts.owner_enforced { "; Object Ownership BucketOwnerEnforced" } else { "" }
     );
     let _ = writeln!(s, "tools: {}", setup.versions.join("; "));
     s
 }
 
-/// concurrency ÷ latency, for s3mend's scans (a fix sends more than one request per object).
+/// What s3mend's concurrency allows at this latency: concurrency ÷ (requests per object ×
+/// latency), the requests as the lab counted them. A scan sends one per object (and a listing
+/// page per 1,000); a fix also its repairs' (GetObjectAcl, CopyObject, the verifying HEAD), all
+/// under the one `--concurrency`, so an all-bad fix's limit is about a quarter of a scan's.
 fn latency_limit(row: &Row, concurrency: usize) -> Option<f64> {
-    (row.latency_ms > 0 && row.run == Run::S3mend(Job::Scan))
-        .then(|| concurrency as f64 * 1000.0 / row.latency_ms as f64)
+    (row.latency_ms > 0 && !row.run.is_peer() && row.done > 0).then(|| {
+        let per_object = row.requests as f64 / row.done as f64;
+        concurrency as f64 * 1000.0 / (row.latency_ms as f64 * per_object)
+    })
+}
+
+/// Whether every object of the run was repaired (`--bad-every 1`: the s3cmd case).
+fn all_bad(row: &Row) -> bool {
+    row.run == Run::S3mend(Job::Fix) && row.copies >= row.objects as u64
 }
 
 fn line(row: &Row, concurrency: usize) -> String {
@@ -659,7 +681,7 @@ fn line(row: &Row, concurrency: usize) -> String {
         row.latency_ms,
         row.rate(),
         latency_limit(row, concurrency)
-            .map(|l| format!(" ({:.0} % of c÷RTT)", 100.0 * row.rate() / l))
+            .map(|l| format!(" ({:.0} % of c÷(req/obj×RTT))", 100.0 * row.rate() / l))
             .unwrap_or_default(),
         if row.capped { format!(" [stopped after {:.0} s: {} done]", row.wall.as_secs_f64(), row.done) } else { String::new() },
         row.per_object(row.client_cpu),
@@ -677,7 +699,7 @@ fn table(rows: &[Row], concurrency: usize) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "| command | objects | latency | objects/s | of c ÷ latency | client CPU / object | lab CPU / object | lab time / request | peak RSS | connections / requests | HEAD / COPY | load before | others' CPU during |"
+        "| command | objects | latency | objects/s | of c ÷ (requests/object × latency) | client CPU / object | lab CPU / object | lab time / request | peak RSS | connections / requests | HEAD / COPY | load before | others' CPU during |"
     );
     let _ = writeln!(
         s,
@@ -857,6 +879,27 @@ fn targets(rows: &[Row], concurrency: usize) -> String {
                     ),
                     us <= 50.0,
                 )
+            })
+            .collect(),
+    );
+    let all_bad: Vec<&Row> = rows.iter().filter(|r| all_bad(r)).collect();
+    target(
+        "fix of an all-bad bucket at 20 ms ≥ 85 % of c ÷ (requests/object × latency), ≤ 50 µs client CPU per repaired object, peak RSS ≤ 64 MiB",
+        all_bad
+            .iter()
+            .filter(|r| r.latency_ms == 20)
+            .filter_map(|r| {
+                let pct = 100.0 * r.rate() / latency_limit(r, concurrency)?;
+                let us = r.client_cpu.as_secs_f64() * 1e6 / r.copies.max(1) as f64;
+                let mib = r.peak_rss_kib as f64 / 1024.0;
+                Some((
+                    format!(
+                        "{}: {pct:.0} % ({:.2} requests/object), {us:.0} µs, {mib:.1} MiB",
+                        thousands(r.objects as u64),
+                        r.requests as f64 / r.done as f64
+                    ),
+                    pct >= 85.0 && us <= 50.0 && mib <= 64.0,
+                ))
             })
             .collect(),
     );

@@ -435,9 +435,9 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000), help_heading = PERFORMANCE)]
     pub max_rps: Option<u32>,
 
-    /// Send every HEAD through the AWS SDK's own request pipeline, not s3mend's faster path
-    /// around it (about 3.7 times less client CPU per HEAD): to rule that path out when
-    /// reporting a bug.
+    /// Send every HEAD, and every repair's CopyObject and GetObjectAcl, through the AWS SDK's
+    /// own request pipeline, not s3mend's faster path around it (about 3.7 times less client
+    /// CPU per HEAD): to rule that path out when reporting a bug.
     #[arg(long, env = "S3MEND_NO_FAST_HEAD", value_parser = clap::builder::FalseyValueParser::new(), help_heading = PERFORMANCE)]
     pub no_fast_head: bool,
 

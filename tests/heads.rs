@@ -11,7 +11,7 @@ async fn connect(env: &TestEnv, max_attempts: u32) -> Connection {
     connect_with(env, max_attempts, true).await
 }
 
-async fn connect_with(env: &TestEnv, max_attempts: u32, fast_head: bool) -> Connection {
+pub(crate) async fn connect_with(env: &TestEnv, max_attempts: u32, fast_head: bool) -> Connection {
     s3::connect(
         &ConnectOptions {
             endpoint_url: Some(env.lab.endpoint()),

@@ -17,6 +17,7 @@ mod connect;
 mod demo;
 mod environment;
 mod examples;
+mod fast_copy;
 mod faults;
 mod fix;
 mod gate;

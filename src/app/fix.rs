@@ -116,7 +116,10 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         cfg.scan.job.concurrency,
     );
     let store = connection.store(&cfg.scan.target.bucket);
-    let capabilities = Arc::new(Capabilities::new(store.caller_id().await));
+    // Learnt once: under BucketOwnerEnforced no repair reads an ACL (one request fewer each).
+    let capabilities = Arc::new(
+        Capabilities::new(store.caller_id().await).acls_disabled(store.acls_disabled().await),
+    );
     let repairer = Repairer::new(
         store,
         cfg.scan.job.rules.clone(),

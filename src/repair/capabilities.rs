@@ -139,6 +139,16 @@ impl Capabilities {
         unimplemented
     }
 
+    /// The bucket's ownership controls say BucketOwnerEnforced (`write::acls_disabled`): no
+    /// object's ACL is read, and no copy carries grants.
+    pub fn acls_disabled(self, disabled: bool) -> Self {
+        if disabled {
+            self.acl
+                .store(AclSupport::Disabled as u8, Ordering::Relaxed);
+        }
+        self
+    }
+
     pub fn acl_support(&self) -> AclSupport {
         match self.acl.load(Ordering::Relaxed) {
             1 => AclSupport::NotImplemented,

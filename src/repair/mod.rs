@@ -184,7 +184,9 @@ impl<S: Store> Repairer<S> {
         } else if self.stop.is_cancelled() {
             Outcome::Skipped(SkipReason::Interrupted)
         } else if self.is_stale(taken) {
-            self.read_again(&head, &findings).await
+            // The rarer paths are boxed: every repair's future is as large as its largest path,
+            // and is moved and zeroed per object (`cargo bench --bench matrix -- --bad-every 1`).
+            Box::pin(self.read_again(&head, &findings)).await
         } else {
             self.first_attempt(&head, &findings).await
         };
@@ -212,7 +214,7 @@ impl<S: Store> Repairer<S> {
             Ok(now) if verify::changed(head, &now).is_empty() => {
                 self.first_attempt(&now, findings).await
             }
-            Ok(now) => self.after_conflict(&head.key, Some(now)).await,
+            Ok(now) => Box::pin(self.after_conflict(&head.key, Some(now))).await,
             Err(failure) => gone_or_failed(failure),
         }
     }
@@ -223,7 +225,7 @@ impl<S: Store> Repairer<S> {
             Err(Stop::Skip(reason)) => Outcome::Skipped(reason),
             Err(Stop::Fail(failure)) => Outcome::Failed(failure),
             Err(Stop::Intruded(why)) => Outcome::Conflict(why),
-            Err(Stop::Conflict) => self.after_conflict(&head.key, None).await,
+            Err(Stop::Conflict) => Box::pin(self.after_conflict(&head.key, None)).await,
         }
     }
 
@@ -322,7 +324,9 @@ impl<S: Store> Repairer<S> {
         let expected = verify::expected_after(head, &plan);
         let outcome = self.apply(head, plan, acl.as_ref(), &expected).await?;
         if let (Outcome::Fixed { new, .. }, Some(sent)) = (&outcome, &acl) {
-            self.keep_acl_changes(head, sent, new).await?;
+            if head.version_id.is_some() && new.version_id.is_some() {
+                Box::pin(self.keep_acl_changes(head, sent, new)).await?;
+            }
         }
         Ok(outcome)
     }
@@ -359,7 +363,7 @@ impl<S: Store> Repairer<S> {
                 .await
             {
                 Err(f) => Err((Stop::Fail(f), Some(new))),
-                Ok(()) => match self.check_landing(head, expected, &new).await {
+                Ok(()) => match self.landed(head, expected, &new).await {
                     Ok(()) => match self
                         .verify(&head.key, &self.expect_etag(head, &plan, expected, &new))
                         .await
@@ -372,7 +376,7 @@ impl<S: Store> Repairer<S> {
             },
             // No answer: the copy may have been applied all the same. The object says which.
             Err(Stop::Fail(Failure::S3(f))) if unanswered(&f) => {
-                match self.look_again(head, &plan, expected, f).await {
+                match Box::pin(self.look_again(head, &plan, expected, f)).await {
                     Ok(new) => match self
                         .put_back(
                             &head.key,
@@ -383,7 +387,7 @@ impl<S: Store> Repairer<S> {
                         .await
                     {
                         Err(f) => Err((Stop::Fail(f), Some(new))),
-                        Ok(()) => match self.check_landing(head, expected, &new).await {
+                        Ok(()) => match self.landed(head, expected, &new).await {
                             Ok(()) => Ok(new),
                             Err(stop) => Err((stop, Some(new))),
                         },
@@ -416,14 +420,20 @@ impl<S: Store> Repairer<S> {
     /// Makes sure, once per run, that the server enforces the copy's source condition, so a
     /// concurrent write is never overwritten; refuses to write if it does not, unless allowed.
     async fn copies_are_conditional(&self, plan: &Plan) -> Result<(), Stop> {
-        let enforced = self
-            .capabilities
-            .source_condition_or(self.store.source_condition_enforced(
-                &plan.copy_source,
-                &probe_key(&plan.key),
-                plan.size,
-            ))
-            .await;
+        // Probed once per run; the probe's future (two SDK requests) is built only then, and
+        // boxed, so that it does not make every repair's future larger.
+        let enforced = match self.capabilities.source_condition() {
+            Some(known) => known,
+            None => {
+                self.capabilities
+                    .source_condition_or(Box::pin(self.store.source_condition_enforced(
+                        &plan.copy_source,
+                        &probe_key(&plan.key),
+                        plan.size,
+                    )))
+                    .await
+            }
+        };
         match enforced {
             Ok(false) if !self.settings.allow_unconditional => {
                 Err(Stop::Fail(Failure::UnconditionalRefused))
@@ -527,6 +537,19 @@ impl<S: Store> Repairer<S> {
         }
     }
 
+    /// [`Repairer::check_landing`], for versioned copies only (boxed: see `repair`).
+    async fn landed(
+        &self,
+        head: &ObjectHead,
+        expected: &ObjectHead,
+        new: &Rewritten,
+    ) -> Result<(), Stop> {
+        if head.version_id.is_none() || new.version_id.is_none() {
+            return Ok(());
+        }
+        Box::pin(self.check_landing(head, expected, new)).await
+    }
+
     fn is_multipart(&self, head: &ObjectHead) -> bool {
         head.content_length.unwrap_or(0).max(0) as u64 > self.settings.multipart_threshold
     }
@@ -561,7 +584,7 @@ impl<S: Store> Repairer<S> {
         let size = head.content_length.unwrap_or(0).max(0) as u64;
         let tagging = if head.tag_count.unwrap_or(0) > 0 {
             let version = head.version_id.as_deref();
-            Some(self.store.tagging(&head.key, version).await?)
+            Some(Box::pin(self.store.tagging(&head.key, version)).await?)
         } else {
             None
         };
@@ -574,7 +597,7 @@ impl<S: Store> Repairer<S> {
                 .max(size.div_ceil(10_000)),
             tagging,
         };
-        self.store.multipart(plan, &parts, if_match).await
+        Box::pin(self.store.multipart(plan, &parts, if_match)).await
     }
 
     async fn verify(&self, key: &str, expected: &ObjectHead) -> Result<(), Stop> {

@@ -183,7 +183,9 @@ impl Connection {
 
     /// The requests a repair of `bucket`'s objects makes.
     pub fn store(&self, bucket: &str) -> S3Store {
-        S3Store::new(self.client.clone(), bucket).settling_with(self.settling.clone())
+        S3Store::new(self.client.clone(), bucket)
+            .settling_with(self.settling.clone())
+            .around_the_sdk(self.heads.clone())
     }
 }
 
@@ -303,12 +305,13 @@ pub async fn connect_until(
     let connection = |(client, settling): (Client, Client)| Connection {
         heads: Heads::new(
             client.clone(),
+            settling.clone(),
             sdk_config.credentials_provider(),
             pace.clone(),
             opts.fast_head.then(|| stop.clone()),
             requests.clone(),
             head_timeout,
-            opts.conventions.headers_for("HeadObject"),
+            &opts.conventions,
         ),
         client,
         settling,

@@ -45,6 +45,7 @@ const TAKE_EXPECTED_OWNER: &[&str] = &[
     "CreateMultipartUpload",
     "DeleteObject",
     "GetBucketAcl",
+    "GetBucketOwnershipControls",
     "GetBucketVersioning",
     "GetObject",
     "GetObjectAcl",

@@ -15,15 +15,12 @@ impl S3Failure {
         let (code, message) = match err {
             SdkError::ServiceError(ctx) => {
                 let e = ctx.err();
-                let code = e
-                    .code()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| code_for_status(http_status));
-                let message = e
-                    .message()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| default_message(&code).to_owned());
-                (code, message)
+                let failure = S3Failure::service_error(
+                    e.code().map(str::to_owned),
+                    e.message().map(str::to_owned),
+                    http_status,
+                );
+                (failure.code, failure.message)
             }
             SdkError::TimeoutError(_) => ("Timeout".to_owned(), "the request timed out".to_owned()),
             // Answered, but the answer could not be read (a header that is not UTF-8, a body
@@ -42,6 +39,25 @@ impl S3Failure {
             }
             _ => (code_for_status(http_status), chain(err)),
         };
+        S3Failure {
+            code,
+            message,
+            http_status,
+        }
+    }
+}
+
+impl S3Failure {
+    /// An S3 error answer with this code and message (each from the answer's `Error` body, if
+    /// it had them), as [`S3Failure::from_sdk`] reports the SDK's service error; also for the
+    /// requests sent around the SDK (`fast_head`), so that both report it alike.
+    pub(super) fn service_error(
+        code: Option<String>,
+        message: Option<String>,
+        http_status: Option<u16>,
+    ) -> Self {
+        let code = code.unwrap_or_else(|| code_for_status(http_status));
+        let message = message.unwrap_or_else(|| default_message(&code).to_owned());
         S3Failure {
             code,
             message,

@@ -28,12 +28,7 @@ pub async fn head_with_checksums(
     bucket: &str,
     key: &str,
 ) -> Result<ObjectHead, S3Failure> {
-    let request = client.head_object().bucket(bucket).key(key);
-    let sent = request.checksum_mode(ChecksumMode::Enabled).send().await;
-    outcome(key, sent).map(|head| ObjectHead {
-        checksum_mode: true,
-        ..head
-    })
+    head_object_with(client, bucket, key, true, |op| op.customize()).await
 }
 
 /// HEADs one version of `key` (in checksum mode, as a repair's own HEADs are).
@@ -52,11 +47,13 @@ pub async fn head_version(
     })
 }
 
-/// [`head_object`] with the operation customized (an interceptor, a config override).
+/// [`head_object`] (or, if `checksums`, [`head_with_checksums`]) with the operation customized
+/// (an interceptor, a config override).
 pub(super) async fn head_object_with(
     client: &aws_sdk_s3::Client,
     bucket: &str,
     key: &str,
+    checksums: bool,
     customize: impl FnOnce(
         HeadObjectFluentBuilder,
     ) -> CustomizableOperation<
@@ -65,8 +62,16 @@ pub(super) async fn head_object_with(
         HeadObjectFluentBuilder,
     >,
 ) -> Result<ObjectHead, S3Failure> {
-    let op = customize(client.head_object().bucket(bucket).key(key));
-    outcome(key, op.send().await)
+    let request = client.head_object().bucket(bucket).key(key);
+    let request = if checksums {
+        request.checksum_mode(ChecksumMode::Enabled)
+    } else {
+        request
+    };
+    outcome(key, customize(request).send().await).map(|head| ObjectHead {
+        checksum_mode: checksums,
+        ..head
+    })
 }
 
 fn outcome(

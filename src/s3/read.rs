@@ -62,14 +62,41 @@ pub async fn body_start(
     version_id: Option<&str>,
     n: u64,
 ) -> Result<Vec<u8>, S3Failure> {
-    let answer = client
+    body_start_with(client, bucket, key, version_id, n, None).await
+}
+
+/// [`body_start`] with `attempts` instead of the client's (after an attempt around the SDK,
+/// `fast_head/get.rs`, which sends the same request).
+pub(super) async fn body_start_with(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    n: u64,
+    attempts: Option<u32>,
+) -> Result<Vec<u8>, S3Failure> {
+    let request = client
         .get_object()
         .bucket(bucket)
         .key(key)
         .set_version_id(version_id.map(str::to_owned))
-        .range(format!("bytes=0-{}", n.saturating_sub(1)))
-        .send()
-        .await;
+        .range(format!("bytes=0-{}", n.saturating_sub(1)));
+    let answer = match attempts {
+        None => request.send().await,
+        Some(n) => {
+            let retry = client
+                .config()
+                .retry_config()
+                .cloned()
+                .unwrap_or_else(aws_sdk_s3::config::retry::RetryConfig::standard)
+                .with_max_attempts(n);
+            request
+                .customize()
+                .config_override(aws_sdk_s3::config::Builder::default().retry_config(retry))
+                .send()
+                .await
+        }
+    };
     let out = match answer {
         Ok(out) => out,
         Err(err) => {

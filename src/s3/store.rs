@@ -1,10 +1,13 @@
 //! The requests a repair makes, as a trait, so that the repairer (`crate::repair`) is tested
-//! with a stub; [`S3Store`] sends them through the SDK, for one bucket.
+//! with a stub; [`S3Store`] sends them for one bucket: through the SDK, or the copy, the ACL read
+//! and the HEADs around its request pipeline (`fast_head`, `docs/fast-copy.md`) where the run
+//! allows it.
 
 use std::future::Future;
 
 use aws_sdk_s3::Client;
 
+use super::fast_head::Heads;
 use super::{annotations, head, read, write};
 use crate::model::{Annotation, ObjectAcl, ObjectHead, ObjectVersion, Rewritten, S3Failure};
 use crate::plan::{GrantHeaders, Plan};
@@ -140,13 +143,17 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<bool, S3Failure>> + Send;
 }
 
-/// [`Store`] through the SDK.
+/// [`Store`] through the SDK, or around it.
 #[derive(Clone, Debug)]
 pub struct S3Store {
     client: Client,
     /// For [`Store::head_to_settle`].
     settling: Client,
     bucket: String,
+    /// The requests a repair repeats for every object (HEAD, the sniff's GET, GetObjectAcl,
+    /// CopyObject) go
+    /// around the SDK's pipeline through this, which hands them to the SDK when it must.
+    around: Option<Heads>,
 }
 
 impl S3Store {
@@ -155,7 +162,23 @@ impl S3Store {
             settling: client.clone(),
             client,
             bucket: bucket.into(),
+            around: None,
         }
+    }
+
+    /// Sends the HEADs, sniffs, ACL reads and copies through `heads` (itself off with
+    /// `--no-fast-head`). The SDK's futures, without it, are boxed: a repair's future holds
+    /// every branch, and is moved per object.
+    pub fn around_the_sdk(mut self, heads: Heads) -> Self {
+        self.around = Some(heads);
+        self
+    }
+
+    /// Whether the bucket's Object Ownership is BucketOwnerEnforced (ACLs disabled), from its
+    /// ownership controls; `false` when they cannot be read (no permission, a server without
+    /// them), so that ACLs are then read per object as before.
+    pub async fn acls_disabled(&self) -> bool {
+        write::acls_disabled(&self.client, &self.bucket).await
     }
 
     /// Settles with `client`, whose retries a stopped run does not forbid.
@@ -177,11 +200,17 @@ impl Store for S3Store {
     }
 
     async fn head(&self, key: &str) -> Result<ObjectHead, S3Failure> {
-        head::head_with_checksums(&self.client, &self.bucket, key).await
+        match &self.around {
+            Some(heads) => heads.head_with_checksums(&self.bucket, key).await,
+            None => Box::pin(head::head_with_checksums(&self.client, &self.bucket, key)).await,
+        }
     }
 
     async fn head_to_settle(&self, key: &str) -> Result<ObjectHead, S3Failure> {
-        head::head_with_checksums(&self.settling, &self.bucket, key).await
+        match &self.around {
+            Some(heads) => heads.head_to_settle(&self.bucket, key).await,
+            None => Box::pin(head::head_with_checksums(&self.settling, &self.bucket, key)).await,
+        }
     }
 
     async fn head_version(&self, key: &str, version_id: &str) -> Result<ObjectHead, S3Failure> {
@@ -202,11 +231,34 @@ impl Store for S3Store {
         version_id: Option<&str>,
         n: u64,
     ) -> Result<Vec<u8>, S3Failure> {
-        read::body_start(&self.client, &self.bucket, key, version_id, n).await
+        match &self.around {
+            Some(heads) => heads.body_start(&self.bucket, key, version_id, n).await,
+            None => {
+                Box::pin(read::body_start(
+                    &self.client,
+                    &self.bucket,
+                    key,
+                    version_id,
+                    n,
+                ))
+                .await
+            }
+        }
     }
 
     async fn acl(&self, key: &str, version_id: Option<&str>) -> Result<ObjectAcl, S3Failure> {
-        write::object_acl(&self.client, &self.bucket, key, version_id).await
+        match &self.around {
+            Some(heads) => heads.acl(&self.bucket, key, version_id).await,
+            None => {
+                Box::pin(write::object_acl(
+                    &self.client,
+                    &self.bucket,
+                    key,
+                    version_id,
+                ))
+                .await
+            }
+        }
     }
 
     async fn put_acl(
@@ -261,7 +313,12 @@ impl Store for S3Store {
     }
 
     async fn copy(&self, plan: &Plan, destination_if_match: bool) -> Result<Rewritten, S3Failure> {
-        write::copy_in_place(&self.client, &self.bucket, plan, destination_if_match).await
+        match &self.around {
+            Some(heads) => heads.copy(&self.bucket, plan, destination_if_match).await,
+            None => {
+                write::copy_in_place(&self.client, &self.bucket, plan, destination_if_match).await
+            }
+        }
     }
 
     async fn multipart(

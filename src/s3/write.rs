@@ -4,13 +4,17 @@
 
 use aws_sdk_s3::types::{
     AnnotationDirective, ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart,
-    MetadataDirective, ObjectCannedAcl, ObjectLockLegalHoldStatus, ObjectLockMode,
+    MetadataDirective, ObjectCannedAcl, ObjectLockLegalHoldStatus, ObjectLockMode, ObjectOwnership,
     ServerSideEncryption, StorageClass, Type,
 };
+use std::borrow::Cow;
 use std::time::Duration;
 
+use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder;
 use aws_sdk_s3::Client;
+use aws_smithy_types::date_time::Format;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
 use super::store::Parts;
@@ -25,7 +29,7 @@ fn sdk_date(at: time::OffsetDateTime) -> aws_smithy_types::DateTime {
 
 /// The slowest server-side copy s3mend waits for, in bytes a second: S3 copies at a few hundred
 /// MB/s, so this leaves a wide margin while bounding the wait.
-const COPY_RATE: u64 = 25 << 20;
+pub(super) const COPY_RATE: u64 = 25 << 20;
 
 /// How long one attempt of a copy of `bytes` may take: the client's attempt timeout
 /// (`--attempt-timeout`, the floor, what a small request gets) plus the time the bytes take at
@@ -97,12 +101,63 @@ macro_rules! with_plan_headers {
 /// Rewrites the object with a REPLACE copy onto itself, conditional on the ETag seen at HEAD
 /// (source) and, where the server supports it, on the destination's ETag too
 /// ([`Plan::destination_etag`]).
+///
+/// The same request is built twice: here for the SDK, and by [`copy_headers`] for the copy sent
+/// around the SDK's pipeline (`fast_head/copy.rs`). A header added to one must be added to the
+/// other; `the_fast_copy_sends_every_header_the_sdk_sends` (below) fails otherwise.
 pub async fn copy_in_place(
     client: &Client,
     bucket: &str,
     plan: &Plan,
     destination_if_match: bool,
 ) -> Result<Rewritten, S3Failure> {
+    copy_in_place_with(client, bucket, plan, destination_if_match, None).await
+}
+
+/// [`copy_in_place`] with `attempts` instead of the client's (after an attempt around the SDK).
+pub(super) async fn copy_in_place_with(
+    client: &Client,
+    bucket: &str,
+    plan: &Plan,
+    destination_if_match: bool,
+    attempts: Option<u32>,
+) -> Result<Rewritten, S3Failure> {
+    let mut config = long_attempts(client, plan.size);
+    if let Some(n) = attempts {
+        config = config.retry_config(retry_with(client, n));
+    }
+    let out = copy_request(client, bucket, plan, destination_if_match)
+        .customize()
+        .config_override(config)
+        .send()
+        .await
+        .map_err(|e| S3Failure::from_sdk(&e))?;
+    Ok(Rewritten {
+        version_id: out.version_id().map(str::to_owned),
+        etag: out
+            .copy_object_result()
+            .and_then(|r| r.e_tag())
+            .map(str::to_owned),
+    })
+}
+
+/// The client's retry config with `attempts` attempts.
+fn retry_with(client: &Client, attempts: u32) -> RetryConfig {
+    client
+        .config()
+        .retry_config()
+        .cloned()
+        .unwrap_or_else(RetryConfig::standard)
+        .with_max_attempts(attempts)
+}
+
+/// The SDK's CopyObject for a plan: see [`copy_headers`] for the same request around the SDK.
+pub(super) fn copy_request(
+    client: &Client,
+    bucket: &str,
+    plan: &Plan,
+    destination_if_match: bool,
+) -> CopyObjectFluentBuilder {
     let request = client
         .copy_object()
         .bucket(bucket)
@@ -116,19 +171,86 @@ pub async fn copy_in_place(
             plan.exclude_annotations
                 .then_some(AnnotationDirective::Exclude),
         );
-    let out = with_plan_headers!(request, plan)
-        .customize()
-        .config_override(long_attempts(client, plan.size))
-        .send()
-        .await
-        .map_err(|e| S3Failure::from_sdk(&e))?;
-    Ok(Rewritten {
-        version_id: out.version_id().map(str::to_owned),
-        etag: out
-            .copy_object_result()
-            .and_then(|r| r.e_tag())
-            .map(str::to_owned),
-    })
+    with_plan_headers!(request, plan)
+}
+
+/// A header name and value of a request built here.
+pub(super) type Header<'a> = (Cow<'static, str>, Cow<'a, str>);
+
+/// Every header [`copy_request`] makes the SDK send for `plan`, as the SDK writes them (lower-case
+/// names, dates in the SDK's formats), but for those the SDK adds to every request (signing,
+/// user agent, invocation id) and the conventions (`conventions.rs`). `None` where the SDK could
+/// not build the request (a date it cannot write): the SDK is then left to say so.
+pub(super) fn copy_headers(plan: &Plan, destination_if_match: bool) -> Option<Vec<Header<'_>>> {
+    let h = &plan.headers;
+    let mut out: Vec<Header<'_>> = Vec::with_capacity(12 + h.metadata.len());
+    let mut put = |name: &'static str, value: Option<&str>| {
+        if let Some(value) = value {
+            out.push((Cow::Borrowed(name), Cow::Owned(value.to_owned())));
+        }
+    };
+    put("x-amz-copy-source", Some(&plan.copy_source));
+    put("x-amz-copy-source-if-match", Some(&plan.if_match));
+    put(
+        "if-match",
+        destination_if_match.then_some(plan.destination_etag.as_str()),
+    );
+    put("x-amz-metadata-directive", Some("REPLACE"));
+    put(
+        "x-amz-object-annotation-directive",
+        plan.exclude_annotations.then_some("EXCLUDE"),
+    );
+    put("content-type", h.content_type.as_deref());
+    put("content-encoding", h.content_encoding.as_deref());
+    put("cache-control", h.cache_control.as_deref());
+    put("content-disposition", h.content_disposition.as_deref());
+    put("content-language", h.content_language.as_deref());
+    put(
+        "x-amz-website-redirect-location",
+        h.website_redirect_location.as_deref(),
+    );
+    put("x-amz-storage-class", Some(&h.storage_class));
+    put("x-amz-object-lock-mode", h.object_lock_mode.as_deref());
+    put(
+        "x-amz-object-lock-legal-hold",
+        h.object_lock_legal_hold_status.as_deref(),
+    );
+    if let Some(sse) = &h.encryption {
+        put("x-amz-server-side-encryption", Some(&sse.algorithm));
+        put(
+            "x-amz-server-side-encryption-aws-kms-key-id",
+            sse.kms_key_id.as_deref(),
+        );
+        put(
+            "x-amz-server-side-encryption-bucket-key-enabled",
+            sse.bucket_key_enabled
+                .map(|on| if on { "true" } else { "false" }),
+        );
+    }
+    if let Some(g) = &plan.grants {
+        put("x-amz-grant-full-control", g.full_control.as_deref());
+        put("x-amz-grant-read", g.read.as_deref());
+        put("x-amz-grant-read-acp", g.read_acp.as_deref());
+        put("x-amz-grant-write-acp", g.write_acp.as_deref());
+    }
+    if let Some(at) = h.expires {
+        let text = sdk_date(at).fmt(Format::HttpDate).ok()?;
+        out.push((Cow::Borrowed("expires"), Cow::Owned(text)));
+    }
+    if let Some(at) = h.object_lock_retain_until_date {
+        let text = sdk_date(at).fmt(Format::DateTime).ok()?;
+        out.push((
+            Cow::Borrowed("x-amz-object-lock-retain-until-date"),
+            Cow::Owned(text),
+        ));
+    }
+    for (name, value) in &h.metadata {
+        out.push((
+            Cow::Owned(format!("x-amz-meta-{}", name.to_ascii_lowercase())),
+            Cow::Borrowed(value.as_str()),
+        ));
+    }
+    Some(out)
 }
 
 /// Deletes the current version of `key` (a versioned bucket puts a delete marker on top), only
@@ -351,7 +473,35 @@ pub async fn object_acl(
     key: &str,
     version_id: Option<&str>,
 ) -> Result<ObjectAcl, S3Failure> {
-    let out = get_version!(client.get_object_acl(), bucket, key, version_id)?;
+    object_acl_with(client, bucket, key, version_id, None).await
+}
+
+/// [`object_acl`] with `attempts` instead of the client's (after an attempt around the SDK).
+pub(super) async fn object_acl_with(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+    attempts: Option<u32>,
+) -> Result<ObjectAcl, S3Failure> {
+    let request = client
+        .get_object_acl()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_owned));
+    let out = match attempts {
+        None => request.send().await,
+        Some(n) => {
+            request
+                .customize()
+                .config_override(
+                    aws_sdk_s3::config::Builder::default().retry_config(retry_with(client, n)),
+                )
+                .send()
+                .await
+        }
+    }
+    .map_err(|e| S3Failure::from_sdk(&e))?;
     let grants = out
         .grants()
         .iter()
@@ -422,6 +572,27 @@ pub async fn object_tagging(
         })
         .collect();
     Ok(pairs.join("&"))
+}
+
+/// Whether `bucket`'s Object Ownership is BucketOwnerEnforced: its ACLs are disabled, every
+/// object's ACL is the bucket owner's FULL_CONTROL, and a copy may carry no grants, so a repair
+/// need not read any object's ACL. `false` when GetBucketOwnershipControls fails (no controls
+/// set, no `s3:GetBucketOwnershipControls`, a server without them): ACLs are then read.
+pub async fn acls_disabled(client: &Client, bucket: &str) -> bool {
+    let Ok(out) = client
+        .get_bucket_ownership_controls()
+        .bucket(bucket)
+        .send()
+        .await
+    else {
+        return false;
+    };
+    out.ownership_controls().is_some_and(|controls| {
+        controls
+            .rules()
+            .iter()
+            .any(|rule| rule.object_ownership() == &ObjectOwnership::BucketOwnerEnforced)
+    })
 }
 
 /// The canonical user id of the caller, used to recognise objects owned by another account.

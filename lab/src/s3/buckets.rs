@@ -9,6 +9,7 @@ use s3s::{s3_error, S3Request, S3Response, S3Result};
 
 use super::{timestamp, LabS3};
 use crate::acl;
+use crate::ownership::AclMode;
 use crate::region::LAB_REGION;
 use crate::store::Versioning;
 
@@ -119,5 +120,31 @@ pub(super) async fn get_bucket_versioning(
     Ok(S3Response::new(GetBucketVersioningOutput {
         status,
         ..GetBucketVersioningOutput::default()
+    }))
+}
+
+/// The bucket's Object Ownership as its ACL mode says (`crate::ownership`): BucketOwnerEnforced,
+/// ObjectWriter (S3's setting for a bucket that keeps ACLs), or 501 where the lab plays a
+/// server without ACLs, as Garage and s3s-fs answer.
+pub(super) async fn get_bucket_ownership_controls(
+    lab: &LabS3,
+    req: S3Request<GetBucketOwnershipControlsInput>,
+) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+    let ownership = match lab.acl_mode(&req.input.bucket)? {
+        AclMode::Enabled => ObjectOwnership::OBJECT_WRITER,
+        AclMode::OwnerEnforced => ObjectOwnership::BUCKET_OWNER_ENFORCED,
+        AclMode::NotImplemented => {
+            return Err(s3_error!(
+                NotImplemented,
+                "GetBucketOwnershipControls is not implemented by this server"
+            ))
+        }
+    };
+    Ok(S3Response::new(GetBucketOwnershipControlsOutput {
+        ownership_controls: Some(OwnershipControls {
+            rules: vec![OwnershipControlsRule {
+                object_ownership: ObjectOwnership::from_static(ownership),
+            }],
+        }),
     }))
 }

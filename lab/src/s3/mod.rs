@@ -88,6 +88,13 @@ impl S3 for LabS3 {
         buckets::get_bucket_versioning(self, req).await
     }
 
+    async fn get_bucket_ownership_controls(
+        &self,
+        req: S3Request<GetBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
+        buckets::get_bucket_ownership_controls(self, req).await
+    }
+
     async fn put_object(
         &self,
         req: S3Request<PutObjectInput>,
