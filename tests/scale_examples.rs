@@ -306,22 +306,27 @@ fn needs(operation: &str, versioned: bool) -> &'static [&'static str] {
         ],
         ("GetObjectAcl", false) => &["s3:GetObjectAcl"],
         ("GetObjectAcl", true) => &["s3:GetObjectVersionAcl"],
-        // The copy: its source (and tags, copied), its grants, tags, retention and legal hold.
+        // The copy: its source (and tags and annotations, copied), its grants, tags, retention
+        // and legal hold (docs/s3-behaviour.md §16 for the annotations).
         ("CopyObject", false) => &[
             "s3:GetObject",
             "s3:GetObjectTagging",
+            "s3:GetObjectAnnotation",
             "s3:PutObject",
             "s3:PutObjectAcl",
             "s3:PutObjectTagging",
+            "s3:PutObjectAnnotation",
             "s3:PutObjectRetention",
             "s3:PutObjectLegalHold",
         ],
         ("CopyObject", true) => &[
             "s3:GetObjectVersion",
             "s3:GetObjectVersionTagging",
+            "s3:GetObjectAnnotation",
             "s3:PutObject",
             "s3:PutObjectAcl",
             "s3:PutObjectTagging",
+            "s3:PutObjectAnnotation",
             "s3:PutObjectRetention",
             "s3:PutObjectLegalHold",
         ],
@@ -336,8 +341,12 @@ fn needs(operation: &str, versioned: bool) -> &'static [&'static str] {
 /// multipart rewrite of objects over 5 GiB, the probe's clean-up on a server that ignores the
 /// copy condition, a versioned repair putting back an ACL change or a delete that came between
 /// its read and its copy (src/repair/, src/s3/write.rs).
-const RARER: [(&str, &str); 5] = [
+const RARER: [(&str, &str); 6] = [
     ("s3:AbortMultipartUpload", "a multipart rewrite that failed"),
+    (
+        "s3:ListObjectAnnotations",
+        "the annotations a multipart rewrite puts back",
+    ),
     ("s3:DeleteObject", "the probe's copy; a delete made again"),
     (
         "s3:DeleteObjectVersion",

@@ -7,7 +7,8 @@ use std::io::BufReader;
 
 use anyhow::Context;
 
-use super::run::{exit_code, open_output};
+use super::output::open_output;
+use super::run::exit_code;
 use crate::config::MergeConfig;
 use crate::exit_codes::ExitCode;
 use crate::report::merge::{self, Part};

@@ -11,6 +11,7 @@
 //! - `files.rs`: the files a run writes are different files.
 //! - `journal_file.rs`: a writing run's journal file.
 //! - `metrics.rs`: `--statsd` and `--metrics-file`, sent when a run ends.
+//! - `output.rs`: where the reports go, opened before the first request.
 //! - `run.rs`: one run's report, summary and exit code; `checkpoints.rs`: its `--state` and
 //!   `--catalog` files, moved forward as results are recorded.
 //! - `inventory_file.rs`: the `--inventory` manifest, read before the first HEAD.
@@ -29,6 +30,7 @@ mod inventory_file;
 mod journal_file;
 mod merge;
 mod metrics;
+mod output;
 pub mod policy;
 mod run;
 mod scan;
@@ -39,6 +41,7 @@ pub use ask::{consent, Consent};
 pub use fix::fix;
 pub(crate) use journal_file::origin;
 pub use merge::merge;
-pub use run::{exit_code, open_output};
+pub use output::open_output;
+pub use run::exit_code;
 pub use scan::scan;
 pub use undo::undo;
