@@ -502,6 +502,38 @@ mod tests {
         }
     }
 
+    /// What a plan line for object `a` borrows.
+    struct Entry {
+        old: ObjectHead,
+        new: ObjectHead,
+        request: HeaderSet,
+    }
+
+    impl Entry {
+        fn new() -> Self {
+            Entry {
+                old: head("a", "UTF-8"),
+                new: head("a", "gzip"),
+                request: crate::plan::carry_over(&head("a", "gzip")).unwrap(),
+            }
+        }
+
+        fn planned(&self) -> Planned<'_> {
+            Planned {
+                bucket: "bkt",
+                key: "a",
+                version_id: None,
+                etag: Some("\"e\""),
+                old: &self.old,
+                old_acl: None,
+                new: &self.new,
+                request: &self.request,
+                grants: None,
+                annotations: &[],
+            }
+        }
+    }
+
     /// A sink that counts its syncs.
     #[derive(Clone, Default)]
     struct Counting(std::sync::Arc<std::sync::Mutex<(Vec<u8>, usize)>>);
@@ -532,19 +564,8 @@ mod tests {
     async fn a_plan_is_synced_before_it_returns_an_outcome_only_written_and_synced_at_the_close() {
         let sink = Counting::default();
         let journal = Journal::start(Path::new("counting"), sink.clone(), true).unwrap();
-        let headers = crate::plan::carry_over(&head("a", "gzip")).unwrap();
-        let planned = Planned {
-            bucket: "bkt",
-            key: "a",
-            version_id: None,
-            etag: Some("\"e\""),
-            old: &head("a", "UTF-8"),
-            old_acl: None,
-            new: &head("a", "gzip"),
-            request: &headers,
-            grants: None,
-            annotations: &[],
-        };
+        let entry = Entry::new();
+        let planned = entry.planned();
         let state = || {
             let seen = sink.0.lock().unwrap();
             (String::from_utf8(seen.0.clone()).unwrap(), seen.1)
@@ -585,19 +606,8 @@ mod tests {
         // Payloads kept for a repair go beside a file journal; a log has no beside.
         assert_eq!(to_log.payload_dir(), None);
         assert_eq!(to_file.payload_dir(), Some(crate::payloads::dir_for(&path)));
-        let headers = crate::plan::carry_over(&head("a", "gzip")).unwrap();
-        let planned = Planned {
-            bucket: "bkt",
-            key: "a",
-            version_id: None,
-            etag: Some("\"e\""),
-            old: &head("a", "UTF-8"),
-            old_acl: None,
-            new: &head("a", "gzip"),
-            request: &headers,
-            grants: None,
-            annotations: &[],
-        };
+        let entry = Entry::new();
+        let planned = entry.planned();
         for journal in [&to_file, &to_log] {
             journal.set_origin(Origin {
                 region: Some("eu-west-1".into()),
