@@ -15,6 +15,7 @@
 
 mod support;
 
+use clap::Parser;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -23,35 +24,19 @@ use s3mend_lab::{
 };
 use support::{run_measured, Measured, Objects};
 
+/// The options in the header above; `--bench` is cargo's.
+#[derive(clap::Parser)]
 struct Args {
+    #[arg(long, default_value_t = 100_000)]
     objects: usize,
+    #[arg(long, default_value_t = 20)]
     latency_ms: u64,
+    #[arg(long, default_value_t = 1.0)]
     changed_percent: f64,
+    #[arg(long)]
     wrap: Option<String>,
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        objects: 100_000,
-        latency_ms: 20,
-        changed_percent: 1.0,
-        wrap: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--objects" => args.objects = value().parse().expect("--objects N"),
-            "--latency-ms" => args.latency_ms = value().parse().expect("--latency-ms MS"),
-            "--changed-percent" => {
-                args.changed_percent = value().parse().expect("--changed-percent P")
-            }
-            "--wrap" => args.wrap = Some(value()),
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    args
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 /// One scan with the catalog; what it cost, as the lab counted it.
@@ -97,7 +82,7 @@ fn line(what: &str, (m, stats): &(Measured, LabStats)) {
 }
 
 fn main() {
-    let args = parse_args();
+    let args = Args::parse();
     let runtime = support::lab_runtime();
     let lab = runtime
         .block_on(Lab::start(LabConfig {

@@ -14,6 +14,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use futures::StreamExt;
 use s3mend::s3::{self, Addressing, ConnectOptions};
 use s3mend_lab::{Lab, LabConfig, LatencyDist, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
@@ -97,30 +98,37 @@ async fn heads_path(endpoint: String, keys: Arc<Vec<String>>, concurrency: usize
     ok
 }
 
+/// The options in the header above; `--bench` is cargo's.
+#[derive(Parser)]
+struct Args {
+    #[arg(long, default_value_t = 20_000)]
+    objects: usize,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    #[arg(long, default_value_t = 0)]
+    jitter_ms: u64,
+    /// The paths to measure, of `sdk`, `plain-sdk` and `heads`, in that order.
+    #[arg(long, value_delimiter = ',', default_value = "sdk,plain-sdk,heads")]
+    path: Vec<String>,
+    #[arg(long)]
+    no_pin: bool,
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
 fn main() {
-    let mut objects = 20_000;
-    let mut concurrency = 64;
-    let mut latency_ms = 0;
-    let mut jitter_ms = 0;
+    let args = Args::parse();
+    let (objects, concurrency, latency_ms, jitter_ms) = (
+        args.objects,
+        args.concurrency,
+        args.latency_ms,
+        args.jitter_ms,
+    );
     let mut paths = vec!["sdk", "plain-sdk", "heads"];
-    let mut pin = std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--objects" => objects = value().parse().expect("--objects N"),
-            "--concurrency" => concurrency = value().parse().expect("--concurrency N"),
-            "--latency-ms" => latency_ms = value().parse().expect("--latency-ms MS"),
-            "--jitter-ms" => jitter_ms = value().parse().expect("--jitter-ms MS"),
-            "--path" => {
-                let v = value();
-                paths.retain(|p| v.split(',').any(|x| x == *p));
-            }
-            "--no-pin" => pin = false,
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
-        }
-    }
+    paths.retain(|p| args.path.iter().any(|x| x == p));
+    let pin = !args.no_pin && std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2;
     if pin {
         pin_this_thread(0);
     }

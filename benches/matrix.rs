@@ -42,6 +42,8 @@ mod report;
 use report::{header, json, line, ratios, table, targets};
 
 use std::collections::BTreeMap;
+
+use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -73,71 +75,75 @@ struct Options {
     cpus: usize,
 }
 
+/// The command line (see the header above; `--bench` is cargo's), resolved into [`Options`].
+#[derive(Parser)]
+struct Args {
+    /// 2,000 objects, peers stopped after 30 s, 5 s to settle, unless given.
+    #[arg(long)]
+    quick: bool,
+    #[arg(long, value_delimiter = ',', default_value = "0,5,20")]
+    latencies: Vec<u64>,
+    #[arg(long, value_delimiter = ',', value_parser = count)]
+    counts: Option<Vec<usize>>,
+    #[arg(long, value_delimiter = ',', value_parser = count)]
+    peer_counts: Option<Vec<usize>>,
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "s3mend,rclone,boto3,s3cmd"
+    )]
+    tools: Vec<String>,
+    /// Seconds.
+    #[arg(long)]
+    peer_time_limit: Option<u64>,
+    #[arg(long, default_value_t = usize::from(s3mend::cli::DEFAULT_CONCURRENCY))]
+    concurrency: usize,
+    #[arg(long, default_value_t = 10)]
+    bad_every: usize,
+    #[arg(long)]
+    owner_enforced: bool,
+    #[arg(long)]
+    no_pin: bool,
+    #[arg(long)]
+    json: Option<PathBuf>,
+    #[arg(long, default_value_t = 1.2)]
+    max_load: f64,
+    /// Seconds.
+    #[arg(long)]
+    settle_timeout: Option<u64>,
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
 fn parse_args() -> Options {
-    let mut opts = Options {
-        latencies: vec![0, 5, 20],
-        counts: vec![10_000, 100_000, 1_000_000],
-        peer_counts: None,
-        tools: ["s3mend", "rclone", "boto3", "s3cmd"]
-            .map(str::to_owned)
-            .to_vec(),
-        peer_time_limit: Duration::from_secs(120),
-        concurrency: usize::from(s3mend::cli::DEFAULT_CONCURRENCY),
-        bad_every: 10,
-        owner_enforced: false,
-        pin: true,
-        json: None,
-        max_load: 1.2,
-        settle_timeout: Duration::from_secs(60),
+    let args = Args::parse();
+    let quick = args.quick;
+    let mut counts = args.counts.unwrap_or_else(|| match quick {
+        true => vec![2_000],
+        false => vec![10_000, 100_000, 1_000_000],
+    });
+    counts.sort_unstable();
+    let peer_time_limit = args.peer_time_limit.unwrap_or(if quick { 30 } else { 120 });
+    let settle_timeout = args.settle_timeout.unwrap_or(if quick { 5 } else { 60 });
+    Options {
+        latencies: args.latencies,
+        counts,
+        peer_counts: args.peer_counts,
+        tools: args.tools,
+        peer_time_limit: Duration::from_secs(peer_time_limit),
+        concurrency: args.concurrency,
+        bad_every: args.bad_every,
+        owner_enforced: args.owner_enforced,
+        pin: !args.no_pin,
+        json: args.json,
+        max_load: args.max_load,
+        settle_timeout: Duration::from_secs(settle_timeout),
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-    };
-    let list = |v: String| -> Vec<String> { v.split(',').map(str::to_owned).collect() };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--quick" => {
-                opts.counts = vec![2_000];
-                opts.peer_time_limit = Duration::from_secs(30);
-                opts.settle_timeout = Duration::from_secs(5);
-            }
-            "--max-load" => opts.max_load = value().parse().expect("--max-load LOAD"),
-            "--settle-timeout" => {
-                opts.settle_timeout =
-                    Duration::from_secs(value().parse().expect("--settle-timeout SECS"))
-            }
-            "--latencies" => {
-                opts.latencies = list(value())
-                    .iter()
-                    .map(|v| v.parse().expect("--latencies MS,.."))
-                    .collect()
-            }
-            "--counts" => {
-                opts.counts = list(value()).iter().map(|v| count(v)).collect();
-            }
-            "--peer-counts" => {
-                opts.peer_counts = Some(list(value()).iter().map(|v| count(v)).collect());
-            }
-            "--tools" => opts.tools = list(value()),
-            "--peer-time-limit" => {
-                opts.peer_time_limit =
-                    Duration::from_secs(value().parse().expect("--peer-time-limit SECS"))
-            }
-            "--concurrency" => opts.concurrency = value().parse().expect("--concurrency N"),
-            "--bad-every" => opts.bad_every = value().parse().expect("--bad-every N"),
-            "--owner-enforced" => opts.owner_enforced = true,
-            "--no-pin" => opts.pin = false,
-            "--json" => opts.json = Some(PathBuf::from(value())),
-            "--bench" => {}
-            other => panic!("unknown argument {other} (see benches/matrix.rs)"),
-        }
     }
-    opts.counts.sort_unstable();
-    opts
 }
 
 /// `10000`, `10k` or `1M`.
-fn count(v: &str) -> usize {
+fn count(v: &str) -> Result<usize, String> {
     let (digits, unit) = match v.strip_suffix(['k', 'K']) {
         Some(d) => (d, 1_000),
         None => match v.strip_suffix(['m', 'M']) {
@@ -145,7 +151,10 @@ fn count(v: &str) -> usize {
             None => (v, 1),
         },
     };
-    digits.parse::<usize>().expect("a count: N, Nk or NM") * unit
+    digits
+        .parse::<usize>()
+        .map(|n| n * unit)
+        .map_err(|_| format!("{v}: a count is N, Nk or NM"))
 }
 
 /// What a run does to the bucket.

@@ -10,60 +10,43 @@
 
 mod support;
 
+use clap::Parser;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use s3mend_lab::{Lab, LabConfig, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use support::{own_cpu, run_measured, Objects};
 
+/// The options in the header above; `--bench` is cargo's.
+#[derive(Parser)]
 struct Args {
+    #[arg(long, default_value_t = 5000)]
     objects: usize,
+    #[arg(long, default_value_t = 10)]
     latency_ms: u64,
+    #[arg(long, default_value_t = usize::from(s3mend::cli::DEFAULT_CONCURRENCY))]
     concurrency: usize,
+    #[arg(long, default_value = "jsonl")]
     format: String,
     /// One object in this many has a finding.
+    #[arg(long, default_value_t = 10)]
     bad_every: usize,
     /// `scan`, or `fix` (one object in `--bad-every` has a finding; the fix repairs them).
+    #[arg(long, default_value = "scan")]
     command: String,
     /// A profiler to run s3mend under, e.g. `heaptrack` or `perf record -g` (whitespace-split).
+    #[arg(long)]
     wrap: Option<String>,
     /// Passed to s3mend's `--include`: keys that do not match are listed but not HEADed, so
     /// `--include none` measures the listing alone.
+    #[arg(long)]
     include: Option<String>,
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        objects: 5000,
-        latency_ms: 10,
-        concurrency: usize::from(s3mend::cli::DEFAULT_CONCURRENCY),
-        format: "jsonl".to_owned(),
-        command: "scan".to_owned(),
-        bad_every: 10,
-        wrap: None,
-        include: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--objects" => args.objects = value().parse().expect("--objects N"),
-            "--latency-ms" => args.latency_ms = value().parse().expect("--latency-ms MS"),
-            "--concurrency" => args.concurrency = value().parse().expect("--concurrency N"),
-            "--format" => args.format = value(),
-            "--command" => args.command = value(),
-            "--bad-every" => args.bad_every = value().parse().expect("--bad-every N"),
-            "--wrap" => args.wrap = Some(value()),
-            "--include" => args.include = Some(value()),
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    args
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 fn main() {
-    let args = parse_args();
+    let args = Args::parse();
     let runtime = support::lab_runtime();
     let lab = runtime
         .block_on(Lab::start(LabConfig {

@@ -16,6 +16,7 @@
 
 mod support;
 
+use clap::Parser;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -25,35 +26,19 @@ use s3mend_lab::{
 };
 use support::{run_measured, Measured, Objects};
 
+/// The options in the header above; `--bench` is cargo's.
+#[derive(Parser)]
 struct Args {
+    #[arg(long, default_value_t = 100_000)]
     objects: usize,
+    #[arg(long, default_value_t = 20)]
     latency_ms: u64,
+    #[arg(long, default_value_t = 1_000_000)]
     listing_objects: usize,
+    #[arg(long)]
     only: Option<String>,
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        objects: 100_000,
-        latency_ms: 20,
-        listing_objects: 1_000_000,
-        only: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--objects" => args.objects = value().parse().expect("--objects N"),
-            "--latency-ms" => args.latency_ms = value().parse().expect("--latency-ms MS"),
-            "--listing-objects" => {
-                args.listing_objects = value().parse().expect("--listing-objects N")
-            }
-            "--only" => args.only = Some(value()),
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    args
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 fn s3mend(lab: &Lab, args: &[&str]) -> Command {
@@ -281,7 +266,7 @@ fn listing(lab: &Lab, args: &Args, latency: Duration) {
 }
 
 fn main() {
-    let args = parse_args();
+    let args = Args::parse();
     let latency = Duration::from_millis(args.latency_ms);
     let runtime = support::lab_runtime();
     let lab = runtime

@@ -12,6 +12,7 @@
 
 mod support;
 
+use clap::Parser;
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,36 +20,21 @@ use std::time::{Duration, Instant};
 use s3mend_lab::{Lab, LabConfig, ObjectSeed, LAB_ACCESS_KEY, LAB_REGION, LAB_SECRET_KEY};
 use support::{run_measured, Objects};
 
+/// The options in the header above; `--bench` is cargo's.
+#[derive(Parser)]
 struct Args {
+    #[arg(long, default_value_t = 2000)]
     objects: usize,
+    #[arg(long, default_value_t = 10)]
     latency_ms: u64,
+    #[arg(long, default_value_t = usize::from(s3mend::cli::DEFAULT_CONCURRENCY))]
     concurrency: usize,
+    #[arg(long, default_value = "1s")]
     recheck_after: String,
+    #[arg(long)]
     public: bool,
-}
-
-fn parse_args() -> Args {
-    let mut args = Args {
-        objects: 2000,
-        latency_ms: 10,
-        concurrency: usize::from(s3mend::cli::DEFAULT_CONCURRENCY),
-        recheck_after: "1s".to_owned(),
-        public: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        match flag.as_str() {
-            "--objects" => args.objects = value().parse().expect("--objects N"),
-            "--latency-ms" => args.latency_ms = value().parse().expect("--latency-ms MS"),
-            "--concurrency" => args.concurrency = value().parse().expect("--concurrency N"),
-            "--recheck-after" => args.recheck_after = value(),
-            "--public" => args.public = true,
-            "--bench" => {}
-            other => panic!("unknown argument {other}"),
-        }
-    }
-    args
+    #[arg(long, hide = true)]
+    bench: bool,
 }
 
 /// Milliseconds at the given quantiles of `samples` (sorted here), and the maximum.
@@ -69,7 +55,7 @@ fn quantiles(samples: &mut [Duration]) -> String {
 }
 
 fn main() {
-    let args = parse_args();
+    let args = Args::parse();
     let runtime = support::lab_runtime();
     let lab = runtime
         .block_on(Lab::start(LabConfig {
