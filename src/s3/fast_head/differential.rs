@@ -28,6 +28,7 @@ use parking_lot::Mutex;
 use time::macros::datetime;
 
 use super::{object_url, sign_request, Template};
+use crate::model::ObjectHead;
 use crate::plan::{copy_source, Encryption, GrantHeaders, HeaderSet, Plan};
 use crate::s3::conventions::{RequestConventions, SendConventions};
 use crate::s3::write::{copy_headers, copy_request, Header};
@@ -125,22 +126,11 @@ fn comparable(
     (uri, headers)
 }
 
+/// What a copy re-sends for a plain object of this Content-Type.
 fn headers(content_type: &str) -> HeaderSet {
-    HeaderSet {
-        content_type: Some(content_type.to_owned()),
-        content_encoding: None,
-        cache_control: None,
-        content_disposition: None,
-        content_language: None,
-        expires: None,
-        metadata: BTreeMap::new(),
-        website_redirect_location: None,
-        storage_class: "STANDARD".into(),
-        encryption: None,
-        object_lock_mode: None,
-        object_lock_retain_until_date: None,
-        object_lock_legal_hold_status: None,
-    }
+    let mut head = ObjectHead::new("k");
+    head.content_type = Some(content_type.to_owned());
+    crate::plan::carry_over(&head).expect("a plain object's headers")
 }
 
 fn plan(
