@@ -496,6 +496,12 @@ async fn on_a_terminal_the_repairs_have_a_progress_bar_with_their_count() {
     assert!(screen.contains("repaired "), "{screen}");
     assert!(screen.contains("/4"), "of the 4 to repair: {screen}");
     assert!(screen.contains("ETA"), "{screen}");
+    // The rate in whole objects per second, not indicatif's `{per_sec}` (`6.5473/s`).
+    let (before, _) = screen
+        .split_once(" objects/s ETA")
+        .unwrap_or_else(|| panic!("a rate: {screen}"));
+    let rate = before.rsplit(' ').next().unwrap_or_default();
+    assert!(rate.parse::<u64>().is_ok(), "{rate:?}: {screen}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
