@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use console::Style;
 
 use super::digest::{Example, Group};
-use super::{escape, layout, ObjectRow, ReportWriter, RunInfo, Status, Summary};
+use super::{escape, layout, thousands, ObjectRow, ReportWriter, RunInfo, Status, Summary};
 use crate::model::Header;
 use crate::rules::{RuleId, Severity};
 
@@ -80,7 +80,7 @@ impl TableWriter {
             self.out,
             "{} — {} {noun}",
             bold.apply_to(title),
-            group.count
+            thousands(group.count)
         )?;
         for line in layout::wrap(about, "  ", self.width) {
             writeln!(self.out, "{}", dim.apply_to(line))?;
@@ -202,30 +202,32 @@ impl ReportWriter for TableWriter {
         writeln!(
             self.out,
             "  {listed} {}  {clean} {}  {findings} {}  errors {}",
-            summary.listed,
-            summary.clean,
+            thousands(summary.listed),
+            thousands(summary.clean),
             if summary.with_findings > 0 {
-                yellow.apply_to(summary.with_findings)
+                yellow.apply_to(thousands(summary.with_findings))
             } else {
-                green.apply_to(summary.with_findings)
+                green.apply_to(thousands(summary.with_findings))
             },
             if summary.errors > 0 {
-                red.apply_to(summary.errors)
+                red.apply_to(thousands(summary.errors))
             } else {
-                green.apply_to(summary.errors)
+                green.apply_to(thousands(summary.errors))
             },
         )?;
         if let Some(served) = summary.from_catalog {
             writeln!(
                 self.out,
-                "  from the catalog {served} (unchanged since the last run: not HEADed)"
+                "  from the catalog {} (unchanged since the last run: not HEADed)",
+                thousands(served)
             )?;
         }
         if summary.gone + summary.unreadable > 0 {
             writeln!(
                 self.out,
                 "  gone {}  unreadable without a customer key (SSE-C) {}",
-                summary.gone, summary.unreadable
+                thousands(summary.gone),
+                thousands(summary.unreadable)
             )?;
         }
         let (fixed, would_fix) = if undo {
@@ -237,12 +239,16 @@ impl ReportWriter for TableWriter {
             writeln!(
                 self.out,
                 "  {fixed} {}  {would_fix} {}  skipped {}  conflicts {}  failed {}  noncurrent versions left {}",
-                green.apply_to(fix.fixed),
-                fix.would_fix,
-                fix.skipped,
-                fix.conflicts,
-                if fix.failed > 0 { red.apply_to(fix.failed) } else { green.apply_to(fix.failed) },
-                fix.noncurrent_versions,
+                green.apply_to(thousands(fix.fixed)),
+                thousands(fix.would_fix),
+                thousands(fix.skipped),
+                thousands(fix.conflicts),
+                if fix.failed > 0 {
+                    red.apply_to(thousands(fix.failed))
+                } else {
+                    green.apply_to(thousands(fix.failed))
+                },
+                thousands(fix.noncurrent_versions),
             )?;
         }
         if let Some(r) = &summary.requests {
@@ -250,10 +256,10 @@ impl ReportWriter for TableWriter {
                 write!(
                     self.out,
                     "  requests {}  retried {}  throttled {}  failed attempts {}",
-                    r.calls,
-                    r.retries(),
-                    r.throttled,
-                    r.failed_attempts
+                    thousands(r.calls),
+                    thousands(r.retries()),
+                    thousands(r.throttled),
+                    thousands(r.failed_attempts)
                 )?;
                 if r.concurrency_cuts > 0 {
                     write!(
@@ -332,7 +338,7 @@ impl ReportWriter for TableWriter {
                 writeln!(
                     self.out,
                     "Dry run: {} objects would be {repaired}; nothing was written.",
-                    yellow.apply_to(fix.would_fix)
+                    yellow.apply_to(thousands(fix.would_fix))
                 )?;
             } else if left == 0 && fix.fixed == 0 {
                 writeln!(self.out, "{}", green.apply_to("Nothing to do."))?;
@@ -340,10 +346,14 @@ impl ReportWriter for TableWriter {
                 writeln!(
                     self.out,
                     "{}",
-                    green.apply_to(format!("{every} ({} objects).", fix.fixed))
+                    green.apply_to(format!("{every} ({} objects).", thousands(fix.fixed)))
                 )?;
             } else {
-                writeln!(self.out, "{} objects {still}.", yellow.apply_to(left))?;
+                writeln!(
+                    self.out,
+                    "{} objects {still}.",
+                    yellow.apply_to(thousands(left))
+                )?;
             }
         } else if summary.with_findings == 0 && summary.errors == 0 {
             writeln!(self.out, "{}", green.apply_to("No findings."))?;
@@ -351,7 +361,7 @@ impl ReportWriter for TableWriter {
             writeln!(
                 self.out,
                 "{} objects need repair.",
-                yellow.apply_to(summary.with_findings)
+                yellow.apply_to(thousands(summary.with_findings))
             )?;
         }
         self.out.flush()
@@ -467,25 +477,30 @@ mod tests {
         assert_eq!(lines[at + 1].trim(), "gzip, UTF-8  →  (remove)", "{text}");
     }
 
-    fn summary_lines(requests: RequestCounts) -> String {
+    /// The table's end for a run of `command` with nothing but `summary`.
+    fn finished(summary: &Summary, command: &'static str) -> String {
         let out = Shared::default();
-        let summary = Summary {
-            requests: Some(requests),
-            ..Summary::default()
-        };
         let info = RunInfo {
             target: "s3://b/".into(),
             rules: crate::rules::RuleSet::all(),
             stopped: None,
-            command: "scan",
+            command,
             notes: Vec::new(),
             shard: None,
         };
         Box::new(TableWriter::new(Box::new(out.clone()), false))
-            .finish(&summary, &info)
+            .finish(summary, &info)
             .unwrap();
         let bytes = out.0.lock().clone();
         String::from_utf8(bytes).unwrap()
+    }
+
+    fn summary_lines(requests: RequestCounts) -> String {
+        let summary = Summary {
+            requests: Some(requests),
+            ..Summary::default()
+        };
+        finished(&summary, "scan")
     }
 
     #[test]
@@ -521,5 +536,29 @@ mod tests {
             ..RequestCounts::default()
         });
         assert!(!text.contains("requests"), "{text}");
+    }
+
+    #[test]
+    fn counts_are_written_with_thousands_separators_as_the_question_writes_them() {
+        let summary = Summary {
+            listed: 1_520,
+            clean: 5,
+            with_findings: 1_515,
+            fix: Some(crate::report::FixCounts {
+                fixed: 1_515,
+                ..crate::report::FixCounts::default()
+            }),
+            ..Summary::default()
+        };
+        let text = finished(&summary, "fix");
+        assert!(
+            text.contains("  listed 1,520  clean 5  with findings 1,515  errors 0\n"),
+            "{text}"
+        );
+        assert!(text.contains("  fixed 1,515  would fix 0"), "{text}");
+        assert!(
+            text.contains("Every finding repaired (1,515 objects)."),
+            "{text}"
+        );
     }
 }
