@@ -330,15 +330,23 @@ impl ReportWriter for TableWriter {
         } else if let Some(fix) = &summary.fix {
             let left = fix.would_fix + fix.skipped + fix.conflicts + fix.failed;
             let (repaired, every, still) = if undo {
-                ("restored", "Every repair undone", "were not restored")
+                (
+                    "restored",
+                    "Every repair undone",
+                    ("was not restored", "were not restored"),
+                )
             } else {
-                ("repaired", "Every finding repaired", "still have findings")
+                (
+                    "repaired",
+                    "Every finding repaired",
+                    ("still has findings", "still have findings"),
+                )
             };
             if fix.would_fix > 0 {
                 writeln!(
                     self.out,
-                    "Dry run: {} objects would be {repaired}; nothing was written.",
-                    yellow.apply_to(thousands(fix.would_fix))
+                    "Dry run: {} would be {repaired}; nothing was written.",
+                    yellow.apply_to(objects(fix.would_fix))
                 )?;
             } else if left == 0 && fix.fixed == 0 {
                 writeln!(self.out, "{}", green.apply_to("Nothing to do."))?;
@@ -346,25 +354,35 @@ impl ReportWriter for TableWriter {
                 writeln!(
                     self.out,
                     "{}",
-                    green.apply_to(format!("{every} ({} objects).", thousands(fix.fixed)))
+                    green.apply_to(format!("{every} ({}).", objects(fix.fixed)))
                 )?;
             } else {
-                writeln!(
-                    self.out,
-                    "{} objects {still}.",
-                    yellow.apply_to(thousands(left))
-                )?;
+                let still = if left == 1 { still.0 } else { still.1 };
+                writeln!(self.out, "{} {still}.", yellow.apply_to(objects(left)))?;
             }
         } else if summary.with_findings == 0 && summary.errors == 0 {
             writeln!(self.out, "{}", green.apply_to("No findings."))?;
         } else if summary.with_findings > 0 {
             writeln!(
                 self.out,
-                "{} objects need repair.",
-                yellow.apply_to(thousands(summary.with_findings))
+                "{} {}.",
+                yellow.apply_to(objects(summary.with_findings)),
+                if summary.with_findings == 1 {
+                    "needs repair"
+                } else {
+                    "need repair"
+                }
             )?;
         }
         self.out.flush()
+    }
+}
+
+/// `1 object`, `1,515 objects`.
+fn objects(n: u64) -> String {
+    match n {
+        1 => "1 object".to_owned(),
+        n => format!("{} objects", thousands(n)),
     }
 }
 
@@ -539,7 +557,7 @@ mod tests {
     }
 
     #[test]
-    fn counts_are_written_with_thousands_separators_as_the_question_writes_them() {
+    fn counts_have_thousands_separators_and_one_object_is_singular() {
         let summary = Summary {
             listed: 1_520,
             clean: 5,
@@ -560,5 +578,23 @@ mod tests {
             text.contains("Every finding repaired (1,515 objects)."),
             "{text}"
         );
+        let one_left = Summary {
+            listed: 1,
+            with_findings: 1,
+            fix: Some(crate::report::FixCounts {
+                conflicts: 1,
+                ..crate::report::FixCounts::default()
+            }),
+            ..Summary::default()
+        };
+        let text = finished(&one_left, "fix");
+        assert!(text.contains("\n1 object still has findings.\n"), "{text}");
+        let scanned = Summary {
+            listed: 1,
+            with_findings: 1,
+            ..Summary::default()
+        };
+        let text = finished(&scanned, "scan");
+        assert!(text.contains("\n1 object needs repair.\n"), "{text}");
     }
 }
