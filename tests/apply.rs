@@ -318,3 +318,26 @@ async fn a_dry_runs_table_lists_every_object_when_asked_and_says_so_when_not() {
     }
     assert!(!all.stdout.contains("… and"), "{}", all.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_that_does_not_finish_leaves_no_plan_and_says_so() {
+    let env = TestEnv::new().await;
+    seed(&env);
+    // Every listing's KeyCount is wrong: the walker refuses it, and the dry run is incomplete.
+    env.lab
+        .damage_listings(s3mend_lab::ListingDamage::WrongKeyCount, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let (plan, run) = plan(&env, dir.path()).await;
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(!plan.exists(), "an incomplete plan is never put in place");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no temp file left"
+    );
+    let notes = run.json()["summary"]["notes"].to_string();
+    assert!(
+        notes.contains("no plan written: the dry run did not finish"),
+        "{notes}"
+    );
+}

@@ -16,6 +16,7 @@ use super::inventory_file::{self, open_inventory};
 use super::journal_file::{discard_if_empty, open_journal, origin};
 use super::metrics::RunMetrics;
 use super::output::open_output;
+use super::plan_file::PlanFile;
 use super::run::{log_start, Checkpoints, Run, Start};
 use crate::config::{FixConfig, WriteConfig};
 use crate::exit_codes::ExitCode;
@@ -27,7 +28,6 @@ use crate::progress::Progress;
 use crate::repair::{Capabilities, Repairer, Settled};
 use crate::report;
 use crate::report::metrics::Labels;
-use crate::reviewed;
 use crate::s3::{self, S3Store};
 
 pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Result<ExitCode> {
@@ -65,13 +65,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     let metrics = RunMetrics::start(&cfg.scan.metrics, labels, &cfg.scan.job.rules)?;
     let out = open_output(&cfg.scan.output)?;
     let journal = open_journal(&cfg.write)?;
-    let mut plan = match &cfg.plan {
-        Some(path) => Some(
-            reviewed::Writer::create(path)
-                .with_context(|| format!("cannot write --plan {}", path.display()))?,
-        ),
-        None => None,
-    };
+    let mut plan = cfg.plan.as_deref().map(PlanFile::create).transpose()?;
     cfg.scan.job.start_after = start.checkpoint().and_then(|c| c.done_through.clone());
     let counters = Arc::new(Counters::default());
     let (catalog, next_catalog) = open_catalog(
@@ -105,8 +99,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
         journal.set_origin(at.clone());
     }
     if let Some(plan) = &mut plan {
-        plan.header(&plan_header(&cfg, at))
-            .with_context(|| format!("cannot write --plan {}", plan.path().display()))?;
+        plan.head(&cfg, at)?;
     }
     log_start(
         "fix",
@@ -226,21 +219,6 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
     // Nothing repaired: no journal is left behind, and no undo is offered.
     let journal = journal.filter(|j| !discard_if_empty(Some(j)));
     run.finish_writing(&cancel, &capabilities, journal.as_deref())
-}
-
-/// The header of the `--plan` a dry run writes: where and how it was made.
-fn plan_header(cfg: &FixConfig, origin: journal::Origin) -> reviewed::Header {
-    let rules = cfg.scan.job.rules.ids().iter();
-    reviewed::Header {
-        format: reviewed::FORMAT.to_owned(),
-        version: reviewed::VERSION,
-        origin,
-        bucket: cfg.scan.target.bucket.clone(),
-        prefix: cfg.scan.target.prefix.clone(),
-        rules: rules.map(|r| r.as_str().to_owned()).collect(),
-        policy: cfg.scan.job.rules.policy().map(|p| p.path.clone()),
-        written_at: crate::model::date::rfc3339(time::OffsetDateTime::now_utc()),
-    }
 }
 
 /// Scans to the end, recording every object without a finding at once and holding those with

@@ -12,6 +12,7 @@
 //! - `journal_file.rs`: a writing run's journal file.
 //! - `metrics.rs`: `--statsd` and `--metrics-file`, sent when a run ends.
 //! - `output.rs`: where the reports go, opened before the first request.
+//! - `plan_file.rs`: the `--plan` a dry run writes.
 //! - `run.rs`: one run's report, summary and exit code; `checkpoints.rs`: its `--state` and
 //!   `--catalog` files, moved forward as results are recorded.
 //! - `inventory_file.rs`: the `--inventory` manifest, read before the first HEAD.
@@ -31,6 +32,7 @@ mod journal_file;
 mod merge;
 mod metrics;
 mod output;
+mod plan_file;
 pub mod policy;
 mod run;
 mod scan;

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::metrics::RunMetrics;
 use super::output::Output;
+use super::plan_file::PlanFile;
 use crate::catalog;
 use crate::config::{OutputConfig, StateConfig};
 use crate::exit_codes::ExitCode;
@@ -16,7 +17,6 @@ use crate::model::SkipReason;
 use crate::outcome::{Failure, Inspected, Outcome, Repaired};
 use crate::repair::Capabilities;
 use crate::report::{self, ObjectRow, RunInfo, Summary};
-use crate::reviewed;
 use crate::rules::RuleSet;
 use crate::s3::{ConnectOptions, Connection, RequestStats};
 use crate::state::Checkpoint;
@@ -86,9 +86,8 @@ pub(crate) struct Run {
     gate: report::Gate,
     /// Objects that fail the gate: any makes the run exit 1.
     failing: u64,
-    /// `--plan`: the dry run's complete plan, and why it could not be written, if so.
-    plan_file: Option<reviewed::Writer>,
-    plan_failed: Option<std::io::Error>,
+    /// `--plan`: the dry run's complete plan.
+    plan_file: Option<PlanFile>,
 }
 
 /// The one line `-v` logs as a run starts: what, where, with which rules, how hard.
@@ -162,7 +161,6 @@ impl Run {
             gate: output.gate.clone(),
             failing: 0,
             plan_file: None,
-            plan_failed: None,
             release: out.release,
             started: std::time::Instant::now(),
             summary: Summary {
@@ -201,7 +199,7 @@ impl Run {
     }
 
     /// Writes each object a dry run would repair into `plan` (`--plan`).
-    pub(crate) fn planning(mut self, plan: Option<reviewed::Writer>) -> Self {
+    pub(crate) fn planning(mut self, plan: Option<PlanFile>) -> Self {
         self.plan_file = plan;
         self
     }
@@ -264,7 +262,11 @@ impl Run {
         cancel: &CancellationToken,
     ) -> anyhow::Result<()> {
         self.summary.record_repaired(repaired);
-        self.plan(repaired, cancel);
+        if let Some(plan) = &mut self.plan_file {
+            if !plan.add(repaired) {
+                cancel.cancel();
+            }
+        }
         if let Outcome::Failed(failure) = &repaired.outcome {
             // Nothing may change without a record, nor without its condition: stop taking new
             // objects.
@@ -292,49 +294,20 @@ impl Run {
         })
     }
 
-    /// Adds a dry run's planned repair to `--plan`; a plan that cannot be written stops the run.
-    fn plan(&mut self, repaired: &Repaired, cancel: &CancellationToken) {
-        let (Some(writer), Outcome::WouldFix(plan), Some(head)) =
-            (&mut self.plan_file, &repaired.outcome, &repaired.head)
-        else {
-            return;
-        };
-        if self.plan_failed.is_some() {
-            return;
-        }
-        let line = reviewed::Line {
-            key: head.key.clone(),
-            snapshot: head.clone(),
-            findings: repaired.findings.clone(),
-            plan: serde_json::to_value(plan).unwrap_or_default(),
-        };
-        if let Err(e) = writer.line(&line) {
-            self.plan_failed = Some(e);
-            cancel.cancel();
-        }
+    fn plan_failed(&self) -> bool {
+        self.plan_file.as_ref().is_some_and(PlanFile::failed)
     }
 
     /// Puts `--plan` in place if the dry run is complete, removes it otherwise, and says which
     /// in a note; why it could not be written, if so.
     fn finish_plan(&mut self) -> Option<String> {
-        let writer = self.plan_file.take()?;
-        let path = writer.path().display().to_string();
-        let failed = |e: std::io::Error| format!("cannot write --plan {path}: {e}");
-        if let Some(e) = self.plan_failed.take() {
-            drop(writer);
-            return Some(failed(e));
+        match self.plan_file.take()?.finish(self.summary.complete) {
+            Ok(note) => {
+                self.info.notes.push(note);
+                None
+            }
+            Err(why) => Some(why),
         }
-        match writer.finish(self.summary.complete) {
-            Ok(Some(objects)) => self.info.notes.push(format!(
-                "plan: {path}, {objects} objects (review it, then perform exactly it with: s3mend apply {path})"
-            )),
-            Ok(None) => self
-                .info
-                .notes
-                .push("no plan written: the dry run did not finish".to_owned()),
-            Err(e) => return Some(failed(e)),
-        }
-        None
     }
 
     /// `key` is recorded in `--state` (and the catalog, with `entry`), unless its row could not
@@ -389,13 +362,13 @@ impl Run {
 
     fn close(&mut self, cancel: &CancellationToken) -> anyhow::Result<ExitCode> {
         let interrupted = cancel.is_cancelled()
-            && self.plan_failed.is_none()
+            && !self.plan_failed()
             && self.listing_failed.is_none()
             && self.fatal.is_none()
             && self.report_failed.is_none();
         self.info.stopped = match (&self.fatal, &self.listing_failed) {
             _ if self.report_failed.is_some() => Some("the report could not be written".into()),
-            _ if self.plan_failed.is_some() => Some("the plan could not be written".into()),
+            _ if self.plan_failed() => Some("the plan could not be written".into()),
             (Some(f), _) => Some(format!("stopped: {}", f.reported().message)),
             (None, Some(f)) => Some(format!("listing failed ({f})")),
             (None, None) if interrupted => Some("interrupted".to_owned()),
