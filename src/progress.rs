@@ -47,7 +47,8 @@ impl Progress {
     }
 
     /// The repair phase: repaired of to-repair, the rate and the time left. With `--yes` the
-    /// objects to repair are still being found: the total is what the scan found so far.
+    /// objects to repair are still being found: the total is what the scan found so far, until
+    /// the scan ends (`pipeline::counting_to_repair`).
     pub fn start_repairs(counters: Arc<Counters>, wanted: bool) -> Self {
         if !wanted || !std::io::stderr().is_terminal() {
             return Progress {
@@ -141,5 +142,23 @@ mod tests {
         assert!(message.contains("found so far; listed 100"), "{message}");
         c.to_repair.store(35, Ordering::Relaxed);
         assert_eq!(repairs(&c), (35, 10, String::new()));
+    }
+
+    #[tokio::test]
+    async fn with_yes_the_total_is_known_once_the_scan_has_ended() {
+        use futures::StreamExt;
+        let c = Arc::new(Counters::default());
+        c.with_findings.store(3, Ordering::Relaxed);
+        let (tx, rx) = futures::channel::mpsc::unbounded::<crate::pipeline::ScanItem>();
+        let mut scan = Box::pin(crate::pipeline::counting_to_repair(rx, c.clone()));
+        assert!(futures::poll!(scan.next()).is_pending(), "the scan runs");
+        assert_eq!(Counters::get(&c.to_repair), 0, "no total yet");
+        drop(tx);
+        assert!(scan.next().await.is_none());
+        assert_eq!(
+            repairs(&c),
+            (3, 0, String::new()),
+            "the total, and no 'so far'"
+        );
     }
 }

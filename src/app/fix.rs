@@ -198,7 +198,7 @@ pub async fn fix(mut cfg: FixConfig, cancel: CancellationToken) -> anyhow::Resul
             .take_until(cancel.clone().cancelled_owned())
             .boxed()
     } else {
-        scan.boxed()
+        pipeline::counting_to_repair(scan, counters.clone()).boxed()
     };
     let progress = Progress::start_repairs(counters.clone(), cfg.scan.output.progress);
     let mut results = std::pin::pin!(pipeline::repair(to_repair, repairer, concurrency));

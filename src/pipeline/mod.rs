@@ -84,6 +84,20 @@ impl Counters {
     }
 }
 
+/// `scan`, which once it has ended sets `to_repair` to the objects it found with findings: a
+/// fix with `--yes` repairs them as they are found, and its progress bar has a total only then.
+pub fn counting_to_repair<'a>(
+    scan: impl Stream<Item = ScanItem> + Send + 'a,
+    counters: Arc<Counters>,
+) -> impl Stream<Item = ScanItem> + Send + 'a {
+    let ended = futures::stream::once(async move {
+        let found = Counters::get(&counters.with_findings);
+        counters.to_repair.store(found, Ordering::Relaxed);
+        None
+    });
+    scan.map(Some).chain(ended).filter_map(std::future::ready)
+}
+
 /// An item of the scan stream: an inspected object, or the listing failing (which ends the stream).
 pub type ScanItem = Result<Inspected, ListingFailed>;
 
