@@ -65,6 +65,20 @@ impl<S: Store> Repairer<S> {
         let (Some(copied), Some(ours)) = (&head.version_id, &new.version_id) else {
             return Ok(());
         };
+        // Boxed: only versioned copies come here, and every repair's future is as large as its
+        // largest path (`repair`).
+        Box::pin(self.check_versions(head, expected, new, copied, ours)).await
+    }
+
+    /// [`Repairer::check_landing`] for a copy of version `copied` that made version `ours`.
+    async fn check_versions(
+        &self,
+        head: &ObjectHead,
+        expected: &ObjectHead,
+        new: &Rewritten,
+        copied: &str,
+        ours: &str,
+    ) -> Result<(), Stop> {
         let versions = match self.store.versions(&head.key).await {
             Ok(versions) => versions,
             // A server without versioning that still hands out version ids (Garage,
@@ -133,13 +147,25 @@ impl<S: Store> Repairer<S> {
         let (Some(copied), Some(ours)) = (&head.version_id, &new.version_id) else {
             return Ok(());
         };
-        let now = self.store.acl(&head.key, Some(copied)).await?;
+        // Boxed, as `check_landing`'s versioned path.
+        Box::pin(self.carry_acl_change(&head.key, sent, copied, ours)).await
+    }
+
+    /// [`Repairer::keep_acl_changes`] for a copy of version `copied` that made version `ours`.
+    async fn carry_acl_change(
+        &self,
+        key: &str,
+        sent: &ObjectAcl,
+        copied: &str,
+        ours: &str,
+    ) -> Result<(), Stop> {
+        let now = self.store.acl(key, Some(copied)).await?;
         let grants = plan::grant_headers(&now);
         if grants == plan::grant_headers(sent) {
             return Ok(());
         }
-        self.store.put_acl(&head.key, ours, grants.as_ref()).await?;
-        tracing::warn!(key = %head.key, "the ACL changed while the copy was in flight: the change was carried over to the repaired version");
+        self.store.put_acl(key, ours, grants.as_ref()).await?;
+        tracing::warn!(key = %key, "the ACL changed while the copy was in flight: the change was carried over to the repaired version");
         Ok(())
     }
 

@@ -324,9 +324,7 @@ impl<S: Store> Repairer<S> {
         let expected = verify::expected_after(head, &plan);
         let outcome = self.apply(head, plan, acl.as_ref(), &expected).await?;
         if let (Outcome::Fixed { new, .. }, Some(sent)) = (&outcome, &acl) {
-            if head.version_id.is_some() && new.version_id.is_some() {
-                Box::pin(self.keep_acl_changes(head, sent, new)).await?;
-            }
+            self.keep_acl_changes(head, sent, new).await?;
         }
         Ok(outcome)
     }
@@ -363,7 +361,7 @@ impl<S: Store> Repairer<S> {
                 .await
             {
                 Err(f) => Err((Stop::Fail(f), Some(new))),
-                Ok(()) => match self.landed(head, expected, &new).await {
+                Ok(()) => match self.check_landing(head, expected, &new).await {
                     Ok(()) => match self
                         .verify(&head.key, &self.expect_etag(head, &plan, expected, &new))
                         .await
@@ -387,7 +385,7 @@ impl<S: Store> Repairer<S> {
                         .await
                     {
                         Err(f) => Err((Stop::Fail(f), Some(new))),
-                        Ok(()) => match self.landed(head, expected, &new).await {
+                        Ok(()) => match self.check_landing(head, expected, &new).await {
                             Ok(()) => Ok(new),
                             Err(stop) => Err((stop, Some(new))),
                         },
@@ -535,19 +533,6 @@ impl<S: Store> Repairer<S> {
         } else {
             Err(Stop::Conflict)
         }
-    }
-
-    /// [`Repairer::check_landing`], for versioned copies only (boxed: see `repair`).
-    async fn landed(
-        &self,
-        head: &ObjectHead,
-        expected: &ObjectHead,
-        new: &Rewritten,
-    ) -> Result<(), Stop> {
-        if head.version_id.is_none() || new.version_id.is_none() {
-            return Ok(());
-        }
-        Box::pin(self.check_landing(head, expected, new)).await
     }
 
     fn is_multipart(&self, head: &ObjectHead) -> bool {
