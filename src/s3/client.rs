@@ -580,6 +580,21 @@ fn untrusted_certificate(message: &str) -> Option<&str> {
     )
 }
 
+/// `client`'s retry config (the SDK's standard one if it has none).
+pub(super) fn retry_of(client: &Client) -> RetryConfig {
+    client
+        .config()
+        .retry_config()
+        .cloned()
+        .unwrap_or_else(RetryConfig::standard)
+}
+
+/// `client`'s retry config with `attempts` attempts: for a request the SDK sends after an
+/// attempt around it (`fast_head`), which was one of the request's own.
+pub(super) fn retry_with(client: &Client, attempts: u32) -> RetryConfig {
+    retry_of(client).with_max_attempts(attempts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,12 +84,7 @@ pub(super) async fn body_start_with(
     let answer = match attempts {
         None => request.send().await,
         Some(n) => {
-            let retry = client
-                .config()
-                .retry_config()
-                .cloned()
-                .unwrap_or_else(aws_sdk_s3::config::retry::RetryConfig::standard)
-                .with_max_attempts(n);
+            let retry = super::client::retry_with(client, n);
             request
                 .customize()
                 .config_override(aws_sdk_s3::config::Builder::default().retry_config(retry))

@@ -10,13 +10,13 @@ use aws_sdk_s3::types::{
 use std::borrow::Cow;
 use std::time::Duration;
 
-use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::operation::copy_object::builders::CopyObjectFluentBuilder;
 use aws_sdk_s3::Client;
 use aws_smithy_types::date_time::Format;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
+use super::client::retry_with;
 use super::store::Parts;
 use crate::model::{Grant, ObjectAcl, Rewritten, S3Failure};
 use crate::plan::{GrantHeaders, Plan};
@@ -139,16 +139,6 @@ pub(super) async fn copy_in_place_with(
             .and_then(|r| r.e_tag())
             .map(str::to_owned),
     })
-}
-
-/// The client's retry config with `attempts` attempts.
-fn retry_with(client: &Client, attempts: u32) -> RetryConfig {
-    client
-        .config()
-        .retry_config()
-        .cloned()
-        .unwrap_or_else(RetryConfig::standard)
-        .with_max_attempts(attempts)
 }
 
 /// The SDK's CopyObject for a plan: see [`copy_headers`] for the same request around the SDK.

@@ -46,8 +46,8 @@ use parking_lot::Mutex;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use tokio_util::sync::CancellationToken;
 
+use super::client::{retry_of, retry_with};
 use super::conventions::RequestConventions;
-use super::head::{head_object, head_with_checksums};
 use super::metrics::RequestStats;
 use super::pace::Pace;
 use super::write::Header;
@@ -137,11 +137,7 @@ impl Heads {
         attempt_timeout: Duration,
         conventions: &RequestConventions,
     ) -> Self {
-        let retry = client
-            .config()
-            .retry_config()
-            .cloned()
-            .unwrap_or_else(RetryConfig::standard);
+        let retry = retry_of(&client);
         Heads(Arc::new(Inner {
             pace,
             credentials,
@@ -166,7 +162,7 @@ impl Heads {
         }))
     }
 
-    /// HEADs the current version of `key`, as [`head_object`] does.
+    /// HEADs the current version of `key`, as [`super::head::head_object`] does.
     pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectHead, S3Failure> {
         self.head_in(bucket, key, false).await
     }
@@ -572,25 +568,16 @@ fn sdk_head<'a>(
     checksums: bool,
 ) -> BoxFuture<'a, Result<ObjectHead, S3Failure>> {
     // The SDK's futures are large: boxed, they do not make every caller's future as large.
-    Box::pin(async move {
-        match attempts {
-            None if checksums => head_with_checksums(client, bucket, key).await,
-            None => head_object(client, bucket, key).await,
-            Some(n) => {
-                super::head::head_object_with(client, bucket, key, checksums, |op| {
-                    op.customize().config_override(
-                        aws_sdk_s3::config::Builder::default().retry_config(
-                            client
-                                .config()
-                                .retry_config()
-                                .cloned()
-                                .unwrap_or_else(RetryConfig::standard)
-                                .with_max_attempts(n),
-                        ),
-                    )
-                })
-                .await
-            }
-        }
-    })
+    Box::pin(super::head::head_object_with(
+        client,
+        bucket,
+        key,
+        checksums,
+        move |op| match attempts {
+            None => op.customize(),
+            Some(n) => op.customize().config_override(
+                aws_sdk_s3::config::Builder::default().retry_config(retry_with(client, n)),
+            ),
+        },
+    ))
 }
